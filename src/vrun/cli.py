@@ -1,0 +1,171 @@
+"""The command line: parse, dispatch, print errors, choose the exit status. No other logic.
+
+``vrun [NAME...] [-- POSARGS]`` runs sessions; a first word naming a built-in subcommand
+(``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``) runs that
+instead. Exit statuses: 0 every selected session passed; a failing session's own status
+(its command's exit code, 128+N for a signal, 127 for a command not found); 1 a failed
+build; 2 bad configuration, usage or a missing interpreter; 130/143 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vrun import __version__
+from vrun.errors import EXIT_USAGE, VrunError
+
+_LOG = logging.getLogger("vrun")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more output (installer output too)"
+    )
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour vrun's output (default: auto)",
+    )
+    parser.add_argument(
+        "-f",
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="use this vrun.toml or pyproject.toml instead of searching",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("virtualenv", "uv"),
+        default=None,
+        help="how envs are built and installed into (default: $VRUN_BACKEND or virtualenv)",
+    )
+
+
+def _build_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-r", "--recreate", action="store_true", help="rebuild the env even if one is ready")
+    parser.add_argument(
+        "--no-install", action="store_true", help="reuse the env as it is; fail if it has never been built"
+    )
+    parser.add_argument(
+        "--skip-missing-interpreters",
+        action="store_true",
+        help="mark sessions whose Python is missing as skipped instead of failed (ignored when CI is set)",
+    )
+
+
+def build_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The top-level parser (key ``""``) and one parser per subcommand."""
+    top = argparse.ArgumentParser(
+        prog="vrun",
+        description="Run a project's sessions, each in its own hashed virtual environment under .venvs/.",
+        epilog="subcommands: list, shell, activate, run, path, rm, gc, freeze (`vrun SUBCOMMAND -h`). "
+        "Arguments after `--` are the posargs.",
+    )
+    top.add_argument(
+        "sessions", nargs="*", metavar="SESSION", help="sessions to run (default: `default`, or all)"
+    )
+    top.add_argument("--version", action="version", version=f"vrun {__version__}")
+    top.add_argument("-k", "--keyword", metavar="EXPR", help="only sessions matching EXPR (pytest -k syntax)")
+    top.add_argument(
+        "-t", "--tag", action="append", default=[], metavar="TAG", help="only sessions tagged TAG"
+    )
+    _common(top)
+    _build_flags(top)
+    parsers: dict[str, argparse.ArgumentParser] = {"": top}
+
+    p = parsers["list"] = argparse.ArgumentParser(
+        prog="vrun list", description="List sessions, or envs on disk."
+    )
+    p.add_argument("--envs", action="store_true", help="list every env under .venvs/ instead (lsvirtualenv)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+
+    for name, desc in (
+        ("shell", "Open an interactive shell with the session's env activated."),
+        ("activate", 'Print shell code that activates the session\'s env: eval "$(vrun activate test)".'),
+    ):
+        p = parsers[name] = argparse.ArgumentParser(prog=f"vrun {name}", description=desc)
+        p.add_argument("session", metavar="SESSION")
+        p.add_argument(
+            "--shell", metavar="NAME", help="bash, zsh, fish, sh, dash, csh or tcsh (default: detected)"
+        )
+        _common(p)
+        _build_flags(p)
+
+    p = parsers["run"] = argparse.ArgumentParser(
+        prog="vrun run", description="Run any command in a session's env: vrun run SESSION -- CMD [ARGS...]"
+    )
+    p.add_argument("session", metavar="SESSION")
+    _common(p)
+    _build_flags(p)
+
+    p = parsers["path"] = argparse.ArgumentParser(
+        prog="vrun path", description="Print the session's env path."
+    )
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("--build", action="store_true", help="build the env first if it is not ready")
+    _common(p)
+
+    p = parsers["rm"] = argparse.ArgumentParser(prog="vrun rm", description="Remove the sessions' envs.")
+    p.add_argument("sessions", nargs="+", metavar="SESSION")
+    _common(p)
+
+    p = parsers["gc"] = argparse.ArgumentParser(
+        prog="vrun gc", description="Remove envs that no longer match the config."
+    )
+    p.add_argument("--keep", type=int, default=1, metavar="N", help="stale envs kept per session (default 1)")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    _common(p)
+
+    p = parsers["freeze"] = argparse.ArgumentParser(
+        prog="vrun freeze", description="Print the env's distributions as pinned requirements."
+    )
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    _common(p)
+    return parsers
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run vrun with ``argv`` (without the program name); return the exit status."""
+    argv = list(argv)
+    posargs: list[str] | None = None
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, posargs = argv[:cut], argv[cut + 1 :]
+    parsers = build_parsers()
+    command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""
+    args = parsers[command].parse_args(argv[1:] if command else argv)
+    from vrun.output import color_enabled, setup_logging
+
+    setup_logging(args.verbose - args.quiet, color_enabled(args.color, os.environ, sys.stderr))
+    try:
+        from vrun import commands
+
+        handler = getattr(commands, f"cmd_{command or 'sessions'}")
+        return int(handler(args, posargs))
+    except VrunError as exc:
+        _LOG.error("error: %s", exc.message)
+        if exc.hint:
+            _LOG.error("hint: %s", exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _LOG.error("interrupted")
+        return 130
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+__all__ = ["EXIT_USAGE", "build_parsers", "main", "print_json"]

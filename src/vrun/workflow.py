@@ -1,0 +1,249 @@
+"""The pipeline behind ``vrun NAME``: plan each session, find or build its env, run it.
+
+Plain functions composed in one direction: config -> plan (interpreter, key, install plan)
+-> env (reuse or build) -> commands -> results. The CLI calls :func:`run_sessions`; ``vrun
+shell``, ``vrun run`` and ``vrun path`` reuse :func:`plan_session` and :func:`ready_env`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vrun.backends import Backend, InstallPlan
+from vrun.config import Config, Session
+from vrun.envkey import EnvKey, compute_key
+from vrun.envs import Env, EnvLock, ensure_env, env_path, lock_for
+from vrun.errors import BuildError, CommandNotFoundError, InterpreterNotFoundError, VrunError
+from vrun.interpreters import Interpreter, find_interpreter
+from vrun.runner import SESSION, SUCCESS, SessionResult, Status, required_names, run_session_commands
+
+_LOG = logging.getLogger("vrun")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run: the command line's choices.
+
+    :param recreate: rebuild envs even when one is ready (``-r``).
+    :param no_install: reuse envs as they are; refuse one that is not ready (``--no-install``).
+    :param skip_missing_interpreters: mark a session whose interpreter is missing SKIPPED
+        instead of failing it; never in CI (``CI`` set).
+    :param verbose: show the installer's output as it runs.
+    :param cache_dir: where interpreter facts are cached.
+    """
+
+    recreate: bool = False
+    no_install: bool = False
+    skip_missing_interpreters: bool = False
+    verbose: bool = False
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What a session needs: its interpreter, its key and what to install.
+
+    :param env_dir: where its env lives for this key.
+    """
+
+    session: Session
+    interpreter: Interpreter
+    key: EnvKey
+    install: InstallPlan
+    env_dir: Path
+
+
+_PYPROJECT_CACHE: dict[Path, dict[str, Any] | None] = {}
+
+
+def load_pyproject(config: Config) -> dict[str, Any] | None:
+    """The project's parsed ``pyproject.toml`` (read once per process), or ``None``."""
+    path = config.root / "pyproject.toml"
+    if path not in _PYPROJECT_CACHE:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            with path.open("rb") as fh:
+                _PYPROJECT_CACHE[path] = tomllib.load(fh)
+        except (OSError, ValueError):
+            _PYPROJECT_CACHE[path] = None
+    return _PYPROJECT_CACHE[path]
+
+
+def install_plan(config: Config, session: Session) -> InstallPlan:
+    """The session's deps, groups and project, as an :class:`InstallPlan`."""
+    return InstallPlan(
+        requirements=(*session.requirements, *session.group_requirements),
+        requirement_files=session.requirement_files,
+        constraint_files=session.constraint_files,
+        project=config.root if session.install_project else None,
+        editable=session.install_project == "editable",
+        extras=session.extras,
+    )
+
+
+def plan_session(
+    config: Config, session: Session, backend: str, *, environ: Mapping[str, str], cache_dir: Path | None
+) -> SessionPlan:
+    """Resolve the session's interpreter and key; touches no env.
+
+    :raises InterpreterNotFoundError: when no interpreter matches ``session.python``.
+    """
+    interpreter = find_interpreter(session.python, session=session.name, cache_dir=cache_dir, environ=environ)
+    key = compute_key(session, config, interpreter, backend, load_pyproject(config))
+    return SessionPlan(
+        session, interpreter, key, install_plan(config, session), env_path(config.root, session.name, key)
+    )
+
+
+def ready_env(
+    config: Config,
+    plan: SessionPlan,
+    backend: Backend,
+    options: Options,
+    *,
+    environ: Mapping[str, str],
+    lock: EnvLock | None = None,
+) -> Env:
+    """Find or build the env of ``plan``, holding its shared lock (see :func:`~vrun.envs.ensure_env`).
+
+    In ``wheel`` mode the project is reinstalled into a reused env (its source may have
+    changed since; tox does the same); ``editable`` installs need no such step.
+    """
+    env = ensure_env(
+        config.root,
+        plan.session.name,
+        plan.key,
+        plan.interpreter,
+        backend,
+        plan.install,
+        environ=environ,
+        recreate=options.recreate,
+        no_install=options.no_install,
+        verbose=options.verbose,
+        lock=lock,
+    )
+    if not env.built and plan.session.install_project == "wheel" and not options.no_install:
+        _LOG.info("reinstalling the project into %s (install_project = wheel)", env.path.name)
+        backend.install(env.path, plan.install, environ=environ, verbose=options.verbose, reinstall=True)
+    return env
+
+
+def run_sessions(
+    config: Config,
+    sessions: Sequence[Session],
+    backend: Backend,
+    options: Options,
+    posargs: Sequence[str] | None,
+    *,
+    posargs_sessions: set[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[SessionResult]:
+    """Run ``sessions`` in order; a session whose requirement did not pass is skipped.
+
+    :param posargs: what followed ``--``, or ``None``.
+    :param posargs_sessions: the sessions that get ``posargs`` (others get ``None``);
+        ``None`` means all.
+
+    Never raises for a session's own failure (a missing interpreter, a failed build, a
+    failed or missing command): that becomes its :class:`SessionResult`. An interrupt
+    (SIGINT/SIGTERM/SIGHUP) stops the run after the current session.
+    """
+    environ = os.environ if environ is None else environ
+    in_ci = bool(environ.get("CI"))
+    results: dict[str, SessionResult] = {}
+    github = environ.get("GITHUB_ACTIONS") == "true"
+    for session in sessions:
+        start = time.monotonic()
+        failed_reqs = [
+            r for r in required_names(config, session) if results.get(r, _NOT_RUN).status != Status.PASSED
+        ]
+        if failed_reqs:
+            reason = f"requires {', '.join(failed_reqs)}, which did not pass"
+            _LOG.warning("skipping %s: %s", session.name, reason)
+            results[session.name] = SessionResult(session.name, Status.SKIPPED, 0.0, reason)
+            continue
+        if github:
+            print(f"::group::vrun {session.name}", flush=True)
+        _LOG.log(
+            SESSION, "session %s%s", session.name, f": {session.description}" if session.description else ""
+        )
+        given = posargs if posargs_sessions is None or session.name in posargs_sessions else None
+        result, received = _run_one(config, session, backend, options, given, environ, in_ci, start)
+        if github:
+            print("::endgroup::", flush=True)
+        results[session.name] = result
+        if result.status == Status.PASSED:
+            _LOG.log(SUCCESS, "session %s passed in %.1fs", session.name, result.duration)
+        elif result.status == Status.FAILED:
+            _LOG.error("session %s failed: %s", session.name, result.reason)
+        if received is not None:
+            break
+    return list(results.values())
+
+
+_NOT_RUN = SessionResult("", Status.SKIPPED, 0.0)
+
+
+def _run_one(
+    config: Config,
+    session: Session,
+    backend: Backend,
+    options: Options,
+    posargs: Sequence[str] | None,
+    environ: Mapping[str, str],
+    in_ci: bool,
+    start: float,
+) -> tuple[SessionResult, int | None]:
+    def result(status: Status, reason: str = "", code: int = 0) -> SessionResult:
+        return SessionResult(session.name, status, time.monotonic() - start, reason, code)
+
+    try:
+        plan = plan_session(config, session, backend.name, environ=environ, cache_dir=options.cache_dir)
+    except InterpreterNotFoundError as exc:
+        if options.skip_missing_interpreters and not in_ci:
+            _LOG.warning("skipping %s: %s", session.name, exc.message)
+            return result(Status.SKIPPED, f"no interpreter for {session.python!r}"), None
+        _LOG.error("%s", exc.message)
+        if exc.hint:
+            _LOG.error("hint: %s", exc.hint)
+        return result(Status.FAILED, f"no interpreter for {session.python!r}", exc.exit_code), None
+    lock = lock_for(plan.env_dir)
+    try:
+        try:
+            env = ready_env(config, plan, backend, options, environ=environ, lock=lock)
+        except BuildError as exc:
+            if exc.output:
+                sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
+            _LOG.error("%s", exc.message)
+            return result(Status.FAILED, exc.message, exc.exit_code), None
+        except KeyboardInterrupt:
+            return result(Status.FAILED, "interrupted during the env build", 130), 2
+        if not env.built:
+            _LOG.info("reusing env %s", env.path.name)
+        try:
+            code, reason, received = run_session_commands(
+                session, env.path, posargs, caller_environ=environ, project_root=config.root
+            )
+        except CommandNotFoundError as exc:
+            _LOG.error("%s", exc.message)
+            if exc.hint:
+                _LOG.error("hint: %s", exc.hint)
+            return result(Status.FAILED, exc.message, exc.exit_code), None
+        except VrunError as exc:
+            _LOG.error("%s", exc.message)
+            return result(Status.FAILED, exc.message, exc.exit_code), None
+    finally:
+        lock.release()
+    if code == 0:
+        return result(Status.PASSED), received
+    return result(Status.FAILED, reason, code), received

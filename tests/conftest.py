@@ -1,0 +1,166 @@
+"""Shared fixtures: a local wheelhouse of tiny wheels, throwaway projects, a vrun runner.
+
+Integration tests build real envs and install real wheels, offline: pip is pointed at the
+wheelhouse with ``--no-index --find-links`` through ``PIP_*`` variables, which vrun passes to
+the installer like any user's index settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+    modules: Mapping[str, str] | None = None,
+    scripts: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a pure-Python wheel (PEP 427) by hand: fast, offline, exact.
+
+    :param modules: ``{"pkg/__init__.py": source}``; defaults to one module named after the
+        distribution with ``VERSION = "<version>"``.
+    :param scripts: console scripts, ``{"name": "module:function"}``.
+    """
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = dict(modules or {f"{dist}.py": f"VERSION = {version!r}\n"})
+    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta += [f"Requires-Dist: {r}" for r in requires]
+    files[f"{info}/METADATA"] = "\n".join(meta) + "\n"
+    files[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: vrun-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    if scripts:
+        files[f"{info}/entry_points.txt"] = "[console_scripts]\n" + "".join(
+            f"{k} = {v}\n" for k, v in scripts.items()
+        )
+    record = []
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+GREET = textwrap.dedent(
+    """
+    import sys
+
+    def main():
+        print("greet:", " ".join(sys.argv[1:]))
+        return 0
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of small wheels: alpha 1.0/2.0, beta (needs alpha), greet (a console script), setuptools."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    build_wheel(house, "alpha", "1.0")
+    build_wheel(house, "alpha", "2.0")
+    build_wheel(house, "beta", "1.0", requires=("alpha",))
+    build_wheel(house, "greet", "1.0", modules={"greet.py": GREET}, scripts={"greet": "greet:main"})
+    import virtualenv.seed.wheels.embed as embed
+
+    for wheel in Path(embed.__file__).parent.glob("setuptools-*.whl"):
+        shutil.copy(wheel, house)
+    return house
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One interpreter-facts cache for the whole run (discovery is slow; facts do not change)."""
+    return tmp_path_factory.mktemp("vrun-cache")
+
+
+@pytest.fixture
+def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """An environment for running vrun: offline pip, a private cache, no inherited venv."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUAL_ENV", "VRUN_", "UV_"))}
+    env.pop("PYTHONPATH", None)
+    env.pop("CI", None)
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        VRUN_CACHE_DIR=str(cache_dir),
+        VIRTUALENV_OVERRIDE_APP_DATA=str(cache_dir / "virtualenv-app-data"),
+        NO_COLOR="1",
+        HOME=str(tmp_path / "home"),
+    )
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+def write_project(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (dedented); return ``root``."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+class Vrun:
+    """Runs the real ``vrun`` command line in a subprocess, in one project directory."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd = cwd
+        self.env = env
+
+    def __call__(
+        self, *args: str, check: int | None = None, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vrun", *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        if check is not None:
+            assert proc.returncode == check, (
+                f"exit {proc.returncode} != {check}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def vrun(project: Path, offline_env: dict[str, str]) -> Iterator[Vrun]:
+    """A :class:`Vrun` for :func:`project`, offline."""
+    yield Vrun(project, offline_env)
