@@ -156,3 +156,147 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
         )
     print("(* runs by default)")
     return 0
+
+
+def one_session(config: Config, name: str) -> Session:
+    """The single session ``name`` stands for.
+
+    A matrix base name (``test`` for ``test-3.11``, ``test-3.12``) stands for its first entry,
+    and a log line says which one and how to choose another.
+
+    :raises UsageError: for an unknown name (with a did-you-mean hint).
+    """
+    from vrun.runner import select_sessions
+
+    if name in config.sessions:
+        return config.sessions[name]
+    chosen = select_sessions(config, [name], with_requires=False)
+    if len(chosen) > 1:
+        others = ", ".join(s.name for s in chosen[1:])
+        _LOG.info("%s is a matrix; using %s (name one of %s to choose)", name, chosen[0].name, others)
+    return chosen[0]
+
+
+def _ready(args: argparse.Namespace, config: Config, session: Session, *, inheritable: bool = False) -> Path:
+    """Find or build ``session``'s env, keep its shared lock (inheritable for a shell); its path."""
+    from vrun.backends import get_backend
+    from vrun.envs import lock_for
+    from vrun.workflow import plan_session, ready_env
+
+    backend = get_backend(backend_name(args))
+    plan = plan_session(config, session, backend.name, environ=os.environ, cache_dir=None)
+    lock = lock_for(plan.env_dir, inheritable=inheritable)
+    env = ready_env(config, plan, backend, options(args), environ=os.environ, lock=lock)
+    _KEPT_LOCKS.append(lock)  # held until exit (or, inherited, for the shell's lifetime)
+    return env.path
+
+
+_KEPT_LOCKS: list[object] = []
+
+
+def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun shell SESSION``: exec the user's interactive shell with the env activated."""
+    from vrun.shell import detect_shell, exec_shell, inherited_env_problem, refuse_nested, shell_exec_plan
+
+    if posargs is not None:
+        raise UsageError(
+            "vrun shell takes no command", hint=f"to run a command in the env: vrun run {args.session} -- CMD"
+        )
+    refuse_nested(os.environ)
+    kind, executable = detect_shell(os.environ, args.shell)
+    problem = inherited_env_problem(os.environ)
+    if problem:
+        _LOG.warning("%s", problem)
+    config = load(args)
+    session = one_session(config, args.session)
+    env_dir = _ready(args, config, session, inheritable=True)
+    _LOG.info("starting %s with %s activated; `exit` to leave", kind, env_dir.name)
+    for handler in logging.getLogger("vrun").handlers:
+        handler.flush()
+    exec_shell(shell_exec_plan(kind, executable, env_dir, session.name, os.environ))
+
+
+def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun activate SESSION``: print code that activates the env in the current shell."""
+    import sys
+
+    from vrun.shell import activate_code, detect_shell, inherited_env_problem
+
+    kind, _exe = detect_shell(os.environ, args.shell)
+    problem = inherited_env_problem(os.environ)
+    if problem:
+        _LOG.warning("%s", problem)
+    config = load(args)
+    session = one_session(config, args.session)
+    env_dir = _ready(args, config, session)
+    sys.stdout.write(activate_code(kind, env_dir, session.name))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun run SESSION -- CMD [ARGS...]``: run any command in the session's env.
+
+    Same environment, lookup and exit-status rules as session commands.
+    """
+    from vrun.runner import resolve_program, run_command, session_environ
+
+    if not posargs:
+        raise UsageError("vrun run needs a command", hint=f"vrun run {args.session} -- python -V")
+    config = load(args)
+    session = one_session(config, args.session)
+    env_dir = _ready(args, config, session)
+    environ = session_environ(session, env_dir, os.environ, project_root=config.root)
+    argv = resolve_program(list(posargs), environ, cwd=Path.cwd(), env_dir=env_dir)
+    status, received = run_command(argv, environ=environ, cwd=Path.cwd())
+    return 128 + received if received is not None else status
+
+
+def cmd_path(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun path SESSION``: print the env's path; build it only with ``--build``."""
+    from vrun.envs import marker_problem
+    from vrun.workflow import plan_session
+
+    config = load(args)
+    session = one_session(config, args.session)
+    if args.build:
+        print(_ready(args, config, session))
+        return 0
+    plan = plan_session(config, session, backend_name(args), environ=os.environ, cache_dir=None)
+    problem = marker_problem(plan.env_dir, plan.key.digest)
+    if problem is not None:
+        _LOG.error(
+            "session %s has no ready env (%s): run `vrun path --build %s`",
+            session.name,
+            problem,
+            args.session,
+        )
+        return 1
+    print(plan.env_dir)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun rm SESSION...``: remove the sessions' envs (rmvirtualenv)."""
+    from vrun.manage import remove_sessions
+
+    config = load(args)
+    return remove_sessions(config, args.sessions)
+
+
+def cmd_gc(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun gc``: remove envs that no longer match the config, keeping ``--keep`` per session."""
+    from vrun.manage import collect_garbage
+
+    if args.keep < 0:
+        raise UsageError("--keep must be 0 or more")
+    config = load(args)
+    return collect_garbage(config, backend_name(args), keep=args.keep, dry_run=args.dry_run)
+
+
+def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun freeze SESSION [-o FILE]``: the env's distributions as pinned requirements."""
+    from vrun.manage import freeze
+
+    config = load(args)
+    session = one_session(config, args.session)
+    return freeze(config, session, backend_name(args), output=args.output)
