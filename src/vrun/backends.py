@@ -130,7 +130,7 @@ def _run_tool(
 ) -> str:
     """Run an installer; capture its output unless ``verbose``; raise BuildError on failure."""
     if verbose:
-        proc = subprocess.run(list(argv), env=dict(environ), cwd=cwd, check=False)
+        returncode = subprocess.run(list(argv), env=dict(environ), cwd=cwd, check=False).returncode
         output = ""
     else:
         proc = subprocess.run(
@@ -143,11 +143,11 @@ def _run_tool(
             text=True,
             errors="replace",
         )
-        output = proc.stdout
-    if proc.returncode != 0:
+        returncode, output = proc.returncode, proc.stdout
+    if returncode != 0:
         blamed = failing_requirement(output)
         detail = f": could not install {blamed}" if blamed else ""
-        raise BuildError(f"{what} failed (exit {proc.returncode}){detail}", output=output)
+        raise BuildError(f"{what} failed (exit {returncode}){detail}", output=output)
     return output
 
 

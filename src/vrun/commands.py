@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vrun.config import Config, Session
 from vrun.errors import InterpreterNotFoundError, UsageError
@@ -125,8 +126,8 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
     if args.envs:
         from vrun.manage import list_envs
 
-        return list_envs(config, backend_name(args), as_json=args.json)
-    rows = []
+        return int(list_envs(config, backend_name(args), as_json=args.json))
+    rows: list[dict[str, Any]] = []
     for session in config.sessions.values():
         state, detail = session_state(config, session, backend_name(args))
         rows.append(
@@ -151,9 +152,8 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
     for r in rows:
         mark = "*" if r["default"] else " "
         tags = f" [{', '.join(r['tags'])}]" if r["tags"] else ""
-        print(
-            f"{mark} {r['name']:<{width}}  {r['python']:<{pywidth}}  {r['state']:<9}  {r['description']}{tags}"
-        )
+        name, python, state = r["name"], r["python"], r["state"]
+        print(f"{mark} {name:<{width}}  {python:<{pywidth}}  {state:<9}  {r['description']}{tags}")
     print("(* runs by default)")
     return 0
 
@@ -280,7 +280,7 @@ def cmd_rm(args: argparse.Namespace, posargs: list[str] | None) -> int:
     from vrun.manage import remove_sessions
 
     config = load(args)
-    return remove_sessions(config, args.sessions)
+    return int(remove_sessions(config, args.sessions))
 
 
 def cmd_gc(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -290,7 +290,7 @@ def cmd_gc(args: argparse.Namespace, posargs: list[str] | None) -> int:
     if args.keep < 0:
         raise UsageError("--keep must be 0 or more")
     config = load(args)
-    return collect_garbage(config, backend_name(args), keep=args.keep, dry_run=args.dry_run)
+    return int(collect_garbage(config, backend_name(args), keep=args.keep, dry_run=args.dry_run))
 
 
 def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -299,4 +299,4 @@ def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     config = load(args)
     session = one_session(config, args.session)
-    return freeze(config, session, backend_name(args), output=args.output)
+    return int(freeze(config, session, backend_name(args), output=args.output))

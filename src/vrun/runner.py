@@ -136,7 +136,7 @@ def _keyword_match(expr: str, session: Session) -> bool:
     Python spec (case-insensitive).
     """
     haystack = [session.name.lower(), *(t.lower() for t in session.tags), (session.python or "").lower()]
-    tokens = re.findall(r"\(|\)|[^\s()]+", expr)
+    tokens: list[str] = re.findall(r"\(|\)|[^\s()]+", expr)
     pos = 0
 
     def peek() -> str | None:
@@ -247,8 +247,32 @@ def required_names(config: Config, session: Session) -> list[str]:
 # ---------------------------------------------------------------- environment
 
 
-def _passes(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+class _NameFilter:
+    """Matches variable names against ``pass_env`` patterns (:func:`fnmatch.fnmatchcase` rules).
+
+    Plain names and ``PREFIX*`` patterns, nearly all of them, are matched with a set and
+    ``str.startswith``: compiling ~80 globs to regexes would cost more than the rest of a warm run.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.names: set[str] = set()
+        prefixes: list[str] = []
+        self.globs: list[str] = []
+        for pattern in patterns:
+            if not any(c in pattern for c in "*?["):
+                self.names.add(pattern)
+            elif pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
+                prefixes.append(pattern[:-1])
+            else:
+                self.globs.append(pattern)
+        self.prefixes = tuple(prefixes)
+
+    def __call__(self, name: str) -> bool:
+        return (
+            name in self.names
+            or name.startswith(self.prefixes)
+            or any(fnmatch.fnmatchcase(name, g) for g in self.globs)
+        )
 
 
 def clean_path(path: str, drop: Iterable[str]) -> str:
@@ -278,9 +302,9 @@ def session_environ(
     ``env`` (set_env) is applied last, with ``{env_dir}``, ``{project_root}`` and
     ``{session}`` substituted.
     """
-    patterns = (*DEFAULT_PASS_ENV, *session.pass_env)
-    env = {k: v for k, v in caller.items() if _passes(k, patterns) and k not in ALWAYS_REMOVED}
-    if "PYTHONPATH" in caller and _passes("PYTHONPATH", session.pass_env) and "*" not in session.pass_env:
+    passes = _NameFilter((*DEFAULT_PASS_ENV, *session.pass_env))
+    env = {k: v for k, v in caller.items() if passes(k) and k not in ALWAYS_REMOVED}
+    if "PYTHONPATH" in caller and _NameFilter(session.pass_env)("PYTHONPATH") and "*" not in session.pass_env:
         env["PYTHONPATH"] = caller["PYTHONPATH"]
     else:
         env.pop("PYTHONPATH", None)
