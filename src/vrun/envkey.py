@@ -72,32 +72,36 @@ def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
             yield kind, (path.parent / match["path"])
 
 
-def file_contents(roots: tuple[Path, ...], kind: str, project_root: Path) -> dict[str, str]:
-    """Digest every file reachable from ``roots`` through ``-r``/``-c`` lines.
+def file_contents(
+    requirement_files: tuple[Path, ...], constraint_files: tuple[Path, ...], project_root: Path
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Digest every file reachable through ``-r``/``-c`` lines, as pip would read them.
 
-    :param roots: the session's ``-r`` (or ``-c``) files, absolute.
-    :param kind: ``"r"`` or ``"c"``: which of the nested references count toward this
-        component. A ``-c`` inside a ``-r`` file belongs to ``"c"``, and vice versa.
+    :param requirement_files: the session's ``-r`` files, absolute.
+    :param constraint_files: the session's ``-c`` files, absolute.
     :param project_root: paths are reported relative to it where possible.
-    :returns: ``{display path: content digest}``; a missing nested file maps to ``"missing"``
-        (pip will fail on it, and the key still changes once it appears).
+    :returns: ``({display path: digest}, {display path: digest})`` for requirement files and
+        constraint files. A ``-c`` line inside a requirement file adds a constraint file (pip's
+        rule); a missing nested file maps to ``"missing"`` (pip will fail on it, and the key
+        changes once it appears). Reference cycles are followed once.
     """
-    out: dict[str, str] = {}
+    found: dict[str, dict[str, str]] = {"r": {}, "c": {}}
     seen: set[tuple[str, Path]] = set()
-    todo: list[tuple[str, Path]] = [(kind, p) for p in roots]
+    todo: list[tuple[str, Path]] = [("r", p) for p in requirement_files] + [
+        ("c", p) for p in constraint_files
+    ]
     while todo:
-        this_kind, path = todo.pop(0)
+        kind, path = todo.pop(0)
         real = Path(os.path.normpath(path))
-        if (this_kind, real) in seen:
+        if (kind, real) in seen:
             continue
-        seen.add((this_kind, real))
-        if this_kind == kind:
-            try:
-                out[_display(real, project_root)] = _file_digest(real)
-            except OSError:
-                out[_display(real, project_root)] = "missing"
+        seen.add((kind, real))
+        try:
+            found[kind][_display(real, project_root)] = _file_digest(real)
+        except OSError:
+            found[kind][_display(real, project_root)] = "missing"
         todo.extend(_referenced_files(real))
-    return out
+    return found["r"], found["c"]
 
 
 def _display(path: Path, root: Path) -> str:
@@ -148,6 +152,9 @@ def compute_key(
     :param pyproject_table: the parsed ``pyproject.toml`` of the project root, or ``None``.
     :returns: the key. Reads the requirement files; raises nothing for a missing nested file.
     """
+    requirement_files, constraint_files = file_contents(
+        session.requirement_files, session.constraint_files, config.root
+    )
     components: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "python": (
@@ -155,11 +162,8 @@ def compute_key(
             f"{interpreter.architecture}bit {interpreter.base_executable}"
         ),
         "requirements": sorted(_normalize_requirement(r) for r in session.requirements),
-        "requirement_files": file_contents(session.requirement_files, "r", config.root),
-        "constraint_files": {
-            **file_contents(session.constraint_files, "c", config.root),
-            **file_contents(session.requirement_files, "c", config.root),
-        },
+        "requirement_files": requirement_files,
+        "constraint_files": constraint_files,
         "groups": {
             "names": list(session.groups),
             "requirements": sorted(_normalize_requirement(r) for r in session.group_requirements),

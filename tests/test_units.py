@@ -1,0 +1,291 @@
+"""Unit tests of the pure pieces: posargs, environment, selection, the env key, output."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from vrun.backends import InstallPlan, failing_requirement, installer_environ
+from vrun.config import Command, Config, Session
+from vrun.envkey import compute_key, explain_change, file_contents
+from vrun.errors import UsageError
+from vrun.interpreters import Interpreter
+from vrun.output import color_enabled, human_size, summary_lines
+from vrun.runner import (
+    SessionResult,
+    Status,
+    _keyword_match,
+    clean_path,
+    expand_command,
+    select_sessions,
+    session_environ,
+)
+
+ENV = Path("/p/.venvs/s-0123456789")
+ROOT = Path("/p")
+
+
+def expand(argv: tuple[str, ...], posargs: list[str] | None, shell: bool = False) -> list[str]:
+    return expand_command(Command(argv, shell=shell), posargs, env_dir=ENV, project_root=ROOT, session="s")
+
+
+class TestPosargs:
+    def test_alone_expands_to_zero_or_more_arguments(self) -> None:
+        assert expand(("pytest", "{posargs}"), ["-x", "a b"]) == ["pytest", "-x", "a b"]
+        assert expand(("pytest", "{posargs}"), None) == ["pytest"]
+
+    def test_default_is_split_only_when_no_posargs(self) -> None:
+        assert expand(("ruff", "{posargs:src tests}"), None) == ["ruff", "src", "tests"]
+        assert expand(("ruff", "{posargs:src tests}"), ["x"]) == ["ruff", "x"]
+        assert expand(("ruff", "{posargs:src tests}"), []) == ["ruff"]  # `vrun s --` means none
+
+    def test_inside_an_argument_is_quoted_and_joined(self) -> None:
+        assert expand(("cmd", "--k={posargs:a}"), ["x y", "z"]) == ["cmd", "--k='x y' z"]
+
+    def test_other_placeholders(self) -> None:
+        assert expand(("echo", "{env_dir}/bin", "{project_root}", "{session}", "{unknown}"), None) == [
+            "echo",
+            f"{ENV}/bin",
+            str(ROOT),
+            "s",
+            "{unknown}",
+        ]
+
+    def test_shell_command_gets_quoted_posargs(self) -> None:
+        assert expand(("echo {posargs} | wc",), ["a b"], shell=True) == ["echo 'a b' | wc"]
+
+
+def session(**kw: object) -> Session:
+    return Session(name=str(kw.pop("name", "s")), base_name=str(kw.pop("base_name", "s")), cwd=ROOT, **kw)  # type: ignore[arg-type]
+
+
+class TestEnviron:
+    CALLER: ClassVar[dict[str, str]] = {
+        "PATH": "/old/venv/bin:/usr/bin:/bin:/usr/bin",
+        "HOME": "/home/u",
+        "LC_ALL": "C",
+        "SECRET": "x",
+        "PYTHONPATH": "/leak",
+        "PYTHONHOME": "/leak",
+        "PIP_USER": "1",
+        "PIP_INDEX_URL": "http://mirror",
+        "VIRTUAL_ENV": "/old/venv",
+        "GITHUB_SHA": "abc",
+    }
+
+    def test_allow_list_pass_env_and_removals(self) -> None:
+        env = session_environ(session(pass_env=("SEC*",)), ENV, self.CALLER, project_root=ROOT)
+        assert env["HOME"] == "/home/u" and env["LC_ALL"] == "C" and env["GITHUB_SHA"] == "abc"
+        assert env["SECRET"] == "x"
+        assert env["PIP_INDEX_URL"] == "http://mirror"
+        assert "PYTHONPATH" not in env and "PYTHONHOME" not in env and "PIP_USER" not in env
+        assert env["VIRTUAL_ENV"] == str(ENV)
+
+    def test_unlisted_variables_do_not_pass(self) -> None:
+        env = session_environ(session(), ENV, self.CALLER, project_root=ROOT)
+        assert "SECRET" not in env
+
+    def test_path_has_env_first_and_no_stale_venv_or_duplicates(self) -> None:
+        env = session_environ(session(), ENV, self.CALLER, project_root=ROOT)
+        assert env["PATH"].split(os.pathsep) == [str(ENV / "bin"), "/usr/bin", "/bin"]
+
+    def test_pythonpath_only_when_named(self) -> None:
+        env = session_environ(session(pass_env=("PYTHONPATH",)), ENV, self.CALLER, project_root=ROOT)
+        assert env["PYTHONPATH"] == "/leak"
+        assert "PYTHONHOME" not in env  # never, whatever pass_env says
+
+    def test_set_env_wins_and_substitutes(self) -> None:
+        env = session_environ(
+            session(env=(("HOME", "/elsewhere"), ("DATA", "{env_dir}/data"))),
+            ENV,
+            self.CALLER,
+            project_root=ROOT,
+        )
+        assert env["HOME"] == "/elsewhere"
+        assert env["DATA"] == f"{ENV}/data"
+
+    def test_clean_path(self) -> None:
+        assert clean_path("/a:/b/:/a:/c::/b", ["/b"]) == "/a:/c"
+
+
+def config_of(*sessions: Session, default: tuple[str, ...] | None = None) -> Config:
+    matrix: dict[str, tuple[str, ...]] = {}
+    for s in sessions:
+        matrix.setdefault(s.base_name, ())
+        matrix[s.base_name] += (s.name,)
+    return Config(
+        path=ROOT / "vrun.toml",
+        root=ROOT,
+        sessions={s.name: s for s in sessions},
+        matrix=matrix,
+        default=default,
+    )
+
+
+class TestSelection:
+    CFG = config_of(
+        session(name="lint", base_name="lint", tags=("fast",)),
+        session(name="test-3.11", base_name="test", python="3.11", requires=("lint",)),
+        session(name="test-3.12", base_name="test", python="3.12", requires=("lint",)),
+        session(name="docs", base_name="docs"),
+        default=("test",),
+    )
+
+    def names(self, *names: str, **kw: object) -> list[str]:
+        return [s.name for s in select_sessions(self.CFG, names, **kw)]  # type: ignore[arg-type]
+
+    def test_default_expands_matrix_and_pulls_requires_first(self) -> None:
+        assert self.names() == ["lint", "test-3.11", "test-3.12"]
+
+    def test_full_name_and_without_requires(self) -> None:
+        assert self.names("test-3.12", with_requires=False) == ["test-3.12"]
+
+    def test_keyword_and_tags(self) -> None:
+        assert self.names(keyword="3.12 or docs", with_requires=False) == ["test-3.12", "docs"]
+        assert self.names(tags=["fast"]) == ["lint"]
+
+    def test_unknown_name_suggests(self) -> None:
+        with pytest.raises(UsageError, match="no session named 'tset'") as exc:
+            self.names("tset")
+        assert exc.value.hint == "did you mean 'test'?"
+
+    @pytest.mark.parametrize(
+        ("expr", "expected"),
+        [
+            ("a", True),
+            ("not a", False),
+            ("a and b", False),
+            ("a or b", True),
+            ("not (a and b)", True),
+            ("(b)", False),
+        ],
+    )
+    def test_keyword_grammar(self, expr: str, expected: bool) -> None:
+        assert _keyword_match(expr, session(name="a1", base_name="a1")) is expected
+
+    @pytest.mark.parametrize("expr", ["a and", "(a", "a b", "or a", ")"])
+    def test_keyword_errors(self, expr: str) -> None:
+        with pytest.raises(UsageError, match="-k"):
+            _keyword_match(expr, session())
+
+
+PY = Interpreter("/usr/bin/python3.12", "/usr/bin/python3.12", "CPython", "3.12.1", (3, 12, 1), 64, "x86_64")
+
+
+class TestEnvKey:
+    def key(
+        self, tmp_path: Path, s: Session, py: Interpreter = PY, backend: str = "virtualenv"
+    ) -> dict[str, object]:
+        cfg = config_of(s)
+        cfg = Config(path=tmp_path / "vrun.toml", root=tmp_path, sessions=cfg.sessions, matrix=cfg.matrix)
+        k = compute_key(s, cfg, py, backend, None)
+        return {"digest": k.digest, "components": k.components}
+
+    def test_stable_and_order_insensitive_for_requirements(self, tmp_path: Path) -> None:
+        a = self.key(tmp_path, session(requirements=("b", "a  >=1")))
+        b = self.key(tmp_path, session(requirements=("a >=1", "b")))
+        assert a["digest"] == b["digest"]
+        assert len(str(a["digest"])) == 10
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"requirements": ("a", "c")},
+            {"extras": ("x",), "install_project": "editable"},
+            {"system_site_packages": True},
+            {"groups": ("g",), "group_requirements": ("a",)},
+        ],
+    )
+    def test_each_input_changes_the_key(self, tmp_path: Path, change: dict[str, object]) -> None:
+        base = self.key(tmp_path, session(requirements=("a",)))
+        changed = self.key(tmp_path, session(**{"requirements": ("a",), **change}))
+        assert base["digest"] != changed["digest"]
+
+    def test_interpreter_and_backend_change_the_key(self, tmp_path: Path) -> None:
+        base = self.key(tmp_path, session())
+        newer = Interpreter(PY.executable, PY.base_executable, "CPython", "3.12.4", (3, 12, 4), 64, "x86_64")
+        assert self.key(tmp_path, session(), py=newer)["digest"] != base["digest"]
+        assert self.key(tmp_path, session(), backend="uv")["digest"] != base["digest"]
+        reason = explain_change(base["components"], self.key(tmp_path, session(), py=newer)["components"])  # type: ignore[arg-type]
+        assert reason.startswith("python changed: CPython 3.12.1") and "3.12.4" in reason
+
+    def test_requirement_files_are_followed_recursively_without_looping(self, tmp_path: Path) -> None:
+        (tmp_path / "a.txt").write_text("-r sub/b.txt\n--constraint=c.txt\nx\n")
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "sub/b.txt").write_text("-r ../a.txt\n-rmissing.txt\ny\n")
+        (tmp_path / "c.txt").write_text("x==1\n")
+        reqs, cons = file_contents((tmp_path / "a.txt",), (), tmp_path)
+        assert set(reqs) == {"a.txt", "sub/b.txt", "sub/missing.txt"}
+        assert reqs["sub/missing.txt"] == "missing"
+        assert set(cons) == {"c.txt"}
+
+    def test_explain_change_names_the_file(self) -> None:
+        old = {"requirement_files": {"r.txt": "1", "s.txt": "2"}, "requirements": ["a"]}
+        new = {"requirement_files": {"r.txt": "9", "s.txt": "2"}, "requirements": ["a", "b"]}
+        assert explain_change(old, new) == "requirements changed: +b; requirements changed: r.txt"
+        assert explain_change(old, old) == ""
+
+
+class TestBackendsHelpers:
+    def test_install_plan_args(self) -> None:
+        plan = InstallPlan(("a>=1",), (Path("/r.txt"),), (Path("/c.txt"),), Path("/proj"), True, ("x", "y"))
+        assert plan.args() == ["a>=1", "-r", "/r.txt", "-c", "/c.txt", "-e", "/proj[x,y]"]
+        assert InstallPlan(project=Path("/p"), editable=False).args() == ["/p"]
+        assert InstallPlan().empty
+
+    def test_installer_environ_drops_user_target_prefix(self) -> None:
+        env = installer_environ(
+            ENV, {"PIP_USER": "1", "PIP_TARGET": "/t", "PIP_INDEX_URL": "u", "PATH": "/bin"}
+        )
+        assert "PIP_USER" not in env and "PIP_TARGET" not in env
+        assert env["PIP_INDEX_URL"] == "u"
+        assert env["PATH"].startswith(str(ENV / "bin"))
+
+    @pytest.mark.parametrize(
+        ("output", "blamed"),
+        [
+            ("ERROR: No matching distribution found for nosuch>=1\n", "nosuch>=1"),
+            (
+                "  \u00d7 No solution found when resolving dependencies:\n  ╰─▶ Because nosuch was not found",
+                "nosuch",
+            ),
+            ("all good", None),
+        ],
+    )
+    def test_failing_requirement(self, output: str, blamed: str | None) -> None:
+        assert failing_requirement(output) == blamed
+
+
+class TestOutput:
+    @pytest.mark.parametrize(
+        ("choice", "environ", "tty", "expected"),
+        [
+            ("always", {"NO_COLOR": "1"}, False, True),
+            ("never", {"FORCE_COLOR": "1"}, True, False),
+            ("auto", {"NO_COLOR": "1"}, True, False),
+            ("auto", {"FORCE_COLOR": "1"}, False, True),
+            ("auto", {}, True, True),
+            ("auto", {}, False, False),
+        ],
+    )
+    def test_color_enabled(self, choice: str, environ: dict[str, str], tty: bool, expected: bool) -> None:
+        stream = io.StringIO()
+        stream.isatty = lambda: tty  # type: ignore[method-assign]
+        assert color_enabled(choice, environ, stream) is expected
+
+    def test_summary_and_sizes(self) -> None:
+        rows = summary_lines(
+            [
+                SessionResult("test-3.12", Status.PASSED, 1.25),
+                SessionResult("b", Status.FAILED, 0.5, "boom", 3),
+            ]
+        )
+        assert rows[0][1].split() == ["session", "status", "time"]
+        assert rows[1][1].split() == ["test-3.12", "passed", "1.2s"]
+        assert rows[2][1].split()[-1] == "boom"
+        assert human_size(512) == "512 B"
+        assert human_size(3 * 1024 * 1024) == "3.0 MiB"
