@@ -307,7 +307,8 @@ def iter_envs(root: Path, *, with_size: bool = False) -> Iterator[EnvInfo]:
 
 
 def _check_deletable(root: Path, env_dir: Path) -> None:
-    """Refuse (UnsafeDeleteError) anything but a direct, non-symlink child of real ``.venvs/``."""
+    """Refuse (UnsafeDeleteError) anything but a direct, non-symlink child of real ``.venvs/``
+    named like an env and carrying vrun's marker or vrun's lock file (an incomplete build)."""
     venvs_real = venvs_dir(root).resolve()
     if env_dir.is_symlink():
         raise UnsafeDeleteError(f"refusing to delete {env_dir}: it is a symlink")
@@ -318,6 +319,11 @@ def _check_deletable(root: Path, env_dir: Path) -> None:
         raise UnsafeDeleteError(f"refusing to delete {env_dir}: not directly inside {venvs_real}")
     if not env_dir.is_dir():
         raise UnsafeDeleteError(f"refusing to delete {env_dir}: not a directory")
+    if read_marker(env_dir) is None and not lock_for(env_dir).path.exists():
+        raise UnsafeDeleteError(
+            f"refusing to delete {env_dir}: it has neither vrun's marker nor vrun's build lock, "
+            "so vrun did not make it"
+        )
 
 
 def wipe_incomplete(root: Path, env_dir: Path) -> None:
@@ -340,23 +346,25 @@ def remove_env(root: Path, env_dir: Path) -> int:
     """
     _check_deletable(root, env_dir)
     lock = lock_for(env_dir)
-    if read_marker(env_dir) is None and not lock.path.exists():
-        raise UnsafeDeleteError(
-            f"refusing to delete {env_dir}: it has neither vrun's marker nor vrun's build lock, "
-            "so vrun did not make it"
-        )
     if not lock.acquire(exclusive=True, blocking=False):
+        lock.release()  # close the descriptor acquire() opened
         raise EnvInUseError(f"not removing {env_dir}: another vrun process is using it")
     try:
+        if not env_dir.is_dir():  # removed by another process between the check and the lock
+            lock.path.unlink(missing_ok=True)
+            return 0
         size = dir_size(env_dir)
         shutil.rmtree(env_dir)
         for link in venvs_dir(root).iterdir():
             if link.is_symlink() and os.readlink(link) == env_dir.name:
-                link.unlink()
-        return size
+                link.unlink(missing_ok=True)
+        # Unlink the lock file while still holding it: a process waiting on it then finds it
+        # replaced and locks the new one (see EnvLock). Unlinked after the release, a waiter
+        # could lock the old file and build while a third process locks a new one.
+        lock.path.unlink(missing_ok=True)
     finally:
         lock.release()
-        lock.path.unlink(missing_ok=True)
+    return size
 
 
 def require_ready(env_dir: Path, session: str, digest: str) -> None:
