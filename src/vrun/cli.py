@@ -143,6 +143,13 @@ def main(argv: Sequence[str]) -> int:
         cut = argv.index("--")
         argv, posargs = argv[:cut], argv[cut + 1 :]
     parsers = build_parsers()
+    if argv[:1] == ["help"]:
+        target = argv[1] if len(argv) > 1 and argv[1] in parsers else ""
+        parsers[target].print_help()
+        return 0
+    if argv[:1] == ["version"]:
+        print(f"vrun {__version__}")
+        return 0
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""
     args = parsers[command].parse_args(argv[1:] if command else argv)
     from vrun.output import color_enabled, setup_logging

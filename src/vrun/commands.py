@@ -109,6 +109,8 @@ def session_state(config: Config, session: Session, backend: str) -> tuple[str, 
         plan = plan_session(config, session, backend, environ=os.environ, cache_dir=None)
     except InterpreterNotFoundError as exc:
         return "no python", exc.message
+    except UsageError as exc:  # an invalid spec: show it, do not stop the listing
+        return "bad python", exc.message
     if marker_problem(plan.env_dir, plan.key.digest) is None:
         return "ready", str(plan.env_dir)
     if any(info.session == session.name for info in iter_envs(config.root)):
@@ -146,7 +148,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
     if args.json:
         print_json(rows)
         return 0
-    width = max(len(r["name"]) for r in rows) if rows else 7
+    width = max([len("session")] + [len(r["name"]) for r in rows])
     pywidth = max([6] + [len(r["python"]) for r in rows])
     print(f"  {'session':<{width}}  {'python':<{pywidth}}  {'env':<9}  description")
     for r in rows:
@@ -213,7 +215,25 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
     _LOG.info("starting %s with %s activated; `exit` to leave", kind, env_dir.name)
     for handler in logging.getLogger("vrun").handlers:
         handler.flush()
-    exec_shell(shell_exec_plan(kind, executable, env_dir, session.name, os.environ))
+    exec_shell(
+        shell_exec_plan(kind, executable, env_dir, session.name, shell_environ(session, env_dir, config))
+    )
+
+
+def shell_environ(session: Session, env_dir: Path, config: Config) -> dict[str, str]:
+    """The environment a ``vrun shell`` starts from: the caller's, as an interactive shell needs it,
+    except ``PYTHONPATH`` (it would leak other code into the env; kept only when the session's
+    ``pass_env`` names it), with the session's ``env`` (set_env) applied.
+    """
+    from vrun.runner import passes_pythonpath, substitute
+
+    environ = dict(os.environ)
+    if "PYTHONPATH" in environ and not passes_pythonpath(session):
+        _LOG.info("PYTHONPATH is not passed into the env (name it in pass_env to keep it)")
+        del environ["PYTHONPATH"]
+    for key, value in session.env:
+        environ[key] = substitute(value, env_dir=env_dir, project_root=config.root, session=session.name)
+    return environ
 
 
 def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -223,9 +243,12 @@ def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
     from vrun.shell import activate_code, detect_shell, inherited_env_problem
 
     kind, _exe = detect_shell(os.environ, args.shell)
-    problem = inherited_env_problem(os.environ)
-    if problem:
-        _LOG.warning("%s", problem)
+    if inherited_env_problem(os.environ):
+        _LOG.warning(
+            "VIRTUAL_ENV=%s was inherited but is not active; its bin/ stays on PATH so that `deactivate` "
+            "restores PATH exactly (`vrun shell` starts with a clean PATH instead)",
+            os.environ["VIRTUAL_ENV"],
+        )
     config = load(args)
     session = one_session(config, args.session)
     env_dir = _ready(args, config, session)

@@ -474,7 +474,12 @@ def _why(root: Path, session: str, env_dir: Path, key: EnvKey, recreate: bool) -
     if recreate:
         return "--recreate"
     if env_dir.exists():
-        return f"the previous build was incomplete ({marker_problem(env_dir, key.digest)})"
+        problem = marker_problem(env_dir, key.digest)
+        return (
+            "the previous build was incomplete"
+            if problem == "incomplete build"
+            else f"the old env is unusable: {problem}"
+        )
     previous = last_used(root, session)
     marker = read_marker(previous) if previous else None
     if marker is None:

@@ -77,7 +77,7 @@ def setup_logging(verbosity: int, color: bool, stream: TextIO | None = None) -> 
         handler.setFormatter(logging.Formatter("vrun > " + _FORMAT))
     logger.addHandler(handler)
     for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.ERROR)
     return logger
 
 

@@ -247,7 +247,7 @@ def required_names(config: Config, session: Session) -> list[str]:
 # ---------------------------------------------------------------- environment
 
 
-class _NameFilter:
+class NameFilter:
     """Matches variable names against ``pass_env`` patterns (:func:`fnmatch.fnmatchcase` rules).
 
     Plain names and ``PREFIX*`` patterns, nearly all of them, are matched with a set and
@@ -302,9 +302,9 @@ def session_environ(
     ``env`` (set_env) is applied last, with ``{env_dir}``, ``{project_root}`` and
     ``{session}`` substituted.
     """
-    passes = _NameFilter((*DEFAULT_PASS_ENV, *session.pass_env))
+    passes = NameFilter((*DEFAULT_PASS_ENV, *session.pass_env))
     env = {k: v for k, v in caller.items() if passes(k) and k not in ALWAYS_REMOVED}
-    if "PYTHONPATH" in caller and _NameFilter(session.pass_env)("PYTHONPATH") and "*" not in session.pass_env:
+    if "PYTHONPATH" in caller and passes_pythonpath(session):
         env["PYTHONPATH"] = caller["PYTHONPATH"]
     else:
         env.pop("PYTHONPATH", None)
@@ -315,10 +315,21 @@ def session_environ(
         filter(None, [bin_dir, clean_path(caller.get("PATH", os.defpath), [*drop, bin_dir])])
     )
     env["VIRTUAL_ENV"] = str(env_dir)
-    values = {"env_dir": str(env_dir), "project_root": str(project_root), "session": session.name}
     for key, value in session.env:
-        env[key] = _SUBST.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+        env[key] = substitute(value, env_dir=env_dir, project_root=project_root, session=session.name)
     return env
+
+
+def passes_pythonpath(session: Session) -> bool:
+    """True when the session's ``pass_env`` names ``PYTHONPATH`` (a bare ``*`` does not count:
+    inheriting everything should not silently put other code on the env's import path)."""
+    return NameFilter(p for p in session.pass_env if p != "*")("PYTHONPATH")
+
+
+def substitute(value: str, *, env_dir: Path, project_root: Path, session: str) -> str:
+    """Replace ``{env_dir}``, ``{project_root}`` and ``{session}`` in a set_env value."""
+    values = {"env_dir": str(env_dir), "project_root": str(project_root), "session": session}
+    return _SUBST.sub(lambda m: values[m.group(1)], value)
 
 
 # ---------------------------------------------------------------- commands

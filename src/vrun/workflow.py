@@ -226,6 +226,11 @@ def _run_one(
                 sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
             _LOG.error("%s", exc.message)
             return result(Status.FAILED, exc.message, exc.exit_code), None
+        except VrunError as exc:  # --no-install with no ready env, an unsafe leftover, ...
+            _LOG.error("%s", exc.message)
+            if exc.hint:
+                _LOG.error("hint: %s", exc.hint)
+            return result(Status.FAILED, exc.message, exc.exit_code), None
         except KeyboardInterrupt:
             return result(Status.FAILED, "interrupted during the env build", 130), 2
         if not env.built:
