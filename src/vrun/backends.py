@@ -50,6 +50,18 @@ class InstallPlan:
         """True when there is nothing to install."""
         return not (self.requirements or self.requirement_files or self.project)
 
+    def describe(self) -> str:
+        """A short description for the log, e.g. ``"2 requirements, 1 -r file, the project (editable)"``."""
+        parts = []
+        if self.requirements:
+            parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
+        for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
+            if files:
+                parts.append(f"{label} {', '.join(p.name for p in files)}")
+        if self.project is not None:
+            parts.append(f"the project ({'editable' if self.editable else 'wheel'})")
+        return ", ".join(parts)
+
     def args(self) -> list[str]:
         """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
         out: list[str] = list(self.requirements)

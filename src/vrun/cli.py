@@ -143,6 +143,7 @@ def main(argv: Sequence[str]) -> int:
         cut = argv.index("--")
         argv, posargs = argv[:cut], argv[cut + 1 :]
     parsers = build_parsers()
+    argv = _hoist_subcommand(argv, parsers)
     if argv[:1] == ["help"]:
         target = argv[1] if len(argv) > 1 and argv[1] in parsers else ""
         parsers[target].print_help()
@@ -168,6 +169,22 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         _LOG.error("interrupted")
         return 130
+    except BrokenPipeError:  # `vrun list | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+_VALUE_OPTIONS = frozenset({"--color", "-f", "--config", "--backend", "-k", "--keyword", "-t", "--tag"})
+
+
+def _hoist_subcommand(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:
+    """Let options come before the subcommand, git-style: ``vrun -q run test`` = ``vrun run -q test``."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        i += 2 if argv[i] in _VALUE_OPTIONS else 1
+    if 0 < i < len(argv) and (argv[i] in parsers or argv[i] in ("help", "version")) and argv[i]:
+        return [argv[i], *argv[:i], *argv[i + 1 :]]
+    return argv
 
 
 def print_json(data: Any) -> None:

@@ -148,6 +148,10 @@ _ALIASES = {
     "changedir": "cwd",
     "depends": "requires",
     "sitepackages": "system_site_packages",
+    "skip_install": "install_project",
+    "usedevelop": "install_project",
+    "package": "install_project",
+    "allowlist_externals": "commands",
 }
 _SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -383,7 +387,9 @@ def _check_keys(ctx: _Context, prefix: str, table: dict[str, Any], known: Sequen
         if name in known:
             continue
         hint = _suggest(name, known)
-        if name in _ALIASES:
+        if name == "skip_install":
+            hint = "vrun spells it install_project = false"
+        elif name in _ALIASES:
             hint = f"did you mean {_ALIASES[name]!r}?"
         elif hint is None and not prefix and isinstance(value, dict):
             hint = f"a session goes in [{ctx.prefix}sessions.{_key_part(name)}]"

@@ -447,6 +447,7 @@ def ensure_env(
         else:
             _LOG.info("creating env %s (%s)", env_dir.name, _why(root, session, env_dir, key, recreate))
             wipe_incomplete(root, env_dir)
+            started = time.monotonic()
             try:
                 backend.create(
                     interpreter,
@@ -455,8 +456,10 @@ def ensure_env(
                     system_site_packages=key.components["system_site_packages"],
                 )
                 if not plan.empty:
+                    _LOG.info("installing %s with %s", plan.describe(), backend.name)
                     backend.install(env_dir, plan, environ=environ, verbose=verbose)
                 write_marker(env_dir, session, key, interpreter, backend.name)
+                _LOG.info("built %s in %.1fs", env_dir.name, time.monotonic() - started)
             except BaseException:
                 shutil.rmtree(env_dir, ignore_errors=True)
                 raise

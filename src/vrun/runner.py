@@ -86,6 +86,12 @@ DEFAULT_PASS_ENV = (
     "TEAMCITY_VERSION",
     "PYTEST_ADDOPTS",
     "PYTHONHASHSEED",
+    "PYTHONUNBUFFERED",
+    "PYTHONIOENCODING",
+    "PYTHONUTF8",
+    "PYTHONFAULTHANDLER",
+    "PYTHONWARNINGS",
+    "PYTHONBREAKPOINT",
     "VRUN_*",
 )
 #: Always removed, whatever ``pass_env`` says: they would point pip or the interpreter outside the env.
@@ -506,7 +512,10 @@ def run_session_commands(
         argv = expand_command(
             command, posargs, env_dir=env_dir, project_root=project_root, session=session.name
         )
-        _LOG.log(COMMAND, "%s", argv[0] if command.shell else shlex.join(argv))
+        shown = argv[0] if command.shell else shlex.join(argv)
+        if session.cwd != Path.cwd():
+            shown += f"  (in {session.cwd})"
+        _LOG.log(COMMAND, "%s", shown)
         if not command.shell:
             argv = resolve_program(argv, environ, cwd=session.cwd, env_dir=env_dir)
         status, received = run_command(argv, environ=environ, cwd=session.cwd, shell=command.shell)
