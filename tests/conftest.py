@@ -41,7 +41,7 @@ def build_wheel(
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     files = dict(modules or {f"{dist}.py": f"VERSION = {version!r}\n"})
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     files[f"{info}/METADATA"] = "\n".join(meta) + "\n"
     files[f"{info}/WHEEL"] = (
@@ -84,7 +84,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "alpha", "2.0")
     build_wheel(house, "beta", "1.0", requires=("alpha",))
     build_wheel(house, "greet", "1.0", modules={"greet.py": GREET}, scripts={"greet": "greet:main"})
-    import virtualenv.seed.wheels.embed as embed
+    from virtualenv.seed.wheels import embed
 
     for wheel in Path(embed.__file__).parent.glob("setuptools-*.whl"):
         shutil.copy(wheel, house)
