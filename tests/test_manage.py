@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import Vrun, build_wheel, write_project
 
+from tests.conftest import Vrun, build_wheel, write_project
 from vrun.envs import remove_env
 from vrun.errors import UnsafeDeleteError
 from vrun.manage import normalize_name, pinned_requirements
@@ -29,7 +29,8 @@ def envs_of(project: Path, session: str) -> list[Path]:
 
 
 def set_last_used(env: Path, when: float) -> None:
-    os.utime(env / "vrun.json", (when, when))
+    (env / "vrun-used").touch()
+    os.utime(env / "vrun-used", (when, when))
 
 
 # -- freeze filtering, without envs -------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from vrun.config import Config, Session
 from vrun.errors import InterpreterNotFoundError, UsageError
-from vrun.workflow import Options
+from vrun.workflow import Options, SessionPlan
 
 _LOG = logging.getLogger("vrun")
 
@@ -86,9 +86,18 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
     direct = select_sessions(config, args.sessions, keyword=args.keyword, tags=args.tag, with_requires=False)
     _check_posargs(direct, posargs)
     backend = get_backend(backend_name(args))
+    explicit = {s.name for s in direct}
+    plans: dict[str, SessionPlan] = {}
     results = run_sessions(
-        config, sessions, backend, options(args), posargs, posargs_sessions={s.name for s in direct}
+        config, sessions, backend, options(args), posargs, posargs_sessions=explicit, plans=plans
     )
+    if _plain(args):
+        from vrun.fastpath import plan_key, write_plan
+        from vrun.workflow import plan_record
+
+        record = plan_record(config, sessions, plans, explicit, os.environ)
+        if record is not None:
+            write_plan(plan_key(args.sessions, os.environ), os.environ, record)
     if len(results) > 1 or any(r.status != Status.PASSED for r in results):
         for level, line in summary_lines(results):
             _LOG.log(level, "%s", line)
@@ -98,6 +107,19 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
     if any(r.status == Status.SKIPPED and r.reason.startswith("requires") for r in results):
         return 1
     return 0
+
+
+def _plain(args: argparse.Namespace) -> bool:
+    """True for a plain ``vrun NAME... [-- POSARGS]``: the only form the plan cache repeats."""
+    flags = (
+        args.config,
+        args.keyword,
+        args.tag,
+        args.recreate,
+        args.no_install,
+        args.skip_missing_interpreters,
+    )
+    return not any(flags) and (args.verbose, args.quiet, args.color, args.backend) == (0, 0, "auto", None)
 
 
 def session_state(config: Config, session: Session, backend: str) -> tuple[str, str]:
@@ -225,14 +247,16 @@ def shell_environ(session: Session, env_dir: Path, config: Config) -> dict[str, 
     except ``PYTHONPATH`` (it would leak other code into the env; kept only when the session's
     ``pass_env`` names it), with the session's ``env`` (set_env) applied.
     """
-    from vrun.runner import passes_pythonpath, substitute
+    from vrun.execute import passes_pythonpath, substitute
 
     environ = dict(os.environ)
-    if "PYTHONPATH" in environ and not passes_pythonpath(session):
+    if "PYTHONPATH" in environ and not passes_pythonpath(session.pass_env):
         _LOG.info("PYTHONPATH is not passed into the env (name it in pass_env to keep it)")
         del environ["PYTHONPATH"]
     for key, value in session.env:
-        environ[key] = substitute(value, env_dir=env_dir, project_root=config.root, session=session.name)
+        environ[key] = substitute(
+            value, env_dir=str(env_dir), project_root=str(config.root), session=session.name
+        )
     return environ
 
 
@@ -270,7 +294,7 @@ def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
     env_dir = _ready(args, config, session)
     environ = session_environ(session, env_dir, os.environ, project_root=config.root)
     argv = resolve_program(list(posargs), environ, cwd=Path.cwd(), env_dir=env_dir)
-    status, received = run_command(argv, environ=environ, cwd=Path.cwd())
+    status, received = run_command(argv, environ=environ, cwd=os.getcwd())
     return 128 + received if received is not None else status
 
 

@@ -17,6 +17,7 @@ vrun only ever deletes direct children of the real path of ``.venvs/`` (see :fun
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -40,6 +41,7 @@ _LOG = logging.getLogger("vrun")
 
 VENVS = ".venvs"
 MARKER = "vrun.json"
+USED = "vrun-used"
 _ENV_NAME = re.compile(r"^(?P<session>[A-Za-z0-9][A-Za-z0-9_.+-]*)-(?P<digest>[0-9a-f]{10})$")
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -195,9 +197,16 @@ def write_marker(env_dir: Path, session: str, key: EnvKey, interpreter: Interpre
 
 
 def touch_used(env_dir: Path) -> None:
-    """Record that the env was used now (the marker's mtime is its last-used time)."""
+    """Record that the env was used now: the mtime of its ``vrun-used`` file.
+
+    Not the marker's mtime: the marker stays as written, so its ``stat`` can vouch for the
+    env in the plan cache (:mod:`vrun.fastpath`).
+    """
     try:
-        os.utime(env_dir / MARKER)
+        os.utime(env_dir / USED)
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):
+            (env_dir / USED).touch()
     except OSError:
         pass
 
@@ -260,11 +269,11 @@ class EnvInfo:
 
     @property
     def last_used(self) -> float | None:
-        """Last-used time (seconds since the epoch): the marker's mtime."""
-        try:
-            return (self.path / MARKER).stat().st_mtime
-        except OSError:
-            return None
+        """Last-used time (seconds since the epoch): see :func:`touch_used`; the build time before."""
+        for name in (USED, MARKER):
+            with contextlib.suppress(OSError):
+                return (self.path / name).stat().st_mtime
+        return None
 
     @property
     def python(self) -> str:
@@ -428,8 +437,12 @@ def ensure_env(
     env_dir = env_path(root, session, key)
     prepare_venvs_dir(root)
     lock = lock or lock_for(env_dir)
+
+    def waiting() -> None:
+        _LOG.info("waiting for another vrun process to finish with %s", env_dir.name)
+
     if not recreate:
-        lock.acquire(exclusive=False)
+        lock.acquire(exclusive=False, on_wait=waiting)
         if marker_problem(env_dir, key.digest) is None:
             touch_used(env_dir)
             link_last_used(root, session, env_dir)
@@ -437,10 +450,7 @@ def ensure_env(
         lock.release()
     if no_install:
         require_ready(env_dir, session, key.digest)
-    lock.acquire(
-        exclusive=True,
-        on_wait=lambda: _LOG.info("waiting for another vrun process to finish with %s", env_dir.name),
-    )
+    lock.acquire(exclusive=True, on_wait=waiting)
     try:
         if not recreate and marker_problem(env_dir, key.digest) is None:
             built = False  # another process built it while we waited

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InterpreterNotFoundError, UsageError
+from .resolve import cache_dir, material, pyenv_root, pyenv_selected
 
 if TYPE_CHECKING:
     from python_discovery import PythonInfo
@@ -85,20 +86,13 @@ class Interpreter:
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Return vrun's cache directory (absolute; it need not exist).
+    """vrun's cache directory as a path; see :func:`vrun.resolve.cache_dir`."""
+    return Path(cache_dir(environ))
 
-    ``$VRUN_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vrun``, else ``~/.cache/vrun``. A relative
-    ``XDG_CACHE_HOME`` is ignored, as the XDG Base Directory Specification requires.
 
-    :param environ: the environment to read; ``os.environ`` when ``None``.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("VRUN_CACHE_DIR"):
-        return Path(os.path.abspath(os.path.expanduser(env["VRUN_CACHE_DIR"])))
-    xdg = env.get("XDG_CACHE_HOME", "")
-    if os.path.isabs(xdg):
-        return Path(xdg, "vrun")
-    return Path(_home(env), ".cache", "vrun")
+def _resolution_key(spec: str | None, env: Mapping[str, str]) -> str:
+    """Digest of :func:`vrun.resolve.material`: the spec and what can change what it resolves to."""
+    return hashlib.sha256(json.dumps(material(spec, env)).encode()).hexdigest()
 
 
 def find_interpreter(
@@ -196,7 +190,7 @@ def _discover(spec: str | None, session: str | None, env: Mapping[str, str], cac
         info = get_interpreter(spec, cache=disk, env=search_env)
         if info is not None:
             return _to_interpreter(info, _choose_executable(info, explicit=False))
-        searched = ["PATH", f"pyenv ({os.path.join(_pyenv_root(env), 'versions')})", "uv"]
+        searched = ["PATH", f"pyenv ({os.path.join(pyenv_root(env), 'versions')})", "uv"]
     found = list_interpreters(cache_dir=cache_root, environ=env)
     order = {i.description: (i.implementation != "CPython", i.implementation, i.version_info) for i in found}
     raise InterpreterNotFoundError(
@@ -293,7 +287,7 @@ def _search_path(env: Mapping[str, str]) -> list[str]:
     selected pyenv version (what a shim would run) and a plugin's shim directory under
     ``$PYENV_ROOT`` is dropped; then every installed pyenv version's ``bin/``, newest first.
     """
-    root = _pyenv_root(env)
+    root = pyenv_root(env)
     installed = _pyenv_installed(root)
     versions = os.path.join(root, "versions")
     shims = os.path.join(root, "shims")
@@ -301,21 +295,12 @@ def _search_path(env: Mapping[str, str]) -> list[str]:
     for raw in env.get("PATH", os.defpath).split(os.pathsep):
         entry = os.path.normpath(raw) if raw else ""
         if entry == shims:
-            names = (_pyenv_pick(name, installed) for name in _pyenv_selected(env, root))
+            names = (_pyenv_pick(name, installed) for name in pyenv_selected(env, root))
             dirs.extend(os.path.join(versions, name, "bin") for name in names if name)
         elif entry and not (os.path.basename(entry) == "shims" and entry.startswith(root + os.sep)):
             dirs.append(entry)
     dirs.extend(os.path.join(versions, name, "bin") for name in installed)
     return list(dict.fromkeys(dirs))
-
-
-def _home(env: Mapping[str, str]) -> str:
-    return env.get("HOME") or os.path.expanduser("~")
-
-
-def _pyenv_root(env: Mapping[str, str]) -> str:
-    """``$PYENV_ROOT``, else ``~/.pyenv`` (pyenv's default), normalized."""
-    return os.path.normpath(os.path.expanduser(env.get("PYENV_ROOT") or os.path.join(_home(env), ".pyenv")))
 
 
 def _pyenv_installed(root: str) -> list[str]:
@@ -344,46 +329,6 @@ def _version_sort_key(name: str) -> tuple[bool, str, list[int], str]:
     return (bool(head), head, [-int(part) for part in release.split(".") if part], name)
 
 
-def _pyenv_selected(env: Mapping[str, str], root: str) -> list[str]:
-    """The pyenv versions a shim would run, as pyenv selects them.
-
-    ``$PYENV_VERSION`` (``:``-separated), else the nearest ``.python-version`` from the working
-    directory up, else ``$PYENV_ROOT/version`` (pyenv's ``pyenv-version-file``). ``system`` is
-    left out: that Python is found on ``PATH`` anyway.
-    """
-    if env.get("PYENV_VERSION"):
-        names = env["PYENV_VERSION"].split(":")
-    else:
-        names = _nearest_version_file() or _read_version_file(os.path.join(root, "version"))
-    return [n for n in names if n and n not in {"system", ".", ".."} and "/" not in n]
-
-
-def _nearest_version_file() -> list[str]:
-    """The versions in the nearest ``.python-version`` from the working directory up, or ``[]``."""
-    try:
-        here = os.getcwd()
-    except OSError:  # the working directory was removed
-        return []
-    while True:
-        names = _read_version_file(os.path.join(here, ".python-version"))
-        parent = os.path.dirname(here)
-        if names or parent == here:
-            return names
-        here = parent
-
-
-def _read_version_file(path: str) -> list[str]:
-    """The first word of each line of a pyenv version file, comments skipped (``pyenv-version-file-read``)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(4096)
-    except OSError:
-        return []
-    return [
-        line.split()[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
-
-
 def _pyenv_pick(name: str, installed: list[str]) -> str:
     """*name* if installed, else the newest installed ``name.*`` (pyenv resolves ``3.12`` so), else ``""``."""
     if name in installed:
@@ -391,60 +336,7 @@ def _pyenv_pick(name: str, installed: list[str]) -> str:
     return next((n for n in installed if n.startswith(name + ".")), "")
 
 
-def _uv_roots(env: Mapping[str, str]) -> list[str]:
-    """Where uv keeps managed Pythons, as python-discovery looks for them."""
-    if env.get("UV_PYTHON_INSTALL_DIR"):
-        return [os.path.expanduser(env["UV_PYTHON_INSTALL_DIR"])]
-    home = _home(env)
-    roots = (
-        [os.path.join(home, "Library", "Application Support", "uv", "python")]
-        if sys.platform == "darwin"
-        else []
-    )
-    xdg = env.get("XDG_DATA_HOME", "")
-    roots.append(
-        os.path.join(xdg, "uv", "python")
-        if os.path.isabs(xdg)
-        else os.path.join(home, ".local", "share", "uv", "python")
-    )
-    return roots
-
-
 # --- the cache -------------------------------------------------------------------------------------
-
-
-def _mtime_ns(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
-
-
-def _resolution_key(spec: str | None, env: Mapping[str, str]) -> str:
-    """Digest of *spec* and of everything that can change what it resolves to.
-
-    ``None`` depends on the running interpreter only, an absolute path on nothing else. Other
-    specs depend on the running interpreter (tried first), ``PATH``, pyenv's root, selected
-    versions and installed versions (the ``versions/`` directory's mtime), and uv's install roots.
-    """
-    parts: list[Any]
-    if spec is None:
-        parts = ["current", sys.executable]
-    elif os.path.isabs(spec):
-        parts = ["path", spec]
-    else:
-        root = _pyenv_root(env)
-        parts = [
-            "search",
-            spec,
-            sys.executable,
-            env.get("PATH", os.defpath),
-            root,
-            _pyenv_selected(env, root),
-            _mtime_ns(os.path.join(root, "versions")),
-            [(r, _mtime_ns(r)) for r in _uv_roots(env)],
-        ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _empty() -> dict[str, Any]:

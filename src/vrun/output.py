@@ -11,7 +11,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from vrun.runner import COMMAND, SESSION, SUCCESS, SessionResult, Status
+from vrun.execute import summary_rows
+from vrun.runner import COMMAND, SESSION, SUCCESS, SessionResult
 
 _HANDLER_NAME = "vrun-stderr"
 _FORMAT = "%(message)s"
@@ -84,19 +85,12 @@ def setup_logging(verbosity: int, color: bool, stream: TextIO | None = None) -> 
 def summary_lines(results: Sequence[SessionResult]) -> list[tuple[int, str]]:
     """The summary table: ``(log level, line)`` per row, a header first.
 
-    Columns: session, status, duration (seconds), and the reason for a failure or a skip.
+    Columns: session, status, duration (seconds), and the reason for a failure or a skip
+    (the rows themselves come from :func:`vrun.execute.summary_rows`, shared with the fast path).
     """
-    width = max([len("session")] + [len(r.name) for r in results])
-    rows: list[tuple[int, str]] = [(logging.INFO, f"{'session':<{width}}  {'status':<7}  {'time':>7}")]
-    for r in results:
-        level = {Status.PASSED: SUCCESS, Status.FAILED: logging.ERROR, Status.SKIPPED: logging.WARNING}[
-            r.status
-        ]
-        line = f"{r.name:<{width}}  {r.status.value:<7}  {r.duration:6.1f}s"
-        if r.reason:
-            line += f"  {r.reason}"
-        rows.append((level, line))
-    return rows
+    levels = {"": logging.INFO, "passed": SUCCESS, "failed": logging.ERROR, "skipped": logging.WARNING}
+    rows = summary_rows((r.name, r.status.value, r.duration, r.reason) for r in results)
+    return [(levels[status], line) for status, line in rows]
 
 
 def human_size(size: float) -> str:

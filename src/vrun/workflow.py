@@ -147,12 +147,14 @@ def run_sessions(
     *,
     posargs_sessions: set[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    plans: dict[str, SessionPlan] | None = None,
 ) -> list[SessionResult]:
     """Run ``sessions`` in order; a session whose requirement did not pass is skipped.
 
     :param posargs: what followed ``--``, or ``None``.
     :param posargs_sessions: the sessions that get ``posargs`` (others get ``None``);
         ``None`` means all.
+    :param plans: filled with the plan of every session whose env was ready to run in.
 
     Never raises for a session's own failure (a missing interpreter, a failed build, a
     failed or missing command): that becomes its :class:`SessionResult`. An interrupt
@@ -178,7 +180,7 @@ def run_sessions(
             SESSION, "session %s%s", session.name, f": {session.description}" if session.description else ""
         )
         given = posargs if posargs_sessions is None or session.name in posargs_sessions else None
-        result, received = _run_one(config, session, backend, options, given, environ, in_ci, start)
+        result, received = _run_one(config, session, backend, options, given, environ, in_ci, start, plans)
         if github:
             print("::endgroup::", flush=True)
         results[session.name] = result
@@ -203,6 +205,7 @@ def _run_one(
     environ: Mapping[str, str],
     in_ci: bool,
     start: float,
+    plans: dict[str, SessionPlan] | None,
 ) -> tuple[SessionResult, int | None]:
     def result(status: Status, reason: str = "", code: int = 0) -> SessionResult:
         return SessionResult(session.name, status, time.monotonic() - start, reason, code)
@@ -235,6 +238,8 @@ def _run_one(
             return result(Status.FAILED, "interrupted during the env build", 130), 2
         if not env.built:
             _LOG.info("reusing env %s", env.path.name)
+        if plans is not None:
+            plans[session.name] = plan
         try:
             code, reason, received = run_session_commands(
                 session, env.path, posargs, caller_environ=environ, project_root=config.root
@@ -252,3 +257,67 @@ def _run_one(
     if code == 0:
         return result(Status.PASSED), received
     return result(Status.FAILED, reason, code), received
+
+
+def plan_record(
+    config: Config,
+    sessions: Sequence[Session],
+    plans: Mapping[str, SessionPlan],
+    posargs_sessions: set[str],
+    environ: Mapping[str, str],
+) -> dict[str, Any] | None:
+    """What :mod:`vrun.fastpath` needs to repeat this run without parsing anything, or ``None``.
+
+    Only a run in which every session reached its commands is recorded, and never one with
+    ``install_project = "wheel"`` (that mode reinstalls the project on every run). The inputs
+    are every file whose change could change the plan: the config files looked for on the
+    way up from the working directory, the project's build metadata and every ``-r``/``-c``
+    file (the env key's own inputs), each with its ``stat`` signature.
+    """
+    from vrun.fastpath import file_signature
+    from vrun.resolve import material
+    from vrun.runner import uses_posargs
+
+    if any(s.name not in plans or s.install_project == "wheel" for s in sessions):
+        return None
+    paths: list[str] = []
+    here = os.getcwd()
+    while True:
+        paths += [os.path.join(here, "vrun.toml"), os.path.join(here, "pyproject.toml")]
+        parent = os.path.dirname(here)
+        if os.path.samefile(here, config.root) or parent == here:
+            break
+        here = parent
+    paths += [str(config.path), *(str(config.root / n) for n in ("pyproject.toml", "setup.py", "setup.cfg"))]
+    records = []
+    for session in sessions:
+        plan = plans[session.name]
+        for component in ("requirement_files", "constraint_files"):
+            paths += [str(config.root / p) for p in plan.key.components[component]]
+        records.append(
+            {
+                "name": session.name,
+                "description": session.description,
+                "env_dir": str(plan.env_dir),
+                "marker_sig": file_signature(str(plan.env_dir / "vrun.json")),
+                "python": session.python,
+                "material": material(session.python, environ),
+                "exe": plan.interpreter.executable,
+                "exe_sig": file_signature(plan.interpreter.executable),
+                "base": plan.interpreter.base_executable,
+                "commands": [(list(c.argv), c.shell) for c in session.commands],
+                "pass_env": list(session.pass_env),
+                "set_env": [list(pair) for pair in session.env],
+                "cwd": str(session.cwd),
+                "requires": required_names(config, session),
+                "posargs": uses_posargs(session),
+                "explicit": session.name in posargs_sessions,
+            }
+        )
+    unique = list(dict.fromkeys(os.path.normpath(p) for p in paths))
+    return {
+        "inputs": [(p, file_signature(p)) for p in unique],
+        "root": str(config.root),
+        "venvs": str(config.root / ".venvs"),
+        "sessions": records,
+    }
