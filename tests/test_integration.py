@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Vrun, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -598,3 +600,39 @@ def test_cwd_and_shell_commands(project: Path, vrun: Vrun) -> None:
     )
     out = vrun("s", "--", "x y", check=0).stdout
     assert "here" in out and "shell-ok x y" in out
+
+
+def test_uv_backend_builds_its_own_env(project: Path, vrun: Vrun, tmp_path: Path) -> None:
+    pytest.importorskip("uv")
+    write_project(
+        project,
+        {
+            "pyproject.toml": """
+                [build-system]
+                requires = ["setuptools>=64"]
+                build-backend = "setuptools.build_meta"
+                [project]
+                name = "demo"
+                version = "0.1"
+                dependencies = ["alpha==2.0"]
+                [tool.vrun.sessions.test]
+                deps = ["greet"]
+                commands = ["greet uv", "python -c 'import demo, alpha; print(demo.WORD, alpha.VERSION)'"]
+            """,
+            "src/demo/__init__.py": "WORD = 'uv-built'\n",
+        },
+    )
+    vrun.env.update(
+        UV_NO_INDEX="1", UV_FIND_LINKS=vrun.env["PIP_FIND_LINKS"], UV_CACHE_DIR=str(tmp_path / "uv")
+    )
+    run = vrun("--backend", "uv", "test", check=0)
+    assert "with uv" in run.stderr
+    assert "greet: uv" in run.stdout and "uv-built 2.0" in run.stdout
+    (env,) = envs_of(project, "test")
+    assert json.loads((env / "vrun.json").read_text())["backend"] == "uv"
+    vrun.env["VRUN_BACKEND"] = "uv"
+    assert f"reusing env {env.name}" in vrun("test", check=0).stderr
+    del vrun.env["VRUN_BACKEND"]
+    switched = vrun("test", check=0)
+    assert "backend changed" in switched.stderr
+    assert len(envs_of(project, "test")) == 2

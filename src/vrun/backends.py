@@ -245,12 +245,11 @@ class UvBackend:
     def create(
         self, interpreter: Interpreter, env_dir: Path, *, prompt: str, system_site_packages: bool
     ) -> None:
-        """``uv venv --seed``: pip is seeded too, so ``pip`` inside the env works as with virtualenv."""
+        """``uv venv``: like nox's and tox-uv's uv envs, without pip (``uv pip`` serves instead)."""
         argv = [
             self.uv,
             "venv",
             "--quiet",
-            "--seed",
             "--python",
             interpreter.executable,
             "--prompt",
