@@ -636,3 +636,38 @@ def test_uv_backend_builds_its_own_env(project: Path, vrun: Vrun, tmp_path: Path
     switched = vrun("test", check=0)
     assert "backend changed" in switched.stderr
     assert len(envs_of(project, "test")) == 2
+
+
+def test_run_and_path_subcommands(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "vrun.toml": """
+                [sessions.s]
+                deps = ["greet"]
+                install_project = false
+                pass_env = ["KEEP_ME"]
+            """,
+        },
+    )
+    absent = vrun("path", "s", check=1)
+    assert "has no ready env" in absent.stderr and absent.stdout == ""
+    built = vrun("path", "--build", "s", check=0).stdout.strip()
+    (env,) = envs_of(project, "s")
+    assert built == str(env)
+    assert vrun("path", "s", check=0).stdout.strip() == str(env)
+    vrun.env.update(KEEP_ME="kept", DROP_ME="dropped", PYTHONPATH="/leak")
+    shown = vrun(
+        "run",
+        "s",
+        "--",
+        "python",
+        "-c",
+        "import os, sys; print(sys.prefix, os.environ.get('KEEP_ME'), os.environ.get('DROP_ME'), os.environ.get('PYTHONPATH'))",
+        check=0,
+    )
+    assert shown.stdout.split() == [str(env), "kept", "None", "None"]
+    assert "greet: x" in vrun("run", "s", "--", "greet", "x", check=0).stdout
+    vrun("run", "s", "--", "python", "-c", "raise SystemExit(5)", check=5)
+    assert "'nope-xyz' not found in the env" in vrun("run", "s", "--", "nope-xyz", check=127).stderr
+    assert "needs a command" in vrun("run", "s", check=2).stderr

@@ -98,9 +98,8 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
         record = plan_record(config, sessions, plans, explicit, os.environ)
         if record is not None:
             write_plan(plan_key(args.sessions, os.environ), os.environ, record)
-    if len(results) > 1 or any(r.status != Status.PASSED for r in results):
-        for level, line in summary_lines(results):
-            _LOG.log(level, "%s", line)
+    for level, line in summary_lines(results):
+        _LOG.log(level, "%s", line)
     failed = [r for r in results if r.status == Status.FAILED]
     if failed:
         return failed[0].exit_code or 1

@@ -272,10 +272,9 @@ def _run(plan: dict[str, Any], posargs: list[str] | None, environ: Mapping[str, 
         results.append((name, status_of[name], duration, reason, code))
         if received is not None:
             break
-    if len(results) > 1 or any(r[1] != "passed" for r in results):
-        levels = {"": "INFO", "passed": "SUCCESS", "failed": "ERROR", "skipped": "WARNING"}
-        for row_status, line in summary_rows(r[:4] for r in results):
-            out(levels[row_status], line)
+    levels = {"": "INFO", "passed": "SUCCESS", "failed": "ERROR", "skipped": "WARNING"}
+    for row_status, line in summary_rows(r[:4] for r in results):
+        out(levels[row_status], line)
     failed = [r for r in results if r[1] == "failed"]
     if failed:
         return failed[0][4] or 1
