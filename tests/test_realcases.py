@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import Vrun, write_project
 
 pytestmark = pytest.mark.network
