@@ -400,3 +400,18 @@ def test_freeze_prints_pins_without_seed_packages_or_the_project(
     again = vrun("freeze", "test", "-o", "pins.txt", check=0)
     assert "already holds these 2 pins" in again.stderr
     assert vrun("freeze", "test", "-o", "no/such/dir/pins.txt", check=2).stderr.count("cannot write") == 1
+
+
+def test_gc_removes_lock_files_of_envs_that_are_gone(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {"vrun.toml": '[sessions.s]\ninstall_project = false\ndeps = ["nosuchpkg-xyz"]\ncommands = ["python -c pass"]\n'},
+    )
+    vrun("s", check=1)  # the build fails: its env is removed, its lock file stays
+    (lock,) = (project / ".venvs").glob("s-*.lock")
+    (project / ".venvs" / "unrelated.lock").write_text("not ours")
+    assert f"would remove {lock.name}" in vrun("gc", "--dry-run", check=0).stdout
+    assert lock.exists()
+    assert f"removed {lock.name}" in vrun("gc", check=0).stdout
+    assert not lock.exists()
+    assert (project / ".venvs" / "unrelated.lock").exists()

@@ -376,6 +376,37 @@ def remove_env(root: Path, env_dir: Path) -> int:
     return size
 
 
+def orphan_locks(root: Path) -> list[Path]:
+    """Lock files under ``.venvs/`` whose env directory is gone (a failed or interrupted build's)."""
+    venvs = venvs_dir(root)
+    try:
+        names = sorted(os.listdir(venvs))
+    except OSError:
+        return []
+    return [
+        venvs / name
+        for name in names
+        if name.endswith(".lock")
+        and _ENV_NAME.match(name[: -len(".lock")])
+        and not (venvs / name[: -len(".lock")]).exists()
+        and not (venvs / name).is_symlink()
+    ]
+
+
+def remove_orphan_lock(path: Path) -> bool:
+    """Delete an orphan lock file while holding it exclusively; False if someone holds it now."""
+    lock = EnvLock(path)
+    if not lock.acquire(exclusive=True, blocking=False):
+        return False
+    try:
+        if path.with_suffix("").exists():  # a build started meanwhile: the lock is live again
+            return False
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        lock.release()
+
+
 def require_ready(env_dir: Path, session: str, digest: str) -> None:
     """Raise :class:`EnvNotReadyError` unless ``env_dir`` is a complete env with that digest."""
     problem = marker_problem(env_dir, digest)

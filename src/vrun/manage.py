@@ -33,7 +33,9 @@ from vrun.envs import (
     dir_size,
     iter_envs,
     lock_for,
+    orphan_locks,
     remove_env,
+    remove_orphan_lock,
     require_ready,
     venvs_dir,
 )
@@ -297,8 +299,14 @@ def collect_garbage(config: Config, backend: str, *, keep: int, dry_run: bool) -
                 "keeping %s (last used %s; --keep %d)", info.path.name, _short_time(info.last_used), keep
             )
         doomed += infos[keep:]
+    locks = orphan_locks(config.root)
+    for lock in locks:
+        verb = "would remove" if dry_run else "removed"
+        if dry_run or remove_orphan_lock(lock):
+            print(f"{verb} {lock.name} (the lock of an env that no longer exists)")
     if not doomed:
-        print("nothing to remove")
+        if not locks:
+            print("nothing to remove")
         return 0
     doomed.sort(key=lambda info: info.path.name)
     return _remove(config.root, doomed, dry_run=dry_run, skip_busy_builds=True)
