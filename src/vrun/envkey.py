@@ -72,6 +72,34 @@ def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
             yield kind, (path.parent / match["path"])
 
 
+def requirement_lines(requirement_files: tuple[Path, ...]) -> list[str]:
+    """The requirement lines of ``-r`` files, following nested ``-r`` references (pip's format).
+
+    ``-c`` references and the reference lines themselves are left out; comments after `` #``
+    are cut. Unreadable files and reference cycles are skipped.
+    """
+    lines: list[str] = []
+    seen: set[Path] = set()
+    todo = list(requirement_files)
+    while todo:
+        path = Path(os.path.normpath(todo.pop(0)))
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for raw in text.splitlines():
+            line = raw.split(" #", 1)[0]
+            match = _FILE_OPTION.match(line)
+            if match is None:
+                lines.append(line)
+            elif match["opt"] in ("-r", "--requirement"):
+                todo.append(path.parent / match["path"])
+    return lines
+
+
 def file_contents(
     requirement_files: tuple[Path, ...], constraint_files: tuple[Path, ...], project_root: Path
 ) -> tuple[dict[str, str], dict[str, str]]:

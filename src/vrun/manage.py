@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from vrun.config import Config, Session
+from vrun.envkey import requirement_lines
 from vrun.envs import (
     _ENV_NAME,
     EnvInfo,
@@ -54,8 +55,6 @@ SEED_PACKAGES = frozenset({"pip", "setuptools", "wheel"})
 _NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 # A pinned line of `pip freeze` / `uv pip freeze`: "name==1.0", "name===x", "name @ url".
 _PIN = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\]\s*)?(?:===?|@)")
-# A nested requirements file in a requirements file (pip's format).
-_NESTED = re.compile(r"^\s*(?:-r|--requirement)(?:\s*=\s*|\s*)(\S+)")
 
 
 def normalize_name(name: str) -> str:
@@ -315,25 +314,11 @@ def collect_garbage(config: Config, backend: str, *, keep: int, dry_run: bool) -
 def _requested_names(config: Config, session: Session) -> set[str]:
     """Normalized names the session asks for explicitly: its ``deps`` (``-r`` files followed,
     pip's format), its groups, and the project's own dependencies when it is installed."""
-    lines = [*session.requirements, *session.group_requirements]
-    todo = list(session.requirement_files)
-    seen: set[Path] = set()
-    while todo:
-        path = Path(os.path.normpath(todo.pop()))
-        if path in seen:
-            continue
-        seen.add(path)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for raw in text.splitlines():
-            line = raw.split(" #", 1)[0]
-            nested = _NESTED.match(line)
-            if nested:
-                todo.append(path.parent / nested[1])
-            else:
-                lines.append(line)
+    lines = [
+        *session.requirements,
+        *session.group_requirements,
+        *requirement_lines(session.requirement_files),
+    ]
     if session.install_project:
         project = (load_pyproject(config) or {}).get("project", {})
         lines += [str(dep) for dep in project.get("dependencies", [])]
