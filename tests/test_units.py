@@ -289,3 +289,15 @@ class TestOutput:
         assert rows[2][1].split()[-1] == "boom"
         assert human_size(512) == "512 B"
         assert human_size(3 * 1024 * 1024) == "3.0 MiB"
+
+
+@pytest.mark.parametrize(
+    "arg", ["", "plain", "a b", "it's", "$HOME", "-k", "x=1,y=2", "é", "a\nb", "'", "\"q\"", "*", "~user", "a%b@c+d"]
+)
+def test_quote_is_shlex_quote(arg: str) -> None:
+    import shlex
+
+    from vrun.execute import join, quote
+
+    assert quote(arg) == shlex.quote(arg)
+    assert join([arg, "x y"]) == shlex.join([arg, "x y"])

@@ -203,7 +203,7 @@ def try_fast(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> i
 
 def _run(plan: dict[str, Any], posargs: list[str] | None, environ: Mapping[str, str]) -> int:
     from vrun.errors import VrunError
-    from vrun.execute import command_environ, expand_argv, resolve_program, run_command, summary_rows
+    from vrun.execute import command_environ, expand_argv, join, resolve_program, run_command, summary_rows
 
     out = _Out(environ)
     github = environ.get("GITHUB_ACTIONS") == "true"
@@ -241,7 +241,7 @@ def _run(plan: dict[str, Any], posargs: list[str] | None, environ: Mapping[str, 
             argv = expand_argv(
                 argv_template, given, shell=shell, env_dir=env_dir, project_root=plan["root"], session=name
             )
-            shown = argv[0] if shell else _join(argv)
+            shown = argv[0] if shell else join(argv)
             out("COMMAND", shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
             if not shell:
                 try:
@@ -279,12 +279,6 @@ def _run(plan: dict[str, Any], posargs: list[str] | None, environ: Mapping[str, 
     if failed:
         return failed[0][4] or 1
     return 1 if any(r[1] == "skipped" for r in results) else 0
-
-
-def _join(argv: Sequence[str]) -> str:
-    import shlex
-
-    return shlex.join(argv)
 
 
 def _touch(env_dir: str) -> None:

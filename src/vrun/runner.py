@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from vrun.execute import (
     command_environ,
     expand_argv,
     has_posargs,
+    join,
     run_command,
 )
 from vrun.execute import resolve_program as _resolve_program
@@ -254,7 +254,7 @@ def run_session_commands(
         argv = expand_command(
             command, posargs, env_dir=env_dir, project_root=project_root, session=session.name
         )
-        shown = argv[0] if command.shell else shlex.join(argv)
+        shown = argv[0] if command.shell else join(argv)
         if session.cwd != Path.cwd():
             shown += f"  (in {session.cwd})"
         _LOG.log(COMMAND, "%s", shown)
@@ -267,7 +267,7 @@ def run_session_commands(
             shown = (
                 argv[0]
                 if command.shell
-                else shlex.join(
+                else join(
                     expand_command(
                         command, posargs, env_dir=env_dir, project_root=project_root, session=session.name
                     )
