@@ -247,7 +247,7 @@ def _run(plan: dict[str, Any], posargs: list[str] | None, environ: Mapping[str, 
                 try:
                     argv = resolve_program(argv, environ_cmd, cwd=s["cwd"], env_dir=env_dir)
                 except VrunError as exc:
-                    out("ERROR", exc.message)
+                    out("ERROR", f"error: {exc.message}")
                     if exc.hint:
                         out("ERROR", f"hint: {exc.hint}")
                     code, reason = exc.exit_code, exc.message

@@ -204,11 +204,11 @@ def _remove(root: Path, targets: Sequence[EnvInfo], *, dry_run: bool, skip_busy_
             if skip_busy_builds and info.marker is None:
                 _LOG.info("skipping %s: another vrun process is building it", info.path.name)
             else:
-                _LOG.error("%s", exc.message)
+                _LOG.error("error: %s", exc.message)
                 failed = True
             continue
         except UnsafeDeleteError as exc:
-            _LOG.error("%s", exc.message)
+            _LOG.error("error: %s", exc.message)
             failed = True
             continue
         except OSError as exc:

@@ -216,7 +216,7 @@ def _run_one(
         if options.skip_missing_interpreters and not in_ci:
             _LOG.warning("skipping %s: %s", session.name, exc.message)
             return result(Status.SKIPPED, f"no interpreter for {session.python!r}"), None
-        _LOG.error("%s", exc.message)
+        _LOG.error("error: %s", exc.message)
         if exc.hint:
             _LOG.error("hint: %s", exc.hint)
         return result(Status.FAILED, f"no interpreter for {session.python!r}", exc.exit_code), None
@@ -227,10 +227,10 @@ def _run_one(
         except BuildError as exc:
             if exc.output:
                 sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
-            _LOG.error("%s", exc.message)
+            _LOG.error("error: %s", exc.message)
             return result(Status.FAILED, exc.message, exc.exit_code), None
         except VrunError as exc:  # --no-install with no ready env, an unsafe leftover, ...
-            _LOG.error("%s", exc.message)
+            _LOG.error("error: %s", exc.message)
             if exc.hint:
                 _LOG.error("hint: %s", exc.hint)
             return result(Status.FAILED, exc.message, exc.exit_code), None
@@ -245,12 +245,12 @@ def _run_one(
                 session, env.path, posargs, caller_environ=environ, project_root=config.root
             )
         except CommandNotFoundError as exc:
-            _LOG.error("%s", exc.message)
+            _LOG.error("error: %s", exc.message)
             if exc.hint:
                 _LOG.error("hint: %s", exc.hint)
             return result(Status.FAILED, exc.message, exc.exit_code), None
         except VrunError as exc:
-            _LOG.error("%s", exc.message)
+            _LOG.error("error: %s", exc.message)
             return result(Status.FAILED, exc.message, exc.exit_code), None
     finally:
         lock.release()
