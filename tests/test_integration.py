@@ -671,3 +671,12 @@ def test_run_and_path_subcommands(project: Path, vrun: Vrun) -> None:
     vrun("run", "s", "--", "python", "-c", "raise SystemExit(5)", check=5)
     assert "'nope-xyz' not found in the env" in vrun("run", "s", "--", "nope-xyz", check=127).stderr
     assert "needs a command" in vrun("run", "s", check=2).stderr
+
+
+def test_invalid_python_spec_names_file_and_key(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {"vrun.toml": '[sessions.s]\npython = "banana!"\ninstall_project = false\ncommands = ["python -c pass"]\n'},
+    )
+    err = vrun("s", check=2).stderr
+    assert f"{project / 'vrun.toml'}: sessions.s.python: invalid Python spec 'banana!'" in err

@@ -20,7 +20,14 @@ from vrun.backends import Backend, InstallPlan
 from vrun.config import Config, Session
 from vrun.envkey import EnvKey, compute_key
 from vrun.envs import Env, EnvLock, ensure_env, env_path, lock_for
-from vrun.errors import BuildError, CommandNotFoundError, InterpreterNotFoundError, VrunError
+from vrun.errors import (
+    BuildError,
+    CommandNotFoundError,
+    ConfigError,
+    InterpreterNotFoundError,
+    UsageError,
+    VrunError,
+)
 from vrun.interpreters import Interpreter, find_interpreter
 from vrun.runner import SESSION, SUCCESS, SessionResult, Status, required_names, run_session_commands
 
@@ -97,8 +104,18 @@ def plan_session(
     """Resolve the session's interpreter and key; touches no env.
 
     :raises InterpreterNotFoundError: when no interpreter matches ``session.python``.
+    :raises ConfigError: when ``session.python`` is not a valid spec (naming the file and key).
     """
-    interpreter = find_interpreter(session.python, session=session.name, cache_dir=cache_dir, environ=environ)
+    try:
+        interpreter = find_interpreter(
+            session.python, session=session.name, cache_dir=cache_dir, environ=environ
+        )
+    except UsageError as exc:
+        own = session.python is not None and session.python != config.python
+        where = f"sessions.{session.base_name}.python" if own else "python"
+        if config.path.name == "pyproject.toml":
+            where = f"tool.vrun.{where}"
+        raise ConfigError(config.path, where, exc.message, exc.hint) from exc
     key = compute_key(session, config, interpreter, backend, load_pyproject(config))
     return SessionPlan(
         session, interpreter, key, install_plan(config, session), env_path(config.root, session.name, key)
