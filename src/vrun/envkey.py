@@ -58,8 +58,12 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
-    """Yield ``(option, path)`` for the ``-r``/``-c`` lines of a requirements file, per pip's format."""
+def _read_requirements_file(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield the lines of a requirements file in pip's format, comments after `` #`` cut.
+
+    Each is ``("r", FILE)`` or ``("c", FILE)`` for a ``-r``/``-c`` reference (FILE as
+    written) or ``("", LINE)`` for anything else. An unreadable file yields nothing.
+    """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -67,9 +71,17 @@ def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0]
         match = _FILE_OPTION.match(line)
-        if match:
-            kind = "c" if match["opt"] in ("-c", "--constraint") else "r"
-            yield kind, (path.parent / match["path"])
+        if match is None:
+            yield "", line
+        else:
+            yield ("c" if match["opt"] in ("-c", "--constraint") else "r"), match["path"]
+
+
+def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
+    """Yield ``(kind, path)`` for the ``-r``/``-c`` lines of a requirements file."""
+    for kind, value in _read_requirements_file(path):
+        if kind:
+            yield kind, path.parent / value
 
 
 def requirement_lines(requirement_files: tuple[Path, ...]) -> list[str]:
@@ -86,17 +98,11 @@ def requirement_lines(requirement_files: tuple[Path, ...]) -> list[str]:
         if path in seen:
             continue
         seen.add(path)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for raw in text.splitlines():
-            line = raw.split(" #", 1)[0]
-            match = _FILE_OPTION.match(line)
-            if match is None:
-                lines.append(line)
-            elif match["opt"] in ("-r", "--requirement"):
-                todo.append(path.parent / match["path"])
+        for kind, value in _read_requirements_file(path):
+            if not kind:
+                lines.append(value)
+            elif kind == "r":
+                todo.append(path.parent / value)
     return lines
 
 
