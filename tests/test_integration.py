@@ -680,3 +680,37 @@ def test_invalid_python_spec_names_file_and_key(project: Path, vrun: Vrun) -> No
     )
     err = vrun("s", check=2).stderr
     assert f"{project / 'vrun.toml'}: sessions.s.python: invalid Python spec 'banana!'" in err
+
+
+def test_extras_wheel_mode_and_system_site_packages(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "pyproject.toml": """
+                [build-system]
+                requires = ["setuptools>=64"]
+                build-backend = "setuptools.build_meta"
+                [project]
+                name = "demo"
+                version = "0.1"
+                [project.optional-dependencies]
+                fancy = ["beta"]
+                [tool.vrun.sessions.test]
+                extras = ["fancy"]
+                install_project = "wheel"
+                system_site_packages = true
+                commands = [
+                    "python -c 'import beta, alpha, demo; print(\\"extra ok\\", demo.WORD, demo.__file__)'",
+                ]
+            """,
+            "src/demo/__init__.py": "WORD = 'one'\n",
+        },
+    )
+    first = vrun("test", check=0)
+    (env,) = envs_of(project, "test")
+    assert "extra ok one" in first.stdout
+    assert str(env) in first.stdout  # a real install, not a link back to src/
+    assert "include-system-site-packages = true" in (env / "pyvenv.cfg").read_text()
+    (project / "src/demo/__init__.py").write_text("WORD = 'two'\n")
+    second = vrun("test", check=0)
+    assert "reinstalling the project" in second.stderr and "extra ok two" in second.stdout
