@@ -676,7 +676,9 @@ def test_run_and_path_subcommands(project: Path, vrun: Vrun) -> None:
 def test_invalid_python_spec_names_file_and_key(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {"vrun.toml": '[sessions.s]\npython = "banana!"\ninstall_project = false\ncommands = ["python -c pass"]\n'},
+        {
+            "vrun.toml": '[sessions.s]\npython = "banana!"\ninstall_project = false\ncommands = ["python -c pass"]\n'
+        },
     )
     err = vrun("s", check=2).stderr
     assert f"{project / 'vrun.toml'}: sessions.s.python: invalid Python spec 'banana!'" in err

@@ -405,7 +405,9 @@ def test_freeze_prints_pins_without_seed_packages_or_the_project(
 def test_gc_removes_lock_files_of_envs_that_are_gone(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {"vrun.toml": '[sessions.s]\ninstall_project = false\ndeps = ["nosuchpkg-xyz"]\ncommands = ["python -c pass"]\n'},
+        {
+            "vrun.toml": '[sessions.s]\ninstall_project = false\ndeps = ["nosuchpkg-xyz"]\ncommands = ["python -c pass"]\n'
+        },
     )
     vrun("s", check=1)  # the build fails: its env is removed, its lock file stays
     (lock,) = (project / ".venvs").glob("s-*.lock")

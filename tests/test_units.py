@@ -292,7 +292,8 @@ class TestOutput:
 
 
 @pytest.mark.parametrize(
-    "arg", ["", "plain", "a b", "it's", "$HOME", "-k", "x=1,y=2", "é", "a\nb", "'", "\"q\"", "*", "~user", "a%b@c+d"]
+    "arg",
+    ["", "plain", "a b", "it's", "$HOME", "-k", "x=1,y=2", "é", "a\nb", "'", '"q"', "*", "~user", "a%b@c+d"],
 )
 def test_quote_is_shlex_quote(arg: str) -> None:
     import shlex
