@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import Vrun, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+#: One session ``s`` that installs nothing and runs a no-op: for tests about the env, not its contents.
+NOOP = {"vrun.toml": '[sessions.s]\ninstall_project = false\ncommands = ["python -c pass"]\n'}
 
 
 def envs_of(project: Path, session: str) -> list[Path]:
@@ -284,16 +286,7 @@ def test_missing_interpreter_errors_or_skips(project: Path, vrun: Vrun) -> None:
 
 
 def test_no_install_and_recreate(project: Path, vrun: Vrun) -> None:
-    write_project(
-        project,
-        {
-            "vrun.toml": """
-                [sessions.s]
-                install_project = false
-                commands = ["python -c pass"]
-            """,
-        },
-    )
+    write_project(project, NOOP)
     refused = vrun("s", "--no-install", check=1)
     assert "has no ready env" in refused.stderr
     assert not envs_of(project, "s")
@@ -325,16 +318,7 @@ def test_failed_install_shows_output_and_leaves_no_env(project: Path, vrun: Vrun
 
 
 def test_incomplete_build_is_wiped_and_rebuilt(project: Path, vrun: Vrun) -> None:
-    write_project(
-        project,
-        {
-            "vrun.toml": """
-                [sessions.s]
-                install_project = false
-                commands = ["python -c pass"]
-            """,
-        },
-    )
+    write_project(project, NOOP)
     vrun("s", check=0)
     (env,) = envs_of(project, "s")
     (env / "vrun.json").unlink()  # as if the build had been interrupted
@@ -345,16 +329,7 @@ def test_incomplete_build_is_wiped_and_rebuilt(project: Path, vrun: Vrun) -> Non
 
 
 def test_env_whose_interpreter_vanished_is_rebuilt(project: Path, vrun: Vrun) -> None:
-    write_project(
-        project,
-        {
-            "vrun.toml": """
-                [sessions.s]
-                install_project = false
-                commands = ["python -c pass"]
-            """,
-        },
-    )
+    write_project(project, NOOP)
     vrun("s", check=0)
     (env,) = envs_of(project, "s")
     marker = json.loads((env / "vrun.json").read_text())

@@ -62,6 +62,10 @@ class InstallPlan:
             parts.append(f"the project ({'editable' if self.editable else 'wheel'})")
         return ", ".join(parts)
 
+    def project_only(self) -> InstallPlan:
+        """This plan without its requirements: what reinstalling the project alone takes."""
+        return InstallPlan(project=self.project, editable=self.editable, extras=self.extras)
+
     def args(self) -> list[str]:
         """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
         out: list[str] = list(self.requirements)
@@ -205,7 +209,7 @@ class VirtualenvBackend:
     ) -> None:
         """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`."""
         if reinstall:
-            plan = InstallPlan(project=plan.project, editable=plan.editable, extras=plan.extras)
+            plan = plan.project_only()
         argv = [str(env_dir / "bin" / "python"), "-m", "pip", "install", *plan.args()]
         if reinstall:
             argv[4:4] = ["--force-reinstall", "--no-deps"]
@@ -273,7 +277,7 @@ class UvBackend:
     ) -> None:
         """``uv pip install --python <env>/bin/python ARGS``."""
         if reinstall:
-            plan = InstallPlan(project=plan.project, editable=plan.editable, extras=plan.extras)
+            plan = plan.project_only()
         argv = [self.uv, "pip", "install", "--python", str(env_dir / "bin" / "python"), *plan.args()]
         if reinstall:
             argv[3:3] = (
