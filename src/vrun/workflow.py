@@ -22,7 +22,6 @@ from vrun.envkey import EnvKey, compute_key
 from vrun.envs import Env, EnvLock, ensure_env, env_path, lock_for
 from vrun.errors import (
     BuildError,
-    CommandNotFoundError,
     ConfigError,
     InterpreterNotFoundError,
     UsageError,
@@ -227,16 +226,19 @@ def _run_one(
     def result(status: Status, reason: str = "", code: int = 0) -> SessionResult:
         return SessionResult(session.name, status, time.monotonic() - start, reason, code)
 
+    def failed(exc: VrunError, reason: str | None = None) -> tuple[SessionResult, None]:
+        _LOG.error("error: %s", exc.message)
+        if exc.hint:
+            _LOG.error("hint: %s", exc.hint)
+        return result(Status.FAILED, exc.message if reason is None else reason, exc.exit_code), None
+
     try:
         plan = plan_session(config, session, backend.name, environ=environ, cache_dir=options.cache_dir)
     except InterpreterNotFoundError as exc:
         if options.skip_missing_interpreters and not in_ci:
             _LOG.warning("skipping %s: %s", session.name, exc.message)
             return result(Status.SKIPPED, f"no interpreter for {session.python!r}"), None
-        _LOG.error("error: %s", exc.message)
-        if exc.hint:
-            _LOG.error("hint: %s", exc.hint)
-        return result(Status.FAILED, f"no interpreter for {session.python!r}", exc.exit_code), None
+        return failed(exc, f"no interpreter for {session.python!r}")
     lock = lock_for(plan.env_dir)
     try:
         try:
@@ -244,13 +246,9 @@ def _run_one(
         except BuildError as exc:
             if exc.output:
                 sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
-            _LOG.error("error: %s", exc.message)
-            return result(Status.FAILED, exc.message, exc.exit_code), None
+            return failed(exc)
         except VrunError as exc:  # --no-install with no ready env, an unsafe leftover, ...
-            _LOG.error("error: %s", exc.message)
-            if exc.hint:
-                _LOG.error("hint: %s", exc.hint)
-            return result(Status.FAILED, exc.message, exc.exit_code), None
+            return failed(exc)
         except KeyboardInterrupt:
             return result(Status.FAILED, "interrupted during the env build", 130), 2
         if not env.built:
@@ -261,14 +259,8 @@ def _run_one(
             code, reason, received = run_session_commands(
                 session, env.path, posargs, caller_environ=environ, project_root=config.root
             )
-        except CommandNotFoundError as exc:
-            _LOG.error("error: %s", exc.message)
-            if exc.hint:
-                _LOG.error("hint: %s", exc.hint)
-            return result(Status.FAILED, exc.message, exc.exit_code), None
-        except VrunError as exc:
-            _LOG.error("error: %s", exc.message)
-            return result(Status.FAILED, exc.message, exc.exit_code), None
+        except VrunError as exc:  # a command not found (127), an empty command
+            return failed(exc)
     finally:
         lock.release()
     if code == 0:
