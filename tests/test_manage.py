@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, build_wheel, write_project
-from vrun.envs import remove_env
-from vrun.errors import UnsafeDeleteError
-from vrun.manage import normalize_name, pinned_requirements
+from vrun.envs import SCHEMA_VERSION
+from vrun.envs import EnvDirError as UnsafeDeleteError
+from vrun.freeze import pinned_requirements
+from vrun.inventory import remove_env
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 OTHER_PY = "3.12" if PY != "3.12" else "3.11"
@@ -34,12 +35,6 @@ def set_last_used(env: Path, when: float) -> None:
 
 
 # -- freeze filtering, without envs -------------------------------------------------------------
-
-
-def test_normalize_name_follows_pep_503() -> None:
-    assert normalize_name("My_Demo") == "my-demo"
-    assert normalize_name("zope.interface") == "zope-interface"
-    assert normalize_name("a-_.b") == "a-b"
 
 
 def test_pinned_requirements_drops_seed_packages_and_the_project(tmp_path: Path) -> None:
@@ -77,7 +72,17 @@ def fake_env(venvs: Path, name: str) -> Path:
     """A directory carrying vrun's marker (enough for remove_env to call it vrun's)."""
     env = venvs / name
     env.mkdir(parents=True)
-    (env / "vrun.json").write_text(json.dumps({"session": name.rsplit("-", 1)[0]}))
+    marker = {
+        "schema": SCHEMA_VERSION,
+        "session": name.rsplit("-", 1)[0],
+        "digest": name.rsplit("-", 1)[-1],
+        "location": str(env),
+        "components": {},
+        "interpreter": {"base_executable": sys.executable},
+        "backend": "virtualenv",
+        "created": 0.0,
+    }
+    (env / "vrun.json").write_text(json.dumps(marker))
     return env
 
 

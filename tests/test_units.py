@@ -9,28 +9,36 @@ from typing import ClassVar
 
 import pytest
 
+from vrun import output
 from vrun.backends import InstallPlan, failing_requirement, installer_environ
-from vrun.config import Command, Config, Session
-from vrun.envkey import compute_key, explain_change, file_contents
+from vrun.config import Config, Session
+from vrun.envkey import compute_key, explain_change
 from vrun.errors import UsageError
 from vrun.interpreters import Interpreter
-from vrun.output import color_enabled, human_size, summary_lines
-from vrun.runner import (
-    SessionResult,
-    Status,
-    _keyword_match,
-    clean_path,
-    expand_command,
-    select_sessions,
-    session_environ,
-)
+from vrun.output import color_enabled, human_size
+from vrun.prepare import clean_path, command_environ, expand_argv
+from vrun.reqfiles import Walk
+from vrun.selection import keyword_match, select_sessions
 
 ENV = Path("/p/.venvs/s-0123456789")
 ROOT = Path("/p")
 
 
 def expand(argv: tuple[str, ...], posargs: list[str] | None, shell: bool = False) -> list[str]:
-    return expand_command(Command(argv, shell=shell), posargs, env_dir=ENV, project_root=ROOT, session="s")
+    return expand_argv(argv, posargs, shell=shell, env_dir=str(ENV), project_root=str(ROOT), session="s")
+
+
+def session_environ(
+    s: Session, env_dir: Path, caller: dict[str, str], *, project_root: Path
+) -> dict[str, str]:
+    return command_environ(
+        pass_env=s.pass_env,
+        set_env=s.env,
+        session=s.name,
+        env_dir=str(env_dir),
+        project_root=str(project_root),
+        caller=caller,
+    )
 
 
 class TestPosargs:
@@ -60,7 +68,9 @@ class TestPosargs:
 
 
 def session(**kw: object) -> Session:
-    return Session(name=str(kw.pop("name", "s")), base_name=str(kw.pop("base_name", "s")), cwd=ROOT, **kw)  # type: ignore[arg-type]
+    return Session(
+        name=str(kw.pop("name", "s")), base_name=str(kw.pop("base_name", "s")), cwd=str(ROOT), **kw
+    )  # type: ignore[arg-type]
 
 
 class TestEnviron:
@@ -165,12 +175,12 @@ class TestSelection:
         ],
     )
     def test_keyword_grammar(self, expr: str, expected: bool) -> None:
-        assert _keyword_match(expr, session(name="a1", base_name="a1")) is expected
+        assert keyword_match(expr, session(name="a1", base_name="a1")) is expected
 
     @pytest.mark.parametrize("expr", ["a and", "(a", "a b", "or a", ")"])
     def test_keyword_errors(self, expr: str) -> None:
         with pytest.raises(UsageError, match="-k"):
-            _keyword_match(expr, session())
+            keyword_match(expr, session())
 
 
 PY = Interpreter("/usr/bin/python3.12", "/usr/bin/python3.12", "CPython", "3.12.1", (3, 12, 1), 64, "x86_64")
@@ -182,7 +192,7 @@ class TestEnvKey:
     ) -> dict[str, object]:
         cfg = config_of(s)
         cfg = Config(path=tmp_path / "vrun.toml", root=tmp_path, sessions=cfg.sessions, matrix=cfg.matrix)
-        k = compute_key(s, cfg, py, backend, None)
+        k = compute_key(s, cfg, py, backend, {})
         return {"digest": k.digest, "components": k.components}
 
     def test_stable_and_order_insensitive_for_requirements(self, tmp_path: Path) -> None:
@@ -218,10 +228,11 @@ class TestEnvKey:
         (tmp_path / "sub").mkdir()
         (tmp_path / "sub/b.txt").write_text("-r ../a.txt\n-rmissing.txt\ny\n")
         (tmp_path / "c.txt").write_text("x==1\n")
-        reqs, cons = file_contents((tmp_path / "a.txt",), (), tmp_path)
-        assert set(reqs) == {"a.txt", "sub/b.txt", "sub/missing.txt"}
-        assert reqs["sub/missing.txt"] == "missing"
-        assert set(cons) == {"c.txt"}
+        walk = Walk((str(tmp_path / "a.txt"),), (), str(tmp_path))
+        assert set(walk.requirement_files) == {"a.txt", "sub/b.txt", "sub/missing.txt"}
+        assert walk.requirement_files["sub/missing.txt"] == "missing"
+        assert set(walk.constraint_files) == {"c.txt"}
+        assert walk.lines == ["x", "y"]
 
     def test_explain_change_names_the_file(self) -> None:
         old = {"requirement_files": {"r.txt": "1", "s.txt": "2"}, "requirements": ["a"]}
@@ -232,16 +243,25 @@ class TestEnvKey:
 
 class TestBackendsHelpers:
     def test_install_plan_args(self) -> None:
-        plan = InstallPlan(("a>=1",), (Path("/r.txt"),), (Path("/c.txt"),), Path("/proj"), True, ("x", "y"))
-        assert plan.args() == ["a>=1", "-r", "/r.txt", "-c", "/c.txt", "-e", "/proj[x,y]"]
-        assert InstallPlan(project=Path("/p"), editable=False).args() == ["/p"]
+        plan = InstallPlan(("a>=1", "-e /core"), ("/r.txt",), ("/c.txt",), "/proj", True, ("x", "y"))
+        assert plan.args() == ["a>=1", "-e", "/core", "-r", "/r.txt", "-c", "/c.txt", "-e", "/proj[x,y]"]
+        assert InstallPlan(project="/p", editable=False).args() == ["/p"]
         assert InstallPlan().empty
 
     def test_installer_environ_drops_user_target_prefix(self) -> None:
         env = installer_environ(
-            ENV, {"PIP_USER": "1", "PIP_TARGET": "/t", "PIP_INDEX_URL": "u", "PATH": "/bin"}
+            str(ENV),
+            {
+                "PIP_USER": "1",
+                "PIP_TARGET": "/t",
+                "PIP_ROOT": "/r",
+                "UV_SYSTEM_PYTHON": "1",
+                "PIP_INDEX_URL": "u",
+                "PATH": "/bin",
+            },
         )
-        assert "PIP_USER" not in env and "PIP_TARGET" not in env
+        assert env["PIP_USER"] == "0"  # overrides `user = true` in a pip config file too
+        assert "PIP_TARGET" not in env and "PIP_ROOT" not in env and "UV_SYSTEM_PYTHON" not in env
         assert env["PIP_INDEX_URL"] == "u"
         assert env["PATH"].startswith(str(ENV / "bin"))
 
@@ -277,16 +297,18 @@ class TestOutput:
         stream.isatty = lambda: tty  # type: ignore[method-assign]
         assert color_enabled(choice, environ, stream) is expected
 
-    def test_summary_and_sizes(self) -> None:
-        rows = summary_lines(
+    def test_summary_and_sizes(self, capsys: pytest.CaptureFixture[str]) -> None:
+        output.configure(0, "never")
+        output.summary(
             [
-                SessionResult("test-3.12", Status.PASSED, 1.25),
-                SessionResult("b", Status.FAILED, 0.5, "boom", 3),
+                {"name": "test-3.12", "status": "passed", "duration": 1.25, "reason": ""},
+                {"name": "b", "status": "failed", "duration": 0.5, "reason": "boom"},
             ]
         )
-        assert rows[0][1].split() == ["session", "status", "time"]
-        assert rows[1][1].split() == ["test-3.12", "passed", "1.2s"]
-        assert rows[2][1].split()[-1] == "boom"
+        rows = capsys.readouterr().err.splitlines()
+        assert rows[0].split() == ["vrun", ">", "session", "status", "time"]
+        assert rows[1].split() == ["vrun", ">", "test-3.12", "passed", "1.2s"]
+        assert rows[2].split()[-1] == "boom"
         assert human_size(512) == "512 B"
         assert human_size(3 * 1024 * 1024) == "3.0 MiB"
 
@@ -298,7 +320,7 @@ class TestOutput:
 def test_quote_is_shlex_quote(arg: str) -> None:
     import shlex
 
-    from vrun.execute import join, quote
+    from vrun.prepare import join, quote
 
     assert quote(arg) == shlex.quote(arg)
     assert join([arg, "x y"]) == shlex.join([arg, "x y"])

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
-    """Run the command line and exit with its status.
+    """Run vrun and exit with its status.
 
-    A plain ``vrun NAME...`` whose inputs are all unchanged runs from the plan cache
-    (:mod:`vrun.fastpath`); everything else goes through the full command line.
+    A plain ``vrun NAME... [-- POSARGS]`` whose stored plan still holds (:mod:`vrun.plancache`)
+    goes straight to the session loop, :func:`vrun.run.run_plan`, the same one the full command
+    line (:mod:`vrun.cli`) plans for and calls; anything else goes through the command line.
     """
-    from vrun.fastpath import try_fast
+    argv = sys.argv[1:]
+    from vrun.plancache import lookup
 
-    code = try_fast(sys.argv[1:])
-    if code is None:
+    hit = lookup(argv, os.environ)
+    if hit is None:
         from vrun.cli import main as cli_main
 
-        code = cli_main(sys.argv[1:])
+        sys.exit(cli_main(argv))
+    from vrun.run import RunOptions, run_plan
+
+    plan, posargs = hit
+    try:
+        code, _ = run_plan(plan, posargs, RunOptions(), os.environ)
+    except KeyboardInterrupt:
+        code = 130
     sys.exit(code)
 
 

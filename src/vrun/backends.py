@@ -10,40 +10,58 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from vrun.errors import BuildError, UsageError
+from vrun import output
+from vrun.envs import EnvLock
+from vrun.errors import BuildError, Interrupted, UsageError
+from vrun.execute import run_command
 from vrun.interpreters import Interpreter
 
-#: Variables that would make pip install somewhere other than the env (pip's ``--user``,
-#: ``--target`` and ``--prefix`` as environment variables), or make the env's python look
-#: elsewhere for its standard library or packages.
-UNSAFE_INSTALL_VARS = ("PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PYTHONHOME", "PYTHONPATH", "PYTHONUSERBASE")
+#: Variables that would make an installer install somewhere other than the env (pip's ``--user``,
+#: ``--target``, ``--prefix`` and ``--root`` as environment variables, uv's ``--system``), or make
+#: the env's python look elsewhere for its standard library or packages. Removed for installers;
+#: ``PIP_USER=0`` then also overrides ``user = true`` in a pip config file.
+UNSAFE_INSTALL_VARS = (
+    "PIP_USER",
+    "PIP_TARGET",
+    "PIP_PREFIX",
+    "PIP_ROOT",
+    "PIP_BREAK_SYSTEM_PACKAGES",
+    "UV_SYSTEM_PYTHON",
+    "UV_PYTHON",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_BREAK_SYSTEM_PACKAGES",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONUSERBASE",
+)
 
 
 @dataclass(frozen=True)
 class InstallPlan:
     """What to install into an env, in installer-neutral terms.
 
-    :param requirements: PEP 508 strings.
+    :param requirements: PEP 508 strings, local paths (``./lib``) and ``-e PATH`` entries.
     :param requirement_files: ``-r`` files (absolute).
     :param constraint_files: ``-c`` files (absolute).
     :param project: the project root to install, or ``None``.
     :param editable: install the project in editable mode (PEP 660).
     :param extras: the project's extras.
+    :param names: PEP 503-normalized names that must be installed in the env afterwards (the
+        named requirements and the project), checked by :meth:`missing_from`.
     """
 
     requirements: tuple[str, ...] = ()
-    requirement_files: tuple[Path, ...] = ()
-    constraint_files: tuple[Path, ...] = ()
-    project: Path | None = None
+    requirement_files: tuple[str, ...] = ()
+    constraint_files: tuple[str, ...] = ()
+    project: str | None = None
     editable: bool = True
     extras: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -57,67 +75,102 @@ class InstallPlan:
             parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
         for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
             if files:
-                parts.append(f"{label} {', '.join(p.name for p in files)}")
+                parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
         if self.project is not None:
             parts.append(f"the project ({'editable' if self.editable else 'wheel'})")
         return ", ".join(parts)
 
     def project_only(self) -> InstallPlan:
         """This plan without its requirements: what reinstalling the project alone takes."""
-        return InstallPlan(project=self.project, editable=self.editable, extras=self.extras)
+        return InstallPlan(project=self.project, editable=self.editable, extras=self.extras, names=self.names)
 
     def args(self) -> list[str]:
         """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
-        out: list[str] = list(self.requirements)
+        out: list[str] = []
+        for req in self.requirements:
+            out += ["-e", req[2:].strip()] if req.startswith("-e") else [req]
         for path in self.requirement_files:
-            out += ["-r", str(path)]
+            out += ["-r", path]
         for path in self.constraint_files:
-            out += ["-c", str(path)]
+            out += ["-c", path]
         if self.project is not None:
-            target = str(self.project) + (f"[{','.join(self.extras)}]" if self.extras else "")
+            target = self.project + (f"[{','.join(self.extras)}]" if self.extras else "")
             out += ["-e", target] if self.editable else [target]
         return out
+
+    def missing_from(self, env_dir: str) -> list[str]:
+        """The :attr:`names` with no ``*.dist-info`` (or ``*.egg-info``) in the env's site-packages.
+
+        What lets vrun refuse to mark an env whose installer wrote elsewhere (a ``target`` in
+        pip.conf): the dist-info directory names are normalized as PEP 503 / the wheel spec's
+        escaping describe, without running the env's interpreter.
+        """
+        found: set[str] = set()
+        lib = os.path.join(env_dir, "lib")
+        for purelib in (os.path.join(lib, d, "site-packages") for d in _listdir(lib)):
+            for entry in _listdir(purelib):
+                stem, dot, suffix = entry.rpartition(".")
+                if dot and suffix in ("dist-info", "egg-info"):
+                    found.add(re.sub(r"[-_.]+", "-", stem.split("-")[0]).lower())
+        return [name for name in self.names if name not in found]
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 class Backend(Protocol):
     """Creates envs and installs into them.
 
     Implementations raise :class:`~vrun.errors.BuildError` (with the tool's captured output)
-    when creating or installing fails.
+    when creating or installing fails, and :class:`~vrun.errors.Interrupted` when a signal
+    stopped the tool. Every tool they run holds ``lock`` (its descriptor is inherited).
     """
 
     name: str
 
     def create(
-        self, interpreter: Interpreter, env_dir: Path, *, prompt: str, system_site_packages: bool
+        self,
+        interpreter: Interpreter,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock,
     ) -> None:
         """Create an empty env at ``env_dir`` (which does not exist yet) from ``interpreter``."""
 
     def install(
         self,
-        env_dir: Path,
+        env_dir: str,
         plan: InstallPlan,
         *,
         environ: Mapping[str, str],
-        verbose: bool,
+        cwd: str,
+        lock: EnvLock,
         reinstall: bool = False,
     ) -> None:
-        """Install ``plan`` into the env; ``reinstall`` forces the project to be reinstalled, without deps."""
+        """Install ``plan`` into the env, the installer running in ``cwd`` (the project root);
+        ``reinstall`` forces the project to be reinstalled, without deps."""
 
-    def freeze(self, env_dir: Path, *, environ: Mapping[str, str]) -> list[str]:
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """The env's installed distributions as ``name==version`` lines (pip's ``freeze``)."""
 
 
-def installer_environ(env_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+def installer_environ(env_dir: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment an installer runs in: the caller's, pointed at the env.
 
     The caller's ``PIP_*``/``UV_*`` index settings pass through (that is how a user points
-    vrun at a mirror or a wheelhouse); :data:`UNSAFE_INSTALL_VARS` are removed, ``VIRTUAL_ENV``
-    is set and the env's ``bin/`` leads ``PATH``.
+    vrun at a mirror or a wheelhouse; they are part of the env key); :data:`UNSAFE_INSTALL_VARS`
+    are removed, ``PIP_USER=0`` is set, ``VIRTUAL_ENV`` is the env and its ``bin/`` leads ``PATH``.
     """
     env = {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
-    env["VIRTUAL_ENV"] = str(env_dir)
-    env["PATH"] = os.pathsep.join([str(env_dir / "bin"), env.get("PATH", os.defpath)])
+    env["VIRTUAL_ENV"] = env_dir
+    env["PATH"] = os.pathsep.join([os.path.join(env_dir, "bin"), env.get("PATH", os.defpath)])
+    env["PIP_USER"] = "0"
     env["PIP_NO_INPUT"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
@@ -132,39 +185,41 @@ _FAILED_REQ = (
 )
 
 
-def failing_requirement(output: str) -> str | None:
+def failing_requirement(text: str) -> str | None:
     """Find the requirement an installer's output blames, from pip's and uv's messages."""
     for pattern in _FAILED_REQ:
-        match = pattern.search(output)
+        match = pattern.search(text)
         if match:
             return match.group(1).strip()
     return None
 
 
-def _run_tool(
-    argv: Sequence[str], *, what: str, environ: Mapping[str, str], verbose: bool, cwd: Path | None = None
+def run_tool(
+    argv: Sequence[str], *, what: str, environ: Mapping[str, str], cwd: str, lock: EnvLock | None = None
 ) -> str:
-    """Run an installer; capture its output unless ``verbose``; raise BuildError on failure."""
-    if verbose:
-        returncode = subprocess.run(list(argv), env=dict(environ), cwd=cwd, check=False).returncode
-        output = ""
-    else:
-        proc = subprocess.run(
-            list(argv),
-            env=dict(environ),
-            cwd=cwd,
-            check=False,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-        returncode, output = proc.returncode, proc.stdout
-    if returncode != 0:
-        blamed = failing_requirement(output)
+    """Run an installer through :func:`vrun.execute.run_command`; return its output.
+
+    It runs in a process group of its own, holding ``lock`` (an inherited descriptor), with its
+    output captured in a temporary file (shown live with ``-v``).
+
+    :raises BuildError: it failed (with its output, and the requirement it blames).
+    :raises Interrupted: vrun received a signal while it ran (the tool's group was stopped).
+    """
+    keep = () if lock is None or lock.fd is None else (lock.fd,)
+    with tempfile.TemporaryFile() as log:
+        fd = None if output.verbose() else log.fileno()
+        outcome = run_command(argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True)
+        log.seek(0)
+        text = log.read().decode("utf-8", errors="replace")
+    if outcome.received is not None:
+        raise Interrupted(outcome.received)
+    if outcome.status != 0:
+        blamed = failing_requirement(text)
         detail = f": could not install {blamed}" if blamed else ""
-        raise BuildError(f"{what} failed (exit {returncode}){detail}", output=output)
-    return output
+        if "No space left on device" in text:
+            detail = ": no space left on device"
+        raise BuildError(f"{what} failed (exit {outcome.status}){detail}", output=text)
+    return text
 
 
 class VirtualenvBackend:
@@ -173,7 +228,13 @@ class VirtualenvBackend:
     name = "virtualenv"
 
     def create(
-        self, interpreter: Interpreter, env_dir: Path, *, prompt: str, system_site_packages: bool
+        self,
+        interpreter: Interpreter,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock,
     ) -> None:
         """Create the env with virtualenv's API, in this process (no second interpreter start).
 
@@ -181,51 +242,46 @@ class VirtualenvBackend:
         """
         from virtualenv import cli_run
 
-        argv = [
-            str(env_dir),
-            "--python",
-            interpreter.executable,
-            "--prompt",
-            prompt,
-            "--no-setuptools",
-            "--no-periodic-update",
-            "--quiet",
-        ]
+        argv = [env_dir, "--python", interpreter.executable, "--prompt", prompt, "--no-setuptools"]
+        argv += ["--no-periodic-update", "--quiet"]
         if system_site_packages:
             argv.append("--system-site-packages")
         try:
             cli_run(argv, setup_logging=False, env=dict(os.environ))
-        except (Exception, SystemExit) as exc:  # virtualenv raises RuntimeError, SystemExit, OSError ...
+        except OSError as exc:
+            raise BuildError(f"creating the env with virtualenv failed: {exc.strerror or exc}") from exc
+        except (Exception, SystemExit) as exc:  # virtualenv raises RuntimeError, SystemExit, ...
             raise BuildError(f"creating the env with virtualenv failed: {exc}") from exc
 
     def install(
         self,
-        env_dir: Path,
+        env_dir: str,
         plan: InstallPlan,
         *,
         environ: Mapping[str, str],
-        verbose: bool,
+        cwd: str,
+        lock: EnvLock,
         reinstall: bool = False,
     ) -> None:
         """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`."""
         if reinstall:
             plan = plan.project_only()
-        argv = [str(env_dir / "bin" / "python"), "-m", "pip", "install", *plan.args()]
+        argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", *plan.args()]
         if reinstall:
             argv[4:4] = ["--force-reinstall", "--no-deps"]
-        if not verbose:
+        if not output.verbose():
             argv.insert(4, "--quiet")
-        _run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), verbose=verbose)
+        run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
 
-    def freeze(self, env_dir: Path, *, environ: Mapping[str, str]) -> list[str]:
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """``pip freeze --all`` run in the env, as lines."""
-        out = _run_tool(
-            [str(env_dir / "bin" / "python"), "-m", "pip", "freeze", "--all"],
+        text = run_tool(
+            [os.path.join(env_dir, "bin", "python"), "-m", "pip", "freeze", "--all"],
             what="pip freeze",
             environ=installer_environ(env_dir, environ),
-            verbose=False,
+            cwd=env_dir,
         )
-        return [line for line in out.splitlines() if line.strip()]
+        return [line for line in text.splitlines() if line.strip()]
 
 
 def find_uv() -> str | None:
@@ -247,69 +303,51 @@ class UvBackend:
         self.uv = uv
 
     def create(
-        self, interpreter: Interpreter, env_dir: Path, *, prompt: str, system_site_packages: bool
+        self,
+        interpreter: Interpreter,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock,
     ) -> None:
         """``uv venv``: like nox's and tox-uv's uv envs, without pip (``uv pip`` serves instead)."""
-        argv = [
-            self.uv,
-            "venv",
-            "--quiet",
-            "--python",
-            interpreter.executable,
-            "--prompt",
-            prompt,
-            str(env_dir),
-        ]
+        argv = [self.uv, "venv", "--quiet", "--python", interpreter.executable, "--prompt", prompt, env_dir]
         if system_site_packages:
             argv.append("--system-site-packages")
         env = dict(os.environ)
         env["UV_PYTHON_DOWNLOADS"] = "never"
-        _run_tool(argv, what="uv venv", environ=env, verbose=False)
+        run_tool(argv, what="uv venv", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
 
     def install(
         self,
-        env_dir: Path,
+        env_dir: str,
         plan: InstallPlan,
         *,
         environ: Mapping[str, str],
-        verbose: bool,
+        cwd: str,
+        lock: EnvLock,
         reinstall: bool = False,
     ) -> None:
         """``uv pip install --python <env>/bin/python ARGS``."""
         if reinstall:
             plan = plan.project_only()
-        argv = [self.uv, "pip", "install", "--python", str(env_dir / "bin" / "python"), *plan.args()]
-        if reinstall:
-            argv[3:3] = (
-                ["--reinstall-package", _project_name(plan.project), "--no-deps"] if plan.project else []
-            )
-        if not verbose:
+        argv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *plan.args()]
+        if reinstall and plan.names:
+            argv[3:3] = ["--reinstall-package", plan.names[-1], "--no-deps"]
+        if not output.verbose():
             argv.insert(3, "--quiet")
-        _run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), verbose=verbose)
+        run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
 
-    def freeze(self, env_dir: Path, *, environ: Mapping[str, str]) -> list[str]:
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """``uv pip freeze`` for the env."""
-        out = _run_tool(
-            [self.uv, "pip", "freeze", "--python", str(env_dir / "bin" / "python")],
+        text = run_tool(
+            [self.uv, "pip", "freeze", "--python", os.path.join(env_dir, "bin", "python")],
             what="uv pip freeze",
             environ=installer_environ(env_dir, environ),
-            verbose=False,
+            cwd=env_dir,
         )
-        return [line for line in out.splitlines() if line.strip()]
-
-
-def _project_name(root: Path | None) -> str:
-    if root is None:
-        return ""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        with (root / "pyproject.toml").open("rb") as fh:
-            return str(tomllib.load(fh)["project"]["name"])
-    except (OSError, KeyError, ValueError):
-        return root.name
+        return [line for line in text.splitlines() if line.strip()]
 
 
 #: The backends by name.

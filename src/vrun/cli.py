@@ -10,18 +10,14 @@ build; 2 bad configuration, usage or a missing interpreter; 130/143 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from vrun import __version__
-from vrun.errors import EXIT_USAGE, VrunError
-
-_LOG = logging.getLogger("vrun")
+from vrun import __version__, output
+from vrun.config import BUILTIN_COMMANDS
+from vrun.errors import Interrupted, VrunError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +63,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     top = argparse.ArgumentParser(
         prog="vrun",
         description="Run a project's sessions, each in its own hashed virtual environment under .venvs/.",
-        epilog="subcommands: list, shell, activate, run, path, rm, gc, freeze (`vrun SUBCOMMAND -h`). "
+        epilog=f"subcommands: {', '.join(BUILTIN_COMMANDS)} (`vrun SUBCOMMAND -h`). "
         "Arguments after `--` are the posargs.",
     )
     top.add_argument(
@@ -136,7 +132,14 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run vrun with ``argv`` (without the program name); return the exit status."""
+    """Run vrun with ``argv`` (without the program name); return the exit status.
+
+    Exit statuses are documented in docs/cli.md; vrun's own errors are reported here, once, as an
+    ``error:`` line and an optional ``hint:`` line (pypa/build's CLI boundary does the same).
+    """
+    from vrun.plancache import parse
+
+    allowed = parse(argv)
     argv = list(argv)
     posargs: list[str] | None = None
     if "--" in argv:
@@ -153,22 +156,22 @@ def main(argv: Sequence[str]) -> int:
         return 0
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""
     args = parsers[command].parse_args(argv[1:] if command else argv)
-    from vrun.output import color_enabled, setup_logging
-
-    setup_logging(args.verbose - args.quiet, color_enabled(args.color, os.environ, sys.stderr))
+    args.cache_names = allowed[0] if allowed is not None and not command else None
+    output.configure(args.verbose - args.quiet, args.color)
     try:
         from vrun import commands
 
         handler = getattr(commands, f"cmd_{command or 'sessions'}")
         return int(handler(args, posargs))
     except VrunError as exc:
-        _LOG.error("error: %s", exc.message)
-        if exc.hint:
-            _LOG.error("hint: %s", exc.hint)
+        output.error(exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
-        _LOG.error("interrupted")
+        output.error("interrupted")
         return 130
+    except Interrupted as exc:
+        output.error("interrupted")
+        return 128 + exc.signum
     except BrokenPipeError:  # `vrun list | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -182,14 +185,6 @@ def _hoist_subcommand(argv: list[str], parsers: dict[str, argparse.ArgumentParse
     i = 0
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
         i += 2 if argv[i] in _VALUE_OPTIONS else 1
-    if 0 < i < len(argv) and (argv[i] in parsers or argv[i] in ("help", "version")) and argv[i]:
+    if 0 < i < len(argv) and argv[i] in BUILTIN_COMMANDS:
         return [argv[i], *argv[:i], *argv[i + 1 :]]
     return argv
-
-
-def print_json(data: Any) -> None:
-    """Write ``data`` as indented JSON to stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-__all__ = ["EXIT_USAGE", "build_parsers", "main", "print_json"]

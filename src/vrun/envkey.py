@@ -1,52 +1,75 @@
 """The env key: what decides an env's contents, and nothing else.
 
-An env lives in ``.venvs/<session>-<digest>/``. The digest hashes, in a stable order, every
-input that decides what is installed (``design.md``, "The environment key"):
+An env lives in ``.venvs/<session>-<digest>/``. The digest hashes, in a stable order, every input
+that decides what is installed (``design.md``, "The environment key"; docs/envs.md lists them for
+users). Each input is a named *component*, so that a rebuild can say which one changed:
 
-- ``python``: the interpreter's implementation, full version, ISA, pointer size and the real
-  path of its base executable;
-- ``requirements``: the session's PEP 508 strings, whitespace-normalized and sorted;
+- ``python``: the interpreter's implementation, full version, ISA, pointer size and the real path
+  of its base executable;
+- ``requirements``: the session's PEP 508 strings and local paths, whitespace-normalized, sorted;
 - ``requirement_files`` / ``constraint_files``: the *contents* of every ``-r`` / ``-c`` file,
-  followed recursively through the ``-r``/``-c`` lines inside them (pip's requirements-file
-  format);
+  followed recursively (pip's requirements-file format, :mod:`vrun.reqfiles`);
 - ``groups``: the PEP 735 dependency groups with their resolved requirements;
-- ``extras`` and ``project``: the install mode and the project's metadata (``[project]`` and
-  ``[build-system]`` of pyproject.toml, ``setup.cfg``, ``setup.py``);
-- ``system_site_packages``, ``backend`` and vrun's :data:`SCHEMA_VERSION`.
+- ``extras`` and ``project``: the install mode and what decides the project's metadata
+  (:func:`project_inputs`);
+- ``local``: the same for every local project the session installs (``./lib``, ``-e ../core``,
+  ``name @ file:///...``), followed through their own local dependencies;
+- ``installer``: the installer settings that change what gets installed (index and constraint
+  variables, the installer's config files, :func:`installer_settings`);
+- ``system_site_packages``, ``backend`` and :data:`vrun.envs.SCHEMA_VERSION`.
 
-Each input is kept as a named *component* so that a rebuild can say which one changed.
+Every file is read through :mod:`vrun.inputs` and every variable through the planning
+environment, so the plan cache is invalidated by the same changes that change a key.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from vrun import inputs, reqfiles, tomlfile
 from vrun.config import Config, Session
+from vrun.envs import DIGEST_LENGTH, SCHEMA_VERSION
 from vrun.interpreters import Interpreter
 
-#: Bumped whenever the layout of an env or of its key changes; old envs then go stale.
-SCHEMA_VERSION = 1
-#: Hex characters of the digest kept in the directory name (40 bits).
-DIGEST_LENGTH = 10
-
-# pip's requirements-file options that name another file: -r/--requirement, -c/--constraint.
-_FILE_OPTION = re.compile(
-    r"^\s*(?P<opt>-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-r)|(?<=-c))(?P<path>\S+)"
-)
+#: ``[tool.*]`` tables of pyproject.toml that never decide what a build installs: editing them
+#: rebuilds nothing. Every other ``[tool.*]`` table (setuptools, poetry, pdm, hatch, flit, uv, ...)
+#: is part of the project's metadata.
+UNRELATED_TOOLS = frozenset(
+    {
+        "vrun", "ruff", "black", "isort", "mypy", "pyright", "pylint", "pytest", "coverage", "codespell",
+        "tox", "nox", "cibuildwheel", "towncrier", "bumpversion", "commitizen", "pydocstyle", "docformatter",
+        "interrogate", "check-manifest", "pyrefly", "ty", "typos", "deptry", "repo-review",
+    }
+)  # fmt: skip
+#: Environment variables that change what pip (the virtualenv backend) or uv installs.
+INSTALLER_VARIABLES = {
+    "virtualenv": (
+        "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_CONSTRAINT",
+        "PIP_PRE", "PIP_ONLY_BINARY", "PIP_NO_BINARY", "PIP_PREFER_BINARY", "PIP_UPGRADE_STRATEGY",
+        "PIP_NO_BUILD_ISOLATION", "PIP_USE_DEPRECATED", "PIP_USE_FEATURE", "PIP_CONFIG_FILE",
+    ),
+    "uv": (
+        "UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
+        "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_PRERELEASE",
+        "UV_RESOLUTION", "UV_EXCLUDE_NEWER", "UV_INDEX_STRATEGY", "UV_NO_BINARY", "UV_NO_BUILD",
+        "UV_NO_BUILD_ISOLATION", "UV_TORCH_BACKEND", "UV_CONFIG_FILE", "UV_NO_CONFIG",
+    ),
+}  # fmt: skip
+#: Variables whose value names files whose *contents* decide the install (split on whitespace).
+_FILE_VARIABLES = ("PIP_CONSTRAINT", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT")
 
 
 @dataclass(frozen=True)
 class EnvKey:
     """The key of one session's env.
 
-    :param digest: :data:`DIGEST_LENGTH` hex characters of SHA-256 over :attr:`components`.
+    :param digest: :data:`~vrun.envs.DIGEST_LENGTH` hex characters of SHA-256 over :attr:`components`.
     :param components: the named inputs, JSON-serializable, as stored in the env's marker.
     """
 
@@ -54,160 +77,231 @@ class EnvKey:
     components: dict[str, Any]
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _read_requirements_file(path: Path) -> Iterator[tuple[str, str]]:
-    """Yield the lines of a requirements file in pip's format, comments after `` #`` cut.
-
-    Each is ``("r", FILE)`` or ``("c", FILE)`` for a ``-r``/``-c`` reference (FILE as
-    written) or ``("", LINE)`` for anything else. An unreadable file yields nothing.
-    """
+def file_digest(path: str) -> str:
+    """16 hex characters of the SHA-256 of a file's contents (recorded), ``"missing"`` when absent."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return hashlib.sha256(inputs.read_bytes(path)).hexdigest()[:16]
     except OSError:
-        return
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0]
-        match = _FILE_OPTION.match(line)
-        if match is None:
-            yield "", line
-        else:
-            yield ("c" if match["opt"] in ("-c", "--constraint") else "r"), match["path"]
+        return "missing"
 
 
-def _referenced_files(path: Path) -> Iterator[tuple[str, Path]]:
-    """Yield ``(kind, path)`` for the ``-r``/``-c`` lines of a requirements file."""
-    for kind, value in _read_requirements_file(path):
-        if kind:
-            yield kind, path.parent / value
-
-
-def requirement_lines(requirement_files: tuple[Path, ...]) -> list[str]:
-    """The requirement lines of ``-r`` files, following nested ``-r`` references (pip's format).
-
-    ``-c`` references and the reference lines themselves are left out; comments after `` #``
-    are cut. Unreadable files and reference cycles are skipped.
-    """
-    lines: list[str] = []
-    seen: set[Path] = set()
-    todo = list(requirement_files)
-    while todo:
-        path = Path(os.path.normpath(todo.pop(0)))
-        if path in seen:
-            continue
-        seen.add(path)
-        for kind, value in _read_requirements_file(path):
-            if not kind:
-                lines.append(value)
-            elif kind == "r":
-                todo.append(path.parent / value)
-    return lines
-
-
-def file_contents(
-    requirement_files: tuple[Path, ...], constraint_files: tuple[Path, ...], project_root: Path
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Digest every file reachable through ``-r``/``-c`` lines, as pip would read them.
-
-    :param requirement_files: the session's ``-r`` files, absolute.
-    :param constraint_files: the session's ``-c`` files, absolute.
-    :param project_root: paths are reported relative to it where possible.
-    :returns: ``({display path: digest}, {display path: digest})`` for requirement files and
-        constraint files. A ``-c`` line inside a requirement file adds a constraint file (pip's
-        rule); a missing nested file maps to ``"missing"`` (pip will fail on it, and the key
-        changes once it appears). Reference cycles are followed once.
-    """
-    found: dict[str, dict[str, str]] = {"r": {}, "c": {}}
-    seen: set[tuple[str, Path]] = set()
-    todo: list[tuple[str, Path]] = [("r", p) for p in requirement_files] + [
-        ("c", p) for p in constraint_files
-    ]
-    while todo:
-        kind, path = todo.pop(0)
-        real = Path(os.path.normpath(path))
-        if (kind, real) in seen:
-            continue
-        seen.add((kind, real))
-        try:
-            found[kind][_display(real, project_root)] = _file_digest(real)
-        except OSError:
-            found[kind][_display(real, project_root)] = "missing"
-        todo.extend(_referenced_files(real))
-    return found["r"], found["c"]
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _normalize_requirement(req: str) -> str:
+def _normalize(req: str) -> str:
     return " ".join(req.split())
 
 
-def project_metadata(root: Path, pyproject_table: Mapping[str, Any] | None) -> dict[str, str]:
-    """Digest what decides how the project itself is built and what it depends on.
+def _table_digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    :param root: the project root.
-    :param pyproject_table: the parsed pyproject.toml, or ``None`` when there is none.
-    :returns: ``{"pyproject": ..., "setup.cfg": ..., "setup.py": ...}`` digests of the parts
-        present. Only ``[project]`` and ``[build-system]`` of pyproject.toml count: editing
-        ``[tool.*]`` sections (vrun's own included) does not rebuild an env.
+
+def project_inputs(root: str, extra: Iterable[str] = ()) -> dict[str, str]:
+    """Digest what decides how a project is built and what it depends on, as its build backend sees it.
+
+    - ``pyproject.toml``: ``[project]``, ``[build-system]`` and every ``[tool.*]`` table except
+      :data:`UNRELATED_TOOLS` (Poetry, PDM, Flit and Hatch keep metadata there);
+    - files those name: setuptools' ``[tool.setuptools.dynamic]`` ``file`` directives, Hatch's
+      metadata hooks (``hatch_build.py`` or their ``path``, and ``files`` lists such as
+      hatch-requirements-txt's);
+    - ``setup.cfg`` and every ``file:`` it names (setuptools' declarative config);
+    - ``setup.py`` and every existing project file it names in a string literal (what a
+      ``setup.py`` that reads ``requirements.txt`` depends on);
+    - ``extra``: further glob patterns relative to ``root`` (the ``project_inputs`` key).
+
+    :returns: display name -> digest; what is absent is left out (its absence is still recorded).
     """
     out: dict[str, str] = {}
-    if pyproject_table is not None:
-        relevant = {k: pyproject_table.get(k) for k in ("project", "build-system")}
-        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
-        out["pyproject.toml"] = hashlib.sha256(blob).hexdigest()[:16]
-    for name in ("setup.cfg", "setup.py"):
-        path = root / name
-        if path.is_file():
-            out[name] = _file_digest(path)
+    named: list[str] = []
+    data = tomlfile.pyproject(root)
+    if data is not None:
+        found = data.get("tool")
+        tools: dict[str, Any] = found if isinstance(found, dict) else {}
+        relevant = {k: data.get(k) for k in ("project", "build-system")}
+        relevant["tool"] = {k: v for k, v in tools.items() if k not in UNRELATED_TOOLS}
+        out["pyproject.toml"] = _table_digest(relevant)
+        named += _setuptools_dynamic_files(tools.get("setuptools"))
+        named += _hatch_hook_files(tools.get("hatch"))
+    elif inputs.stat_file(os.path.join(root, "pyproject.toml")) is not None:
+        out["pyproject.toml"] = file_digest(os.path.join(root, "pyproject.toml"))  # invalid TOML: its bytes
+    setup_cfg = os.path.join(root, "setup.cfg")
+    if inputs.is_file(setup_cfg):
+        out["setup.cfg"] = file_digest(setup_cfg)
+        named += _setup_cfg_files(inputs.read_text(setup_cfg))
+    setup_py = os.path.join(root, "setup.py")
+    if inputs.is_file(setup_py):
+        out["setup.py"] = file_digest(setup_py)
+        named += [n for n in _string_literals(inputs.read_text(setup_py)) if _is_project_file(root, n)]
+    for pattern in extra:
+        named += _glob(root, pattern)
+    for name in dict.fromkeys(named):
+        path = os.path.normpath(os.path.join(root, name))
+        out[reqfiles.display(path, root)] = file_digest(path)
     return out
 
 
-def compute_key(
-    session: Session,
-    config: Config,
-    interpreter: Interpreter,
-    backend: str,
-    pyproject_table: Mapping[str, Any] | None,
-) -> EnvKey:
-    """Compute the env key of ``session``.
+def _setuptools_dynamic_files(setuptools: object) -> list[str]:
+    dynamic = setuptools.get("dynamic") if isinstance(setuptools, dict) else None
+    files: list[str] = []
+    for value in (dynamic or {}).values() if isinstance(dynamic, dict) else ():
+        entries = value.values() if isinstance(value, dict) and "file" not in value else [value]
+        for entry in entries:
+            if isinstance(entry, dict) and "file" in entry:
+                found = entry["file"]
+                files += [found] if isinstance(found, str) else [f for f in found if isinstance(f, str)]
+    return files
 
-    :param session: the session.
-    :param config: the config it came from (for the project root).
-    :param interpreter: the interpreter the env is built from.
-    :param backend: the installer backend's name, e.g. ``"virtualenv"``.
-    :param pyproject_table: the parsed ``pyproject.toml`` of the project root, or ``None``.
-    :returns: the key. Reads the requirement files; raises nothing for a missing nested file.
+
+def _hatch_hook_files(hatch: object) -> list[str]:
+    metadata = hatch.get("metadata") if isinstance(hatch, dict) else None
+    hooks = metadata.get("hooks") if isinstance(metadata, dict) else None
+    files: list[str] = []
+    for hook in (hooks or {}).values() if isinstance(hooks, dict) else ():
+        if not isinstance(hook, dict):
+            continue
+        files.append(hook["path"] if isinstance(hook.get("path"), str) else "hatch_build.py")
+        listed = hook.get("files")
+        if isinstance(listed, list):
+            files += [f for f in listed if isinstance(f, str)]
+    return files
+
+
+def _setup_cfg_files(text: str) -> list[str]:
+    """Files named by ``file:`` directives in setup.cfg (setuptools' declarative config)."""
+    files: list[str] = []
+    for line in text.splitlines():
+        if "file:" in line:
+            files += [f.strip() for f in line.split("file:", 1)[1].split(",") if f.strip()]
+    return files
+
+
+def _string_literals(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _is_project_file(root: str, name: str) -> bool:
+    if not name or len(name) > 200 or "\n" in name or name.startswith("/"):
+        return False
+    path = os.path.normpath(os.path.join(root, name))
+    return path.startswith(root + os.sep) and os.path.isfile(path) and not name.endswith(".py")
+
+
+def _glob(root: str, pattern: str) -> list[str]:
+    import glob
+
+    base = os.path.join(root, pattern.split("*", 1)[0].rsplit("/", 1)[0]) if "*" in pattern else root
+    inputs.stat_file(base)  # a directory's signature changes when an entry appears
+    found = glob.glob(os.path.join(root, pattern), recursive=True)
+    return sorted(os.path.relpath(p, root) for p in found if os.path.isfile(p))
+
+
+def local_projects(
+    session: Session, root: str, project: Mapping[str, Any] | None, walk: reqfiles.Walk
+) -> list[str]:
+    """Absolute paths of the local projects the session installs, besides the project itself."""
+    lines = [*session.requirements, *session.group_requirements]
+    if session.install_project and project:
+        deps = project.get("dependencies")
+        lines += [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+        optional = project.get("optional-dependencies")
+        for extra in session.extras:
+            group = optional.get(extra) if isinstance(optional, dict) else None
+            lines += [d for d in group if isinstance(d, str)] if isinstance(group, list) else []
+    found = [p for p in (reqfiles.local_target(line, root) for line in lines) if p]
+    return list(dict.fromkeys([*found, *walk.local]))
+
+
+def local_inputs(paths: Iterable[str], root: str) -> dict[str, dict[str, str]]:
+    """:func:`project_inputs` of each local project, and of the local projects *they* depend on."""
+    out: dict[str, dict[str, str]] = {}
+    todo = list(paths)
+    while todo:
+        path = todo.pop(0)
+        name = reqfiles.display(path, root)
+        if name in out or os.path.normpath(path) == os.path.normpath(root):
+            continue
+        if not inputs.is_dir(path):
+            out[name] = {"file": file_digest(path)}  # a wheel or an sdist: its bytes
+            continue
+        out[name] = project_inputs(path)
+        project = (tomlfile.pyproject(path) or {}).get("project")
+        deps = project.get("dependencies") if isinstance(project, dict) else None
+        for dep in deps if isinstance(deps, list) else ():
+            target = reqfiles.local_target(dep, path) if isinstance(dep, str) else None
+            if target:
+                todo.append(target)
+    return out
+
+
+def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> dict[str, Any]:
+    """The settings that change what ``backend``'s installer installs: variables and config files.
+
+    ``virtualenv`` (pip): :data:`INSTALLER_VARIABLES` and pip's config files (``PIP_CONFIG_FILE``,
+    the site-wide ``/etc/pip.conf`` and ``$XDG_CONFIG_DIRS/pip/pip.conf``, the user's
+    ``~/.config/pip/pip.conf`` and ``~/.pip/pip.conf``, as pip's docs list them). ``uv``: its
+    variables, ``uv.toml`` in the project root, the user's and system's ``uv.toml``, and the
+    project's ``[tool.uv]`` table. Files named by ``PIP_CONSTRAINT``/``UV_CONSTRAINT``-like
+    variables count by content.
     """
-    requirement_files, constraint_files = file_contents(
-        session.requirement_files, session.constraint_files, config.root
-    )
+    variables = {n: environ.get(n) for n in INSTALLER_VARIABLES.get(backend, ())}
+    settings: dict[str, Any] = {"variables": {k: v for k, v in variables.items() if v is not None}}
+    home = environ.get("HOME") or os.path.expanduser("~")
+    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    if backend == "uv":
+        files = [os.path.join(root, "uv.toml"), os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
+        if variables.get("UV_CONFIG_FILE"):
+            files.append(str(variables["UV_CONFIG_FILE"]))
+        tool = ((tomlfile.pyproject(root) or {}).get("tool") or {}).get("uv")
+        if tool is not None:
+            settings["tool.uv"] = _table_digest(tool)
+    else:
+        dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+        files = ["/etc/pip.conf", *(os.path.join(d, "pip", "pip.conf") for d in dirs if d)]
+        files += [os.path.join(config_home, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf")]
+        if variables.get("PIP_CONFIG_FILE") and variables["PIP_CONFIG_FILE"] != os.devnull:
+            files.append(str(variables["PIP_CONFIG_FILE"]))
+    for name in _FILE_VARIABLES:
+        files += (variables.get(name) or "").split()
+    found = {f: file_digest(f) for f in dict.fromkeys(files)}
+    settings["files"] = {f: d for f, d in found.items() if d != "missing"}
+    return settings
+
+
+def compute_key(
+    session: Session, config: Config, interpreter: Interpreter, backend: str, environ: Mapping[str, str]
+) -> EnvKey:
+    """Compute the env key of ``session``; see the module's docstring for what goes in.
+
+    :param environ: the planning environment (installer variables, ``HOME``).
+    :returns: the key. Reads files; raises nothing for a missing ``-r`` or ``-c`` file (it counts
+        as ``"missing"``, and pip reports it).
+    """
+    root = str(config.root)
+    walk = reqfiles.Walk(session.requirement_files, session.constraint_files, root)
+    project = (tomlfile.pyproject(root) or {}).get("project") if session.install_project else None
+    local = local_projects(session, root, project if isinstance(project, dict) else None, walk)
     components: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "python": (
             f"{interpreter.implementation} {interpreter.version} {interpreter.machine} "
             f"{interpreter.architecture}bit {interpreter.base_executable}"
         ),
-        "requirements": sorted(_normalize_requirement(r) for r in session.requirements),
-        "requirement_files": requirement_files,
-        "constraint_files": constraint_files,
+        "requirements": sorted(_normalize(r) for r in session.requirements),
+        "requirement_files": walk.requirement_files,
+        "constraint_files": walk.constraint_files,
         "groups": {
             "names": list(session.groups),
-            "requirements": sorted(_normalize_requirement(r) for r in session.group_requirements),
+            "requirements": sorted(_normalize(r) for r in session.group_requirements),
         },
         "extras": sorted(session.extras),
         "project": (
-            {"mode": session.install_project, **project_metadata(config.root, pyproject_table)}
+            {"mode": session.install_project, **project_inputs(root, config.project_inputs)}
             if session.install_project
             else {"mode": None}
         ),
+        "local": local_inputs(local, root),
+        "installer": installer_settings(backend, environ, root),
         "system_site_packages": session.system_site_packages,
         "backend": backend,
     }
@@ -224,6 +318,8 @@ _LABELS = {
     "groups": "dependency groups changed",
     "extras": "extras changed",
     "project": "project metadata changed",
+    "local": "local dependencies changed",
+    "installer": "installer settings changed",
     "system_site_packages": "system_site_packages changed",
     "backend": "backend changed",
 }
@@ -240,7 +336,7 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        if isinstance(before, dict) and isinstance(after, dict) and name != "groups":
+        if isinstance(before, dict) and isinstance(after, dict) and name not in ("groups", "installer"):
             names = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             names = [n for n in names if n != "mode"] or names
             reasons.append(f"{label}: {', '.join(names)}")
@@ -253,9 +349,4 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
             reasons.append(f"{label}: {', '.join(parts)}" if parts else label)
         else:
             reasons.append(label)
-    # requirement_files and requirements share a label; keep the line short and unique
-    unique: list[str] = []
-    for r in reasons:
-        if r not in unique:
-            unique.append(r)
-    return "; ".join(unique)
+    return "; ".join(dict.fromkeys(reasons))

@@ -1,4 +1,4 @@
-"""Envs on disk: locate, validate, build under a lock, mark, link, list and remove.
+"""One env on disk: where it lives, its lock, its marker, its last-used link. Light on purpose.
 
 Layout (``design.md``)::
 
@@ -10,104 +10,125 @@ Layout (``design.md``)::
       test-1a2b3c4d5e.lock  flock(2) lock: exclusive to build or delete, shared while in use
       test -> test-1a2b3c4d5e   the env last used by session ``test``
 
-An env directory without a readable marker whose digest matches its name is an interrupted
-build: it is never used, and whoever next holds its lock wipes and rebuilds it.
-vrun only ever deletes direct children of the real path of ``.venvs/`` (see :func:`remove_env`).
+An env directory without a valid marker is an interrupted build: it is never used, and whoever
+next holds its lock exclusively wipes and rebuilds it (:mod:`vrun.build`). Listing and removing
+envs is :mod:`vrun.inventory`'s. Paths are plain strings: the session loop imports this module on
+every run, and ``pathlib`` alone costs ~10 ms.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
-import json
-import logging
 import os
-import re
-import shutil
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import stat
 
-from vrun import __version__
-from vrun.backends import Backend, InstallPlan
-from vrun.envkey import SCHEMA_VERSION, EnvKey, explain_change
-from vrun.errors import EnvInUseError, EnvNotReadyError, UnsafeDeleteError
-from vrun.interpreters import Interpreter
+from vrun.errors import VrunError
 
-_LOG = logging.getLogger("vrun")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 VENVS = ".venvs"
 MARKER = "vrun.json"
 USED = "vrun-used"
-_ENV_NAME = re.compile(r"^(?P<session>[A-Za-z0-9][A-Za-z0-9_.+-]*)-(?P<digest>[0-9a-f]{10})$")
+#: Bumped whenever the layout of an env, its marker or its key changes; old envs then go stale.
+SCHEMA_VERSION = 2
+#: Hex characters of the key digest in an env's name (40 bits).
+DIGEST_LENGTH = 10
+#: Longest file name most filesystems take (ext4, APFS, XFS: 255 bytes).
+NAME_MAX = 255
+#: What an env name and its lock file add to a session name: ``-<digest>.lock``.
+NAME_OVERHEAD = 1 + DIGEST_LENGTH + len(".lock")
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55\n"
 _CACHEDIR_TAG = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This file is a cache directory tag created by vrun.\n"
+    _TAG_SIGNATURE + "# This file is a cache directory tag created by vrun.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
+_HEX = frozenset("0123456789abcdef")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 
 
-def venvs_dir(root: Path) -> Path:
+class EnvDirError(VrunError):
+    """``.venvs/`` or a file in it is not something vrun may use (exit 1)."""
+
+
+def venvs_dir(root: str) -> str:
     """``<root>/.venvs``."""
-    return root / VENVS
+    return os.path.join(root, VENVS)
 
 
-def prepare_venvs_dir(root: Path) -> Path:
-    """Create ``.venvs/`` with its ``.gitignore`` and ``CACHEDIR.TAG`` if missing; return it."""
+def env_path(root: str, session: str, digest: str) -> str:
+    """The directory of ``session``'s env for the key ``digest``."""
+    return os.path.join(root, VENVS, f"{session}-{digest}")
+
+
+def split_env_name(name: str) -> tuple[str, str] | None:
+    """``(session, digest)`` for a name like ``test-1a2b3c4d5e``, else ``None``."""
+    session, sep, digest = name.rpartition("-")
+    if not (sep and session and len(digest) == DIGEST_LENGTH and set(digest) <= _HEX):
+        return None
+    if session[0] in "_.+-" or not set(session) <= _NAME_CHARS:
+        return None
+    return session, digest
+
+
+def prepare_venvs_dir(root: str) -> str:
+    """Check ``.venvs/`` is vrun's to use, creating it with ``.gitignore`` and ``CACHEDIR.TAG``.
+
+    Refused, with an :class:`EnvDirError` naming the path: a ``.venvs`` that is not a directory; a
+    non-empty directory (or a symlink to one) without vrun's ``CACHEDIR.TAG``, since it is not
+    vrun's (nothing is written into a user's folder); one owned by another user or writable by
+    everyone (anyone could plant an env there, as pip refuses a cache it does not own).
+
+    :returns: the path of ``.venvs``.
+    :raises EnvDirError: as above, or when it cannot be created (read-only or full disk).
+    """
     venvs = venvs_dir(root)
-    gitignore = venvs / ".gitignore"
-    if gitignore.is_file():
-        return venvs
-    venvs.mkdir(exist_ok=True)
-    _write_atomic(gitignore, "# created by vrun: envs are never committed\n*\n")
-    tag = venvs / "CACHEDIR.TAG"
-    if not tag.exists():
-        _write_atomic(tag, _CACHEDIR_TAG)
+    tag = os.path.join(venvs, "CACHEDIR.TAG")
+    try:
+        os.mkdir(venvs, 0o755)
+        created = True
+    except FileExistsError:
+        created = False
+    except OSError as exc:
+        raise EnvDirError(f"cannot create {venvs}: {exc.strerror}") from exc
+    try:
+        st = os.stat(venvs)
+    except OSError as exc:
+        raise EnvDirError(f"{venvs} is a broken symlink: {exc.strerror}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise EnvDirError(f"{venvs} is not a directory", "move it away: vrun keeps its envs there")
+    if st.st_uid != os.getuid():
+        raise EnvDirError(f"{venvs} belongs to another user (uid {st.st_uid})", "remove it or chown it")
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise EnvDirError(f"{venvs} is writable by every user", f"chmod o-w {venvs}")
+    if not created and not _has_our_tag(tag) and os.listdir(venvs):
+        kind = "a symlink to a folder" if os.path.islink(venvs) else "a folder"
+        raise EnvDirError(
+            f"{venvs} is {kind} that vrun did not create (it has no vrun CACHEDIR.TAG)",
+            "move it away, or point .venvs at an empty directory",
+        )
+    from vrun.inputs import write_atomic
+
+    try:
+        if not os.path.isfile(os.path.join(venvs, ".gitignore")):
+            write_atomic(
+                os.path.join(venvs, ".gitignore"), "# created by vrun: envs are never committed\n*\n"
+            )
+        if not _has_our_tag(tag):
+            write_atomic(tag, _CACHEDIR_TAG)
+    except OSError as exc:
+        raise EnvDirError(f"cannot write in {venvs}: {exc.strerror}") from exc
     return venvs
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def env_path(root: Path, session: str, key: EnvKey) -> Path:
-    """The directory of ``session``'s env for ``key``."""
-    return venvs_dir(root) / f"{session}-{key.digest}"
-
-
-def read_marker(env_dir: Path) -> dict[str, Any] | None:
-    """The env's marker, or ``None`` when it is absent, unreadable or corrupt (= not an env)."""
+def _has_our_tag(path: str) -> bool:
     try:
-        with (env_dir / MARKER).open(encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def marker_problem(env_dir: Path, digest: str | None = None) -> str | None:
-    """Why ``env_dir`` is not a usable env, or ``None`` when it is.
-
-    Usable means: the marker is readable, was written by this schema, its digest matches
-    ``digest`` (when given) and the directory name, the env's ``python`` and its base
-    interpreter still exist (an interpreter upgraded or removed in place breaks the env).
-    """
-    marker = read_marker(env_dir)
-    if marker is None:
-        return "incomplete build" if env_dir.exists() else "absent"
-    if marker.get("schema") != SCHEMA_VERSION:
-        return "made by another vrun version"
-    if digest is not None and marker.get("digest") != digest:
-        return "key mismatch"
-    base = marker.get("interpreter", {}).get("base_executable", "")
-    if not (os.path.exists(base) and os.path.exists(env_dir / "bin" / "python")):
-        return f"its interpreter is gone ({base})"
-    return None
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(len(_CACHEDIR_TAG)) == _CACHEDIR_TAG
+    except OSError:
+        return False
 
 
 class EnvLock:
@@ -115,109 +136,162 @@ class EnvLock:
 
     Exclusive to build or delete an env, shared while commands use it. The lock file is kept
     (deleting a lock file others may wait on would let two processes hold "the" lock); after
-    acquiring, the file is re-checked to be the one on disk, as flock-based tools do.
+    acquiring, the file is re-checked to be the one on disk, as flock-based tools do. The lock
+    belongs to the open file description, so a child that inherits the descriptor (an installer,
+    a ``vrun shell``) keeps the env locked for as long as it lives, even if vrun is killed.
 
-    :param path: the lock file.
-    :param inheritable: let the lock's descriptor survive ``exec`` (``vrun shell`` keeps its
-        shared lock for the shell's lifetime).
+    :param path: the lock file; never followed when it is a symlink.
+    :param inheritable: let the descriptor survive ``exec``.
     """
 
-    def __init__(self, path: Path, *, inheritable: bool = False) -> None:
+    def __init__(self, path: str, *, inheritable: bool = False) -> None:
         self.path = path
         self.inheritable = inheritable
-        self._fd: int | None = None
+        self.fd: int | None = None
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise EnvDirError(f"refusing to use {self.path}: the lock file is a symlink") from exc
+            raise EnvDirError(f"cannot open the lock {self.path}: {exc.strerror}") from exc
+        os.set_inheritable(fd, self.inheritable)
+        return fd
 
     def acquire(
         self, exclusive: bool, *, blocking: bool = True, on_wait: Callable[[], None] | None = None
     ) -> bool:
-        """Take the lock; return False only when ``blocking`` is False and it is held elsewhere.
+        """Take the lock (or change its mode); False only when not ``blocking`` and it is busy.
 
         :param on_wait: called once if the lock is busy and we are about to wait for it.
+        :raises EnvDirError: the lock file is a symlink, cannot be opened, or the filesystem
+            does not support locking (ENOLCK, some network filesystems).
         """
+        import fcntl
+
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         while True:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                os.set_inheritable(self._fd, self.inheritable)
+            if self.fd is None:
+                self.fd = self._open()
             try:
-                fcntl.flock(self._fd, mode | fcntl.LOCK_NB)
+                try:
+                    fcntl.flock(self.fd, mode | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not blocking:
+                        return False
+                    if on_wait is not None:
+                        on_wait()
+                        on_wait = None
+                    fcntl.flock(self.fd, mode)
             except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if not blocking:
-                    return False
-                if on_wait is not None:
-                    on_wait()
-                    on_wait = None
-                fcntl.flock(self._fd, mode)
+                self.release()
+                raise EnvDirError(
+                    f"cannot lock {self.path}: {exc.strerror}",
+                    "the filesystem of .venvs/ must support flock(2)" if exc.errno == errno.ENOLCK else None,
+                ) from exc
             try:
-                same = os.fstat(self._fd).st_ino == os.stat(self.path).st_ino
+                same = os.fstat(self.fd).st_ino == os.lstat(self.path).st_ino
             except FileNotFoundError:
                 same = False
             if same:
                 return True
-            os.close(self._fd)  # the file was replaced while we waited: lock the new one
-            self._fd = None
+            self.release()  # the file was replaced while we waited: lock the new one
 
     def release(self) -> None:
         """Drop the lock (closing the descriptor)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    @property
-    def fd(self) -> int | None:
-        """The descriptor holding the lock, while held."""
-        return self._fd
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def lock_for(env_dir: Path, *, inheritable: bool = False) -> EnvLock:
+def lock_for(env_dir: str, *, inheritable: bool = False) -> EnvLock:
     """The :class:`EnvLock` guarding ``env_dir``."""
-    return EnvLock(env_dir.with_name(env_dir.name + ".lock"), inheritable=inheritable)
+    return EnvLock(env_dir + ".lock", inheritable=inheritable)
 
 
-def write_marker(env_dir: Path, session: str, key: EnvKey, interpreter: Interpreter, backend: str) -> None:
-    """Write the marker last, atomically (temp file + rename): from now on the env is complete."""
-    data = {
-        "schema": SCHEMA_VERSION,
-        "session": session,
-        "digest": key.digest,
-        "components": key.components,
-        "interpreter": {
-            "executable": interpreter.executable,
-            "base_executable": interpreter.base_executable,
-            "implementation": interpreter.implementation,
-            "version": interpreter.version,
-        },
-        "backend": backend,
-        "vrun": __version__,
-        "created": time.time(),
-    }
-    _write_atomic(env_dir / MARKER, json.dumps(data, indent=2, sort_keys=True) + "\n")
+#: The marker's fields and their types; a marker missing one, or with another type, is corrupt.
+_MARKER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "schema": int,
+    "session": str,
+    "digest": str,
+    "location": str,
+    "components": dict,
+    "interpreter": dict,
+    "backend": str,
+    "created": (int, float),
+}
 
 
-def touch_used(env_dir: Path) -> None:
+def read_marker(env_dir: str) -> dict[str, Any] | None:
+    """The env's marker, or ``None`` when it is absent, unreadable, corrupt, or lacks a field or
+    has one of the wrong type: every such env counts as absent (tox's ``info.py`` rule)."""
+    import json
+
+    try:
+        with open(os.path.join(env_dir, MARKER), "rb") as fh:
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    for name, kind in _MARKER_FIELDS.items():
+        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+            return None
+    if not isinstance(data["interpreter"].get("base_executable"), str):
+        return None
+    return data
+
+
+def marker_problem(env_dir: str, digest: str | None = None) -> str | None:
+    """Why ``env_dir`` is not a usable env, or ``None`` when it is.
+
+    Usable means: the marker is valid (:func:`read_marker`), written by this
+    :data:`SCHEMA_VERSION`, its digest matches ``digest`` (when given), it was built at this very
+    path (a venv's scripts hold absolute paths, so a moved project's envs are broken), and the
+    env's ``python`` and its base interpreter still exist (an interpreter upgraded or removed in
+    place breaks the env).
+    """
+    marker = read_marker(env_dir)
+    if marker is None:
+        return "incomplete build" if os.path.lexists(env_dir) else "absent"
+    if marker["schema"] != SCHEMA_VERSION:
+        return "made by another vrun version"
+    if digest is not None and marker["digest"] != digest:
+        return "key mismatch"
+    if marker["location"] != env_dir:
+        return f"project moved: built at {marker['location']}"
+    base = marker["interpreter"]["base_executable"]
+    if not (os.path.exists(base) and os.path.exists(os.path.join(env_dir, "bin", "python"))):
+        return f"its interpreter is gone ({base})"
+    return None
+
+
+def touch_used(env_dir: str) -> None:
     """Record that the env was used now: the mtime of its ``vrun-used`` file.
 
-    Not the marker's mtime: the marker stays as written, so its ``stat`` can vouch for the
-    env in the plan cache (:mod:`vrun.fastpath`).
+    Not the marker's mtime: the marker stays as written, so its signature can vouch for the env
+    in the plan cache.
     """
+    path = os.path.join(env_dir, USED)
     try:
-        os.utime(env_dir / USED)
+        os.utime(path)
     except FileNotFoundError:
-        with contextlib.suppress(OSError):
-            (env_dir / USED).touch()
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+        except OSError:
+            pass
     except OSError:
         pass
 
 
-def link_last_used(root: Path, session: str, env_dir: Path) -> None:
+def link_last_used(root: str, session: str, env_dir: str) -> None:
     """Point ``.venvs/<session>`` at ``env_dir`` (relative symlink, replaced atomically).
 
     A real file or directory already at that name (not ours) is left alone.
     """
-    link = venvs_dir(root) / session
-    target = env_dir.name
+    link = os.path.join(venvs_dir(root), session)
+    target = os.path.basename(env_dir)
     try:
         if os.readlink(link) == target:
             return
@@ -225,307 +299,22 @@ def link_last_used(root: Path, session: str, env_dir: Path) -> None:
         pass
     except OSError:  # exists and is not a symlink: not ours to replace
         return
-    tmp = link.with_name(f".{session}.{os.getpid()}.link")
+    tmp = os.path.join(venvs_dir(root), f".{session}.{os.getpid()}.link")
     try:
         os.symlink(target, tmp)
         os.replace(tmp, link)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
-def last_used(root: Path, session: str) -> Path | None:
+def last_used(root: str, session: str) -> str | None:
     """The env ``.venvs/<session>`` points at, if it is there."""
-    link = venvs_dir(root) / session
     try:
-        target = os.readlink(link)
+        target = os.readlink(os.path.join(venvs_dir(root), session))
     except OSError:
         return None
-    path = venvs_dir(root) / target
-    return path if _ENV_NAME.match(target) and path.is_dir() else None
-
-
-@dataclass(frozen=True)
-class EnvInfo:
-    """One env directory found under ``.venvs/``.
-
-    :param path: the env directory.
-    :param session: the session it belongs to (from the marker, else its name).
-    :param digest: its key digest.
-    :param marker: the parsed marker, or ``None`` for an incomplete build.
-    :param size: bytes on disk (files, not following symlinks); only when asked for.
-    """
-
-    path: Path
-    session: str
-    digest: str
-    marker: dict[str, Any] | None
-    size: int | None = None
-
-    @property
-    def created(self) -> float | None:
-        """Creation time (seconds since the epoch), from the marker."""
-        value = self.marker.get("created") if self.marker else None
-        return float(value) if isinstance(value, (int, float)) else None
-
-    @property
-    def last_used(self) -> float | None:
-        """Last-used time (seconds since the epoch): see :func:`touch_used`; the build time before."""
-        for name in (USED, MARKER):
-            with contextlib.suppress(OSError):
-                return (self.path / name).stat().st_mtime
-        return None
-
-    @property
-    def python(self) -> str:
-        """The env's Python version, e.g. ``"3.12.1"`` (``"?"`` if unknown)."""
-        interp = self.marker.get("interpreter", {}) if self.marker else {}
-        return str(interp.get("version", "?"))
-
-
-def dir_size(path: Path) -> int:
-    """Bytes used by the files under ``path``, symlinks not followed."""
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def iter_envs(root: Path, *, with_size: bool = False) -> Iterator[EnvInfo]:
-    """Every env directory under ``.venvs/`` (complete or not), sorted by name.
-
-    Only real directories named ``<session>-<digest>`` count; symlinks and anything else
-    in ``.venvs/`` are not envs.
-    """
-    venvs = venvs_dir(root)
-    try:
-        entries = sorted(os.scandir(venvs), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        match = _ENV_NAME.match(entry.name)
-        if not match or entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
-            continue
-        path = Path(entry.path)
-        marker = read_marker(path)
-        session = str(marker.get("session", match["session"])) if marker else match["session"]
-        yield EnvInfo(path, session, match["digest"], marker, dir_size(path) if with_size else None)
-
-
-def _check_deletable(root: Path, env_dir: Path) -> None:
-    """Refuse (UnsafeDeleteError) anything but a direct, non-symlink child of real ``.venvs/``
-    named like an env and carrying vrun's marker or vrun's lock file (an incomplete build)."""
-    venvs_real = venvs_dir(root).resolve()
-    if env_dir.is_symlink():
-        raise UnsafeDeleteError(f"refusing to delete {env_dir}: it is a symlink")
-    if not _ENV_NAME.match(env_dir.name):
-        raise UnsafeDeleteError(f"refusing to delete {env_dir}: not named like a vrun env")
-    parent = env_dir.parent.resolve()
-    if parent != venvs_real or env_dir.resolve().parent != venvs_real:
-        raise UnsafeDeleteError(f"refusing to delete {env_dir}: not directly inside {venvs_real}")
-    if not env_dir.is_dir():
-        raise UnsafeDeleteError(f"refusing to delete {env_dir}: not a directory")
-    if read_marker(env_dir) is None and not lock_for(env_dir).path.exists():
-        raise UnsafeDeleteError(
-            f"refusing to delete {env_dir}: it has neither vrun's marker nor vrun's build lock, "
-            "so vrun did not make it"
-        )
-
-
-def wipe_incomplete(root: Path, env_dir: Path) -> None:
-    """Remove an interrupted build; the caller holds its exclusive lock."""
-    if env_dir.exists() or env_dir.is_symlink():
-        _check_deletable(root, env_dir)
-        shutil.rmtree(env_dir)
-
-
-def remove_env(root: Path, env_dir: Path) -> int:
-    """Delete one env; return the bytes freed.
-
-    Only a direct child of the real path of ``.venvs/``, not a symlink, named like a vrun env,
-    holding vrun's marker (or an incomplete build), is deleted, under its exclusive lock;
-    symlinks inside are removed, never followed (:func:`shutil.rmtree`).
-
-    :raises UnsafeDeleteError: for anything else, naming the path.
-    :raises EnvInUseError: when another vrun process holds the env's lock (it is running a
-        command in it, or building it).
-    """
-    _check_deletable(root, env_dir)
-    lock = lock_for(env_dir)
-    if not lock.acquire(exclusive=True, blocking=False):
-        lock.release()  # close the descriptor acquire() opened
-        raise EnvInUseError(f"not removing {env_dir}: another vrun process is using it")
-    try:
-        if not env_dir.is_dir():  # removed by another process between the check and the lock
-            lock.path.unlink(missing_ok=True)
-            return 0
-        size = dir_size(env_dir)
-        shutil.rmtree(env_dir)
-        for link in venvs_dir(root).iterdir():
-            if link.is_symlink() and os.readlink(link) == env_dir.name:
-                link.unlink(missing_ok=True)
-        # Unlink the lock file while still holding it: a process waiting on it then finds it
-        # replaced and locks the new one (see EnvLock). Unlinked after the release, a waiter
-        # could lock the old file and build while a third process locks a new one.
-        lock.path.unlink(missing_ok=True)
-    finally:
-        lock.release()
-    return size
-
-
-def orphan_locks(root: Path) -> list[Path]:
-    """Lock files under ``.venvs/`` whose env directory is gone (a failed or interrupted build's)."""
-    venvs = venvs_dir(root)
-    try:
-        names = sorted(os.listdir(venvs))
-    except OSError:
-        return []
-    return [
-        venvs / name
-        for name in names
-        if name.endswith(".lock")
-        and _ENV_NAME.match(name[: -len(".lock")])
-        and not (venvs / name[: -len(".lock")]).exists()
-        and not (venvs / name).is_symlink()
-    ]
-
-
-def remove_orphan_lock(path: Path) -> bool:
-    """Delete an orphan lock file while holding it exclusively; False if someone holds it now."""
-    lock = EnvLock(path)
-    if not lock.acquire(exclusive=True, blocking=False):
-        return False
-    try:
-        if path.with_suffix("").exists():  # a build started meanwhile: the lock is live again
-            return False
-        path.unlink(missing_ok=True)
-        return True
-    finally:
-        lock.release()
-
-
-def require_ready(env_dir: Path, session: str, digest: str) -> None:
-    """Raise :class:`EnvNotReadyError` unless ``env_dir`` is a complete env with that digest."""
-    problem = marker_problem(env_dir, digest)
-    if problem is not None:
-        raise EnvNotReadyError(
-            f"session {session} has no ready env ({env_dir.name}: {problem})",
-            hint=f"run `vrun {session}` without --no-install to build it",
-        )
-
-
-@dataclass(frozen=True)
-class Env:
-    """A ready env.
-
-    :param session: the session's full name.
-    :param path: the env directory.
-    :param key: its key.
-    :param built: True when this run built it, False when an existing one was reused.
-    """
-
-    session: str
-    path: Path
-    key: EnvKey
-    built: bool
-
-    @property
-    def bin_dir(self) -> Path:
-        """The env's ``bin/``."""
-        return self.path / "bin"
-
-
-def ensure_env(
-    root: Path,
-    session: str,
-    key: EnvKey,
-    interpreter: Interpreter,
-    backend: Backend,
-    plan: InstallPlan,
-    *,
-    environ: Mapping[str, str],
-    recreate: bool = False,
-    no_install: bool = False,
-    verbose: bool = False,
-    lock: EnvLock | None = None,
-) -> Env:
-    """Find ``session``'s env for ``key``, or build it; return it with a *shared* lock held.
-
-    The reuse check takes the shared lock first, so an env found ready cannot be deleted
-    between the check and its use. A build holds the exclusive lock: it wipes an interrupted
-    build, creates the env with ``backend``, installs ``plan`` and writes the marker last.
-    Two processes never build the same env at once; the second waits and then reuses.
-    A failed build is removed; the error propagates.
-
-    :param lock: the lock object to use (so the caller can keep it, e.g. inheritable for a
-        shell); by default :func:`lock_for` the env.
-    :raises EnvNotReadyError: with ``no_install`` when the env is not ready.
-    :raises BuildError: from the backend.
-    """
-    env_dir = env_path(root, session, key)
-    prepare_venvs_dir(root)
-    lock = lock or lock_for(env_dir)
-
-    def waiting() -> None:
-        _LOG.info("waiting for another vrun process to finish with %s", env_dir.name)
-
-    if not recreate:
-        lock.acquire(exclusive=False, on_wait=waiting)
-        if marker_problem(env_dir, key.digest) is None:
-            touch_used(env_dir)
-            link_last_used(root, session, env_dir)
-            return Env(session, env_dir, key, built=False)
-        lock.release()
-    if no_install:
-        require_ready(env_dir, session, key.digest)
-    lock.acquire(exclusive=True, on_wait=waiting)
-    try:
-        if not recreate and marker_problem(env_dir, key.digest) is None:
-            built = False  # another process built it while we waited
-        else:
-            _LOG.info("creating env %s (%s)", env_dir.name, _why(root, session, env_dir, key, recreate))
-            wipe_incomplete(root, env_dir)
-            started = time.monotonic()
-            try:
-                backend.create(
-                    interpreter,
-                    env_dir,
-                    prompt=session,
-                    system_site_packages=key.components["system_site_packages"],
-                )
-                if not plan.empty:
-                    _LOG.info("installing %s with %s", plan.describe(), backend.name)
-                    backend.install(env_dir, plan, environ=environ, verbose=verbose)
-                write_marker(env_dir, session, key, interpreter, backend.name)
-                _LOG.info("built %s in %.1fs", env_dir.name, time.monotonic() - started)
-            except BaseException:
-                shutil.rmtree(env_dir, ignore_errors=True)
-                raise
-            built = True
-        lock.acquire(exclusive=False)  # downgrade: keep the env from deletion while it is used
-    except BaseException:
-        lock.release()
-        raise
-    link_last_used(root, session, env_dir)
-    return Env(session, env_dir, key, built=built)
-
-
-def _why(root: Path, session: str, env_dir: Path, key: EnvKey, recreate: bool) -> str:
-    """One line saying why an env is being built."""
-    if recreate:
-        return "--recreate"
-    if env_dir.exists():
-        problem = marker_problem(env_dir, key.digest)
-        return (
-            "the previous build was incomplete"
-            if problem == "incomplete build"
-            else f"the old env is unusable: {problem}"
-        )
-    previous = last_used(root, session)
-    marker = read_marker(previous) if previous else None
-    if marker is None:
-        return "new env"
-    return explain_change(marker.get("components", {}), key.components) or "new env"
+    path = os.path.join(venvs_dir(root), target)
+    return path if split_env_name(target) and os.path.isdir(path) else None

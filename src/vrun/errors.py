@@ -123,3 +123,17 @@ class UnsafeDeleteError(VrunError):
 
 class EnvInUseError(VrunError):
     """An env could not be removed because another vrun process is using it (exit 1)."""
+
+
+class Interrupted(BaseException):
+    """vrun received SIGINT, SIGTERM or SIGHUP: stop, clean up what is half done, exit 128+N.
+
+    A :class:`BaseException`, like :class:`KeyboardInterrupt`, so that ``except Exception``
+    handlers do not swallow it.
+
+    :param signum: the signal received.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)

@@ -32,8 +32,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InterpreterNotFoundError, UsageError
-from .resolve import cache_dir, material, pyenv_root, pyenv_selected
+from vrun import inputs
+from vrun.errors import InterpreterNotFoundError, UsageError
+from vrun.resolve import cache_dir, material, pyenv_root, pyenv_selected
 
 if TYPE_CHECKING:
     from python_discovery import PythonInfo
@@ -101,6 +102,7 @@ def find_interpreter(
     session: str | None = None,
     cache_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    probe: bool = True,
 ) -> Interpreter:
     """Return the interpreter a session's ``python`` spec names.
 
@@ -115,6 +117,10 @@ def find_interpreter(
     :param cache_dir: where to cache; :func:`default_cache_dir` when ``None``.
     :param environ: the environment whose ``PATH``, ``PYENV_ROOT``, ``PYENV_VERSION``, ``HOME``,
         ``XDG_DATA_HOME`` and ``UV_PYTHON_INSTALL_DIR`` steer discovery; ``os.environ`` when ``None``.
+    :param probe: run interpreters to learn about them. ``False`` for read-only commands
+        (``vrun list``, ``vrun path``): a path the config names is then never executed, only its
+        cached facts are used.
+    :raises NotProbedError: with ``probe=False``, for a path spec whose facts are not cached.
     :raises UsageError: the spec is not one of the forms above.
     :raises InterpreterNotFoundError: nothing matches; names what was searched and what was found.
     """
@@ -129,20 +135,19 @@ def find_interpreter(
         cached = _cached_facts(data, exe)
         if cached is not None:
             return cached
+    if not probe and text is not None and os.path.isabs(text):
+        raise NotProbedError(
+            f"python {text!r} of session {session} is not probed: vrun does not run a program the "
+            "config names for a read-only command",
+            f"`vrun {session}` (or `vrun path --build {session}`) runs it",
+        )
     interp = _discover(text, session, env, cache_root)
     _store(cache_file, key, interp)
     return interp
 
 
-def interpreter_is_usable(interp: Interpreter) -> bool:
-    """Return whether the interpreter's executable and base executable still exist.
-
-    A cheap ``stat`` of each: an env whose base interpreter was upgraded away or removed is broken
-    (its ``bin/python`` points at nothing) and must be rebuilt.
-
-    :param interp: the interpreter, e.g. as recorded in an env's marker.
-    """
-    return os.path.exists(interp.executable) and os.path.exists(interp.base_executable)
+class NotProbedError(UsageError):
+    """A read-only command would have had to run an interpreter the config names (exit 2)."""
 
 
 def list_interpreters(
@@ -276,8 +281,11 @@ def _running_executable() -> str:
 
 
 def _discovery_env(env: Mapping[str, str]) -> dict[str, str]:
-    """*env* with ``PATH`` replaced by :func:`_search_path`, for python-discovery."""
-    return {**env, "PATH": os.pathsep.join(_search_path(env))}
+    """*env* with ``PATH`` replaced by :func:`_search_path`, for python-discovery (a plain copy:
+    what discovery reads is already part of :func:`vrun.resolve.material`)."""
+    plain = getattr(env, "plain", None)
+    copy = plain() if callable(plain) else dict(env)
+    return {**copy, "PATH": os.pathsep.join(_search_path(env))}
 
 
 def _search_path(env: Mapping[str, str]) -> list[str]:
@@ -361,12 +369,11 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _stat_id(exe: str) -> dict[str, Any] | None:
-    """What identifies the file *exe* now: mtime, size (following links) and real path."""
-    try:
-        st = os.stat(exe)
-    except OSError:
+    """What identifies the file *exe* now: mtime, size (following links) and real path (recorded)."""
+    sig = inputs.stat_file(exe)
+    if sig is None:
         return None
-    return {"mtime_ns": st.st_mtime_ns, "size": st.st_size, "realpath": os.path.realpath(exe)}
+    return {"mtime_ns": sig[0], "size": sig[1], "realpath": os.path.realpath(exe)}
 
 
 def _cached_facts(data: dict[str, Any], exe: str) -> Interpreter | None:
@@ -390,7 +397,8 @@ def _cached_facts(data: dict[str, Any], exe: str) -> Interpreter | None:
         )
     except (KeyError, TypeError):
         return None
-    if interp.executable != exe or len(interp.version_info) < 2 or not os.path.exists(interp.base_executable):
+    base_gone = inputs.stat_file(interp.base_executable) is None
+    if interp.executable != exe or len(interp.version_info) < 2 or base_gone:
         return None
     return interp
 
@@ -416,26 +424,8 @@ def _store(path: Path, key: str, interp: Interpreter) -> None:
     specs: dict[str, Any] = {k: v for k, v in data["specs"].items() if v in facts and k != key}
     specs[key] = interp.executable
     data = {"schema": _SCHEMA, "facts": facts, "specs": dict(list(specs.items())[-_MAX_SPECS:])}
-    _write_atomic(path, json.dumps(data, separators=(",", ":")))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write *text* to *path* via a temporary file in the same directory and ``os.replace``."""
-    import tempfile
-
-    tmp = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        import logging  # only here: logging is not needed on the warm path
-
-        logging.getLogger(__name__).debug("cannot write %s: %s", path, exc)
-        if tmp:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        inputs.write_atomic(str(path), json.dumps(data, separators=(",", ":")))
+    except OSError:
+        pass  # a cache: failing to write it is not an error

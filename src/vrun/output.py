@@ -1,36 +1,54 @@
-"""vrun's own output: a ``vrun > `` prefixed log on stderr, session headers, the summary.
+"""vrun's own output, the bottom layer: levels, colours, error and hint lines, tables, JSON.
 
-Colour comes from ``colorlog`` and is imported only when colour is on. ``NO_COLOR``
-(https://no-color.org) turns it off, ``FORCE_COLOR`` on; ``--color`` overrides both.
+Every line vrun says about itself goes to stderr as ``vrun > MESSAGE`` through :func:`log`, at a
+level (nox's ``logger.py`` has the same levels: a SESSION header, a SUCCESS line, COMMAND echoes).
+Command output is never touched: commands inherit the terminal (tox #1773).
+
+Colour: ``--color always|never``, else ``NO_COLOR`` (https://no-color.org) set and non-empty turns
+it off, ``FORCE_COLOR`` on, else colour when stderr is a terminal. The escape codes are written
+here rather than through ``logging`` and ``colorlog``: importing ``logging`` alone costs more than
+``uv run``'s whole start-up, and every run, warm or not, prints through this one module.
+
+Imports nothing of vrun's, and nothing heavier than ``os`` and ``sys`` at import time.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TextIO
 
-from vrun.execute import summary_rows
-from vrun.runner import COMMAND, SESSION, SUCCESS, SessionResult
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, TextIO
 
-_HANDLER_NAME = "vrun-stderr"
-_FORMAT = "%(message)s"
+DEBUG = 10
+INFO = 20
+#: An echoed command.
+COMMAND = 22
+#: A session's header line.
+SESSION = 23
+#: A passing result.
+SUCCESS = 25
+WARNING = 30
+ERROR = 40
 
-logging.addLevelName(COMMAND, "COMMAND")
-logging.addLevelName(SESSION, "SESSION")
-logging.addLevelName(SUCCESS, "SUCCESS")
-
+#: ANSI SGR codes per level (colorlog's ``blue``, ``cyan``, ``bold_cyan``, ... as nox uses them).
 _COLORS = {
-    "DEBUG": "cyan",
-    "INFO": "blue",
-    "COMMAND": "cyan",
-    "SESSION": "bold_cyan",
-    "SUCCESS": "bold_green",
-    "WARNING": "yellow",
-    "ERROR": "bold_red",
-    "CRITICAL": "bold_red",
+    DEBUG: "\x1b[36m",
+    INFO: "\x1b[34m",
+    COMMAND: "\x1b[36m",
+    SESSION: "\x1b[1;36m",
+    SUCCESS: "\x1b[1;32m",
+    WARNING: "\x1b[33m",
+    ERROR: "\x1b[1;31m",
 }
+_RESET = "\x1b[0m"
+
+
+class _State:
+    threshold = INFO
+    color: bool | None = None  # None: decide on first use
 
 
 def color_enabled(choice: str, environ: Mapping[str, str], stream: TextIO) -> bool:
@@ -52,45 +70,90 @@ def color_enabled(choice: str, environ: Mapping[str, str], stream: TextIO) -> bo
         return False
 
 
-def setup_logging(verbosity: int, color: bool, stream: TextIO | None = None) -> logging.Logger:
-    """Configure the ``vrun`` logger; calling it again replaces, never duplicates, its handler.
+def configure(verbosity: int = 0, color: str = "auto") -> None:
+    """Set how much vrun says and whether in colour; calling it again replaces the settings.
 
-    :param verbosity: -1 quiet (warnings and errors only), 0 normal, 1 or more verbose (debug).
-    :param color: colour the output (see :func:`color_enabled`).
+    :param verbosity: -1 or less quiet (warnings and errors only), 0 normal, 1 or more debug.
+    :param color: ``auto``, ``always`` or ``never`` (see :func:`color_enabled`).
     """
-    logger = logging.getLogger("vrun")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO)
-    for handler in list(logger.handlers):
-        if handler.get_name() == _HANDLER_NAME:
-            logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.set_name(_HANDLER_NAME)
-    if color:
-        import colorlog
-
-        handler.setFormatter(
-            colorlog.ColoredFormatter(
-                "%(log_color)svrun > %(message)s%(reset)s", log_colors=_COLORS, stream=stream
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("vrun > " + _FORMAT))
-    logger.addHandler(handler)
-    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.ERROR)
-    return logger
+    _State.threshold = DEBUG if verbosity > 0 else WARNING if verbosity < 0 else INFO
+    _State.color = color_enabled(color, os.environ, sys.stderr)
 
 
-def summary_lines(results: Sequence[SessionResult]) -> list[tuple[int, str]]:
-    """The summary table: ``(log level, line)`` per row, a header first.
+def verbose() -> bool:
+    """Whether debug lines are shown (``-v``): installers then show their own output too."""
+    return _State.threshold <= DEBUG
 
-    Columns: session, status, duration (seconds), and the reason for a failure or a skip
-    (the rows themselves come from :func:`vrun.execute.summary_rows`, shared with the fast path).
+
+def log(level: int, message: str) -> None:
+    """Write ``vrun > message`` to stderr when ``level`` passes the threshold, coloured by level."""
+    if level < _State.threshold:
+        return
+    if _State.color is None:
+        _State.color = color_enabled("auto", os.environ, sys.stderr)
+    line = f"vrun > {message}"
+    if _State.color:
+        line = f"{_COLORS.get(level, '')}{line}{_RESET}"
+    try:
+        sys.stdout.flush()  # keep vrun's lines in order with what it printed to stdout
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # stderr's reader went away: nothing more to say
+        pass
+
+
+def info(message: str) -> None:
+    """:func:`log` at INFO."""
+    log(INFO, message)
+
+
+def warning(message: str) -> None:
+    """:func:`log` at WARNING."""
+    log(WARNING, message)
+
+
+def debug(message: str) -> None:
+    """:func:`log` at DEBUG."""
+    log(DEBUG, message)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """An ``error:`` line and, when given, a ``hint:`` line (pypa/build's CLI boundary does the same)."""
+    log(ERROR, f"error: {message}")
+    if hint:
+        log(ERROR, f"hint: {hint}")
+
+
+def summary(results: Iterable[Mapping[str, Any]]) -> None:
+    """Log the summary table that ends every run: session, status, time and reason, one row each.
+
+    :param results: session results with ``name``, ``status`` (``passed``, ``failed`` or
+        ``skipped``), ``duration`` (seconds) and ``reason``.
     """
-    levels = {"": logging.INFO, "passed": SUCCESS, "failed": logging.ERROR, "skipped": logging.WARNING}
-    rows = summary_rows((r.name, r.status.value, r.duration, r.reason) for r in results)
-    return [(levels[status], line) for status, line in rows]
+    rows = list(results)
+    width = max([len("session")] + [len(r["name"]) for r in rows])
+    log(INFO, f"{'session':<{width}}  {'status':<7}  {'time':>7}")
+    levels = {"passed": SUCCESS, "failed": ERROR, "skipped": WARNING}
+    for r in rows:
+        line = f"{r['name']:<{width}}  {r['status']:<7}  {r['duration']:6.1f}s"
+        log(levels[r["status"]], line + (f"  {r['reason']}" if r["reason"] else ""))
+
+
+def print_json(data: object) -> None:
+    """Write ``data`` to stdout as indented JSON."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def print_table(rows: Iterable[Iterable[str]]) -> None:
+    """Print rows of cells to stdout in left-aligned columns, two spaces apart."""
+    table = [list(row) for row in rows]
+    if not table:
+        return
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def human_size(size: float) -> str:

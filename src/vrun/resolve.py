@@ -1,8 +1,9 @@
 """What decides which interpreter a spec resolves to, and where vrun caches. Light on purpose.
 
-Both the interpreter cache (:mod:`vrun.interpreters`) and the plan-cache fast path
-(:mod:`vrun.fastpath`) must agree on when a cached resolution still holds, so they share
-these functions, which import nothing beyond ``os`` and ``sys``.
+The interpreter cache (:mod:`vrun.interpreters`) trusts a cached resolution while
+:func:`material` is unchanged; every file and directory it looks at is read through
+:mod:`vrun.inputs`, so a plan that used the resolution is invalidated by the same changes.
+Imports nothing beyond ``os`` and ``sys``.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def nearest_version_file() -> list[str]:
 
 def read_version_file(path: str) -> list[str]:
     """The first word of each line of a pyenv version file, comments skipped (``pyenv-version-file-read``)."""
+    from vrun import inputs
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(4096)
+        text = inputs.read_text(path)[:4096]
     except OSError:
         return []
     return [
@@ -103,19 +105,22 @@ def uv_roots(env: Mapping[str, str]) -> list[str]:
     return roots
 
 
-def mtime_ns(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
+def dir_signature(path: str) -> list[int] | None:
+    """A directory's signature (recorded by :mod:`vrun.inputs`): it changes when an entry is added
+    or removed, e.g. a new ``python3.13`` in a ``PATH`` directory or a new pyenv version."""
+    from vrun import inputs
+
+    sig = inputs.stat_file(path)
+    return None if sig is None else list(sig)
 
 
 def material(spec: str | None, env: Mapping[str, str]) -> list[Any]:
     """*spec* and everything that can change what it resolves to, as a JSON- and marshal-able list.
 
     ``None`` depends on the running interpreter only, an absolute path on nothing else. Other
-    specs depend on the running interpreter (tried first), ``PATH``, pyenv's root, selected
-    versions and installed versions (the ``versions/`` directory's mtime), and uv's install roots.
+    specs depend on the running interpreter (tried first), ``PATH`` and the signature of each of
+    its directories (a Python installed into one of them), pyenv's root, selected versions and
+    installed versions (the ``versions/`` directory's signature), and uv's install roots.
     """
     parts: list[Any]
     if spec is None:
@@ -128,10 +133,10 @@ def material(spec: str | None, env: Mapping[str, str]) -> list[Any]:
             "search",
             spec,
             sys.executable,
-            env.get("PATH", os.defpath),
+            [[d, dir_signature(d)] for d in env.get("PATH", os.defpath).split(os.pathsep) if d],
             root,
             pyenv_selected(env, root),
-            mtime_ns(os.path.join(root, "versions")),
-            [[r, mtime_ns(r)] for r in uv_roots(env)],
+            dir_signature(os.path.join(root, "versions")),
+            [[r, dir_signature(r)] for r in uv_roots(env)],
         ]
     return parts

@@ -1,0 +1,177 @@
+"""The files and variables planning reads, each recorded with its signature when it is read.
+
+A plan (:mod:`vrun.plan`) is only as fresh as its inputs. Every module that plans reads files
+through this one (:func:`read_bytes`, :func:`is_file`, :func:`stat_file`) and the environment
+through a :class:`vrun.plan.RecordingEnviron`; each read lands in the active :class:`Recorder` with the
+file's signature *as it was read* (``fstat`` of the open descriptor), not as it is later. The plan
+cache (:mod:`vrun.plancache`) stores those records and trusts a plan only while every one of them
+still holds (``design.md``, "The warm path is the product"; the lesson is tox's ``.tox-info.json``
+being written from what a step actually used).
+
+Light on purpose: the warm path imports this module, so it uses ``os`` and nothing else at import
+time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+#: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
+#: type checkers (which treat any ``TYPE_CHECKING`` name as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    #: ``(st_mtime_ns, st_size, st_ino, st_ctime_ns)``, or ``None`` for a path that does not exist.
+    Signature = tuple[int, int, int, int] | None
+
+#: A file whose mtime is this close to the moment it was read may still change within the same
+#: mtime tick without its signature changing (git's "racily clean" entries); a plan that read
+#: such a file is not stored. Linux stamps files from a coarse clock of at most 10 ms per tick.
+RACY_WINDOW_NS = 20_000_000
+
+
+def signature(path: str) -> Signature:
+    """The signature of ``path`` now (``os.stat``, following symlinks), or ``None`` when absent.
+
+    mtime, size, inode and ctime: an edit, a replacement (editors and ``git checkout`` write a new
+    inode) and an mtime-preserving copy (``cp -p`` still changes ctime) all change it.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+class Recorder:
+    """The inputs of one planning step: file signatures and environment variables.
+
+    :ivar files: path -> the signature recorded the first time planning looked at the path.
+    :ivar environ: variable name -> its value (``None`` when unset) when planning read it.
+    :ivar started_ns: ``time.time_ns()`` when recording began, for the racy-file check.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[str, Signature] = {}
+        self.environ: dict[str, str | None] = {}
+        self.started_ns = time.time_ns()
+
+    def note(self, path: str, sig: Signature) -> Signature:
+        """Record ``sig`` for ``path`` unless the path was recorded already (the first read is what
+        planning used); return ``sig``, the signature now."""
+        self.files.setdefault(os.path.abspath(path), sig)
+        return sig
+
+    def changed(self) -> list[str]:
+        """The recorded paths whose signature differs now (empty: every input still holds)."""
+        return [path for path, sig in self.files.items() if signature(path) != sig]
+
+    def racy(self) -> list[str]:
+        """The recorded files modified so shortly before planning began that a change within the
+        same mtime tick could go unseen (see :data:`RACY_WINDOW_NS`)."""
+        limit = self.started_ns - RACY_WINDOW_NS
+        return [path for path, sig in self.files.items() if sig is not None and sig[0] > limit]
+
+
+_ACTIVE: list[Recorder] = [Recorder()]
+
+
+def active() -> Recorder:
+    """The recorder reads go to: the innermost :func:`recording`, else a process-wide one."""
+    return _ACTIVE[-1]
+
+
+class recording:
+    """Context manager: record every read inside it in a fresh :class:`Recorder`."""
+
+    def __enter__(self) -> Recorder:
+        rec = Recorder()
+        _ACTIVE.append(rec)
+        return rec
+
+    def __exit__(self, *exc: object) -> None:
+        _ACTIVE.pop()
+
+
+def stat_file(path: str) -> Signature:
+    """:func:`signature` of ``path``, recorded."""
+    return active().note(path, signature(path))
+
+
+def is_file(path: str) -> bool:
+    """Whether ``path`` is a regular file (symlinks followed), recorded."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        active().note(path, None)
+        return False
+    active().note(path, (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
+    return stat.S_ISREG(st.st_mode)
+
+
+def is_dir(path: str) -> bool:
+    """Whether ``path`` is a directory, recorded (a directory's mtime changes when an entry is
+    added or removed, so a recorded directory also vouches for its listing)."""
+    sig = stat_file(path)
+    return sig is not None and os.path.isdir(path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The contents of ``path``, recorded with the signature of the descriptor that was read.
+
+    :raises OSError: as :func:`open` does (a missing file is recorded as absent first).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        active().note(path, None)
+        raise
+    try:
+        st = os.fstat(fd)
+        active().note(path, (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str) -> str:
+    """:func:`read_bytes` decoded as UTF-8 (undecodable bytes replaced).
+
+    :raises OSError: as :func:`read_bytes`.
+    """
+    return read_bytes(path).decode("utf-8", errors="replace")
+
+
+def write_atomic(path: str, data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it and ``os.replace``.
+
+    Readers see the old file or the new one, never a half-written one. The temporary file is
+    removed on failure.
+
+    :raises OSError: when the directory is not writable or the disk is full.
+    """
+    payload = data.encode() if isinstance(data, str) else data
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

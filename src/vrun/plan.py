@@ -1,0 +1,236 @@
+"""Planning: the selected sessions -> a plain, serializable plan the session loop runs.
+
+For each session: resolve its interpreter, compute its env key (:mod:`vrun.envkey`), decide where
+its env lives and whether it is ready, and flatten everything the loop needs (commands, set_env,
+pass_env, cwd, what to install) into dicts of plain values. While planning, every file read and
+every variable looked up is recorded (:mod:`vrun.inputs`), vrun's own modules included, so that
+:mod:`vrun.plancache` can store the plan and hand it, unchanged inputs vouched for by ``stat``
+calls, to the same session loop next time (``design.md``: memoize planning, never duplicate running).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import vrun
+from vrun import inputs, reqfiles, tomlfile
+from vrun.config import Config, Session
+from vrun.envs import MARKER, env_path, marker_problem
+from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
+from vrun.interpreters import NotProbedError, find_interpreter
+from vrun.prepare import has_posargs
+from vrun.selection import required_names
+
+#: Bumped when the plan's layout changes; a stored plan of another schema is ignored.
+PLAN_SCHEMA = 3
+
+
+class RecordingEnviron(Mapping[str, str]):
+    """A read-only view of the environment that records every variable planning looks up.
+
+    Only lookups by name are allowed: iterating would make a plan depend on the whole
+    environment. :meth:`plain` gives an unrecorded copy for code that hands the environment on.
+    """
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        value = self._environ.get(name)
+        inputs.active().environ.setdefault(name, value)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("iterating the environment would make the plan depend on all of it; use plain()")
+
+    def __len__(self) -> int:
+        raise TypeError("the planning environment has no length; use plain()")
+
+    def plain(self) -> dict[str, str]:
+        """The whole environment as a dict, not recorded."""
+        return dict(self._environ)
+
+
+def backend_name(session: Session, environ: Mapping[str, str], override: str | None) -> str:
+    """The installer backend of ``session``: ``--backend``, else ``$VRUN_BACKEND``, else ``virtualenv``."""
+    return override or environ.get("VRUN_BACKEND") or "virtualenv"
+
+
+def record_code_identity() -> None:
+    """Record vrun's own modules: a plan made by other code (an upgrade, an edit) is not reused."""
+    package = os.path.dirname(os.path.abspath(vrun.__file__))
+    inputs.stat_file(package)
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            inputs.stat_file(os.path.join(package, name))
+
+
+def make_plan(
+    config: Config,
+    sessions: Sequence[Session],
+    *,
+    explicit: set[str],
+    environ: Mapping[str, str],
+    backend: str | None = None,
+    notices: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
+
+    :param explicit: the sessions the user named (they get the posargs).
+    :param environ: the planning environment (a :class:`RecordingEnviron`).
+    :param backend: ``--backend``, or ``None``.
+    :param notices: lines to show before running (e.g. two configs found).
+    """
+    record_code_identity()
+    return {
+        "schema": PLAN_SCHEMA,
+        "root": str(config.root),
+        "config": str(config.path),
+        "notices": list(notices),
+        "sessions": [
+            plan_session(config, s, environ, backend=backend, explicit=s.name in explicit) for s in sessions
+        ],
+    }
+
+
+def plan_session(
+    config: Config,
+    session: Session,
+    environ: Mapping[str, str],
+    *,
+    backend: str | None = None,
+    explicit: bool = False,
+    probe: bool = True,
+) -> dict[str, Any]:
+    """Plan one session: a dict of plain values (see docs/envs.md, "The plan cache").
+
+    A session whose interpreter cannot be found gets ``error`` (and ``missing_interpreter``)
+    instead of an env: the loop reports it as that session's failure, or skips it.
+
+    :param probe: run interpreters to learn about them (``False`` for read-only commands).
+    :raises ConfigError: when ``session.python`` is not a valid spec (naming the file and key).
+    """
+    root = str(config.root)
+    chosen = backend_name(session, environ, backend)
+    entry: dict[str, Any] = {
+        "name": session.name,
+        "base_name": session.base_name,
+        "description": session.description,
+        "python": session.python,
+        "interpreter": None,
+        "error": None,
+        "error_hint": None,
+        "error_reason": None,
+        "missing_interpreter": False,
+        "env_dir": None,
+        "digest": None,
+        "components": None,
+        "marker": None,
+        "backend": chosen,
+        "install": None,
+        "system_site_packages": session.system_site_packages,
+        "commands": [[list(c.argv), c.shell, c.source or " ".join(c.argv)] for c in session.commands],
+        "set_env": [list(pair) for pair in session.env],
+        "pass_env": list(session.pass_env),
+        "cwd": session.cwd,
+        "requires": required_names(config, session),
+        "posargs": any(has_posargs(c.argv) for c in session.commands),
+        "explicit": explicit,
+        "timeout": session.timeout,
+        "external": list(session.external),
+        "tags": list(session.tags),
+    }
+    try:
+        interp = find_interpreter(session.python, session=session.name, environ=environ, probe=probe)
+    except NotProbedError:
+        raise
+    except InterpreterNotFoundError as exc:
+        entry.update(error=exc.message, error_hint=exc.hint, missing_interpreter=True)
+        entry["error_reason"] = f"no interpreter for {session.python!r}"
+        return entry
+    except UsageError as exc:
+        own = session.python is not None and session.python != config.python
+        where = f"sessions.{session.base_name}.python" if own else "python"
+        if config.path.name == "pyproject.toml":
+            where = f"tool.vrun.{where}"
+        raise ConfigError(config.path, where, exc.message, exc.hint) from exc
+    from vrun.envkey import compute_key
+
+    key = compute_key(session, config, interp, chosen, environ)
+    env_dir = env_path(root, session.name, key.digest)
+    marker = os.path.join(env_dir, MARKER)
+    ready = marker_problem(env_dir, key.digest) is None
+    entry.update(
+        interpreter={
+            "executable": interp.executable,
+            "base_executable": interp.base_executable,
+            "implementation": interp.implementation,
+            "version": interp.version,
+            "version_info": list(interp.version_info),
+            "architecture": interp.architecture,
+            "machine": interp.machine,
+        },
+        env_dir=env_dir,
+        digest=key.digest,
+        components=key.components,
+        marker=inputs.stat_file(marker) if ready else None,
+        install=install_spec(config, session),
+    )
+    if not ready:
+        inputs.stat_file(marker)  # its appearance invalidates the plan
+    return entry
+
+
+def install_spec(config: Config, session: Session) -> dict[str, Any]:
+    """What to install, as plain values, with the PEP 503 names that must land in the env."""
+    root = str(config.root)
+    project_name = None
+    names: list[str] = []
+    if session.install_project:
+        project = (tomlfile.pyproject(root) or {}).get("project")
+        name = project.get("name") if isinstance(project, dict) else None
+        if isinstance(name, str):
+            from packaging.utils import canonicalize_name
+
+            project_name = canonicalize_name(name)
+    if not session.system_site_packages:  # a requirement met by the system's site-packages lands nowhere
+        lines = [*session.requirements, *session.group_requirements]
+        lines += reqfiles.requirement_lines(session.requirement_files, root)
+        names = list(dict.fromkeys(reqfiles.iter_names(lines)))
+        names += [project_name] if project_name else []
+    return {
+        "requirements": [*session.requirements, *session.group_requirements],
+        "requirement_files": list(session.requirement_files),
+        "constraint_files": list(session.constraint_files),
+        "project": root if session.install_project else None,
+        "project_name": project_name,
+        "mode": session.install_project,
+        "extras": list(session.extras),
+        "names": names,
+    }
+
+
+def session_state(
+    config: Config, session: Session, environ: Mapping[str, str], backend: str | None
+) -> tuple[str, str, str | None]:
+    """``(state, detail, env key digest)`` of a session's env for ``vrun list``: ``ready``, ``stale``,
+    ``absent``, ``no python``, ``bad python`` or ``not probed``. Runs no program the config names."""
+    from vrun.inventory import iter_envs
+
+    try:
+        entry = plan_session(config, session, environ, backend=backend, probe=False)
+    except ConfigError as exc:
+        return "bad python", exc.message, None
+    except UsageError as exc:
+        return "not probed", exc.message, None
+    if entry["error"] is not None:
+        return "no python", entry["error"], None
+    if entry["marker"] is not None:
+        return "ready", entry["env_dir"], entry["digest"]
+    if any(info.session == session.name for info in iter_envs(config.root)):
+        return "stale", "an env exists, built for other inputs", entry["digest"]
+    return "absent", "", entry["digest"]

@@ -1,0 +1,310 @@
+"""The one session loop: order, requires, locks, envs, commands, results, summary, exit status.
+
+:func:`run_plan` takes a plan (:mod:`vrun.plan` made it just now, or :mod:`vrun.plancache`
+stored it earlier and vouched that every input is unchanged) and runs it. There is no other
+loop: a rule about running sessions, the exit status or how results look is made here once
+(``design.md``, "The warm path is the product — and it is the same path").
+
+Light on purpose: a warm run imports this module, :mod:`vrun.envs`, :mod:`vrun.prepare`,
+:mod:`vrun.execute` and :mod:`vrun.output`, nothing else of vrun's. Building an env imports
+:mod:`vrun.build` (and through it virtualenv or uv) only when an env is not ready.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from vrun import output
+from vrun.envs import MARKER, link_last_used, lock_for, touch_used
+from vrun.errors import EXIT_USAGE, BuildError, Interrupted, VrunError
+from vrun.execute import resolve_program, run_command, signal_name
+from vrun.inputs import signature
+from vrun.prepare import command_environ, expand_argv, has_posargs, join
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from vrun.envs import EnvLock
+
+    Plan = dict[str, Any]
+    SessionPlan = dict[str, Any]
+    Result = dict[str, Any]
+
+#: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
+EXIT_TIMEOUT = 124
+
+
+class RunOptions:
+    """How to run a plan: the command line's choices.
+
+    :param recreate: rebuild envs even when one is ready (``-r``).
+    :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
+    :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
+        FAILED; never in CI (``CI`` set), as tox does.
+    """
+
+    __slots__ = ("no_install", "recreate", "skip_missing_interpreters")
+
+    def __init__(
+        self, *, recreate: bool = False, no_install: bool = False, skip_missing_interpreters: bool = False
+    ) -> None:
+        self.recreate = recreate
+        self.no_install = no_install
+        self.skip_missing_interpreters = skip_missing_interpreters
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def run_plan(
+    plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
+) -> tuple[int, list[Result]]:
+    """Run every session of ``plan`` in order, print the summary; return ``(exit status, results)``.
+
+    Posargs go to the sessions the user named (``explicit``), not to those pulled in by
+    ``requires``; naming a session that takes none is a usage error (exit 2) before anything runs.
+    A session whose requirement did not pass is skipped. SIGTERM and SIGHUP outside a command
+    (while vrun itself works, e.g. building) stop the run like Ctrl-C: the partial env is removed,
+    the exit status is 128+N.
+
+    Exit status: 0 when every session passed (or was skipped for a missing interpreter under
+    ``--skip-missing-interpreters``); else the first failed session's status; 1 when a session was
+    skipped because its requirement did not pass.
+    """
+    for session in plan["sessions"]:
+        if posargs and session["explicit"] and session["commands"] and not session["posargs"]:
+            example = session["commands"][0][2]
+            output.error(
+                f"session {session['name']} does not take posargs ({' '.join(posargs)})",
+                f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
+            )
+            return EXIT_USAGE, []
+    for notice in plan["notices"]:
+        output.warning(notice)
+    old = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        results = run_sessions(plan, posargs, options, environ)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    output.summary(results)
+    return exit_status(results), results
+
+
+def exit_status(results: Sequence[Result]) -> int:
+    """vrun's exit status for these session results (see :func:`run_plan`); an interrupt wins."""
+    for result in results:
+        if result["reason"].startswith("interrupted by"):
+            return int(result["exit_code"])
+    for result in results:
+        if result["status"] == "failed":
+            return int(result["exit_code"]) or 1
+    blocked = any(r["status"] == "skipped" and r["reason"].startswith("requires") for r in results)
+    return 1 if blocked else 0
+
+
+def run_sessions(
+    plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
+) -> list[Result]:
+    """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
+    build or a failed command becomes its result. An interrupt stops the loop after that session."""
+    in_ci = bool(environ.get("CI")) and environ.get("CI", "").lower() not in ("0", "false")
+    github = environ.get("GITHUB_ACTIONS") == "true"
+    results: dict[str, Result] = {}
+    for s in plan["sessions"]:
+        start = time.monotonic()
+        result: Result = {
+            "name": s["name"],
+            "python": {
+                "spec": s["python"],
+                "version": (s["interpreter"] or {}).get("version"),
+                "executable": (s["interpreter"] or {}).get("executable"),
+            },
+            "env_dir": s["env_dir"],
+            "env_key": s["digest"],
+            "status": "passed",
+            "reason": "",
+            "exit_code": 0,
+            "duration": 0.0,
+            "commands": [],
+        }
+        results[s["name"]] = result
+        blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
+        if blocked:
+            result.update(status="skipped", reason=f"requires {', '.join(blocked)}, which did not pass")
+            output.warning(f"skipping {s['name']}: {result['reason']}")
+            continue
+        if (
+            s["error"] is not None
+            and s["missing_interpreter"]
+            and options.skip_missing_interpreters
+            and not in_ci
+        ):
+            result.update(status="skipped", reason=f"no interpreter for {s['python']!r}")
+            output.warning(f"skipping {s['name']}: {s['error']}")
+            continue
+        if github:
+            print(f"::group::vrun {s['name']}", flush=True)
+        output.log(
+            output.SESSION, f"session {s['name']}" + (f": {s['description']}" if s["description"] else "")
+        )
+        try:
+            _run_one(plan, s, posargs if s["explicit"] else None, options, environ, result)
+        except Interrupted as exc:
+            result.update(status="failed", reason=f"interrupted by {signal_name(exc.signum)}")
+            result["exit_code"] = 128 + exc.signum
+        finally:
+            result["duration"] = time.monotonic() - start
+            if github:
+                print("::endgroup::", flush=True)
+        if result["status"] == "passed":
+            output.log(output.SUCCESS, f"session {s['name']} passed in {result['duration']:.1f}s")
+        else:
+            output.log(output.ERROR, f"session {s['name']} failed: {result['reason']}")
+        if result["reason"].startswith("interrupted by"):
+            break
+    return list(results.values())
+
+
+def _fail(result: Result, exc: VrunError, reason: str | None = None) -> None:
+    output.error(exc.message, exc.hint)
+    result.update(status="failed", reason=exc.message if reason is None else reason, exit_code=exc.exit_code)
+
+
+def _run_one(
+    plan: Plan,
+    s: SessionPlan,
+    posargs: Sequence[str] | None,
+    options: RunOptions,
+    environ: Mapping[str, str],
+    result: Result,
+) -> None:
+    if s["error"] is not None:
+        _fail(result, VrunError(s["error"], s["error_hint"]), s["error_reason"])
+        result["exit_code"] = EXIT_USAGE
+        return
+    lock = lock_for(s["env_dir"])
+    try:
+        try:
+            built = ready_env(plan, s, options, environ, lock)
+        except BuildError as exc:
+            if exc.output:
+                import sys
+
+                sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
+            _fail(result, exc)
+            return
+        except VrunError as exc:  # --no-install with no ready env, an unusable .venvs, ...
+            _fail(result, exc)
+            return
+        except KeyboardInterrupt:
+            raise Interrupted(signal.SIGINT) from None
+        if not built:
+            output.info(f"reusing env {os.path.basename(s['env_dir'])}")
+        try:
+            run_commands(plan, s, posargs, environ, result)
+        except VrunError as exc:  # a command not found (127) or not executable (126)
+            _fail(result, exc)
+    finally:
+        lock.release()
+
+
+def ready_env(
+    plan: Plan, s: SessionPlan, options: RunOptions, environ: Mapping[str, str], lock: EnvLock
+) -> bool:
+    """Make ``s``'s env ready and hold its shared lock; return True when this call built it.
+
+    An env the plan found ready is reused when its marker still has the signature planning
+    recorded (and its ``python`` is there): a ``stat``, no parsing. Anything else is handed to
+    :func:`vrun.build.build_env`, which decides under the exclusive lock; the signature of the
+    marker it wrote goes back into the plan, so a stored plan vouches for the env it built.
+    With ``install_project = "wheel"`` a reused env gets the project reinstalled (its source may
+    have changed; tox does the same).
+    """
+    marker = os.path.join(s["env_dir"], MARKER)
+
+    def waiting() -> None:
+        output.info(f"waiting for another vrun process to finish with {os.path.basename(s['env_dir'])}")
+
+    if not options.recreate and s["marker"] is not None and os.path.isdir(os.path.dirname(s["env_dir"])):
+        lock.acquire(exclusive=False, on_wait=waiting)
+        if (
+            s["marker"] is not None
+            and signature(marker) == s["marker"]
+            and os.path.exists(os.path.join(s["env_dir"], "bin", "python"))
+        ):
+            touch_used(s["env_dir"])
+            link_last_used(plan["root"], s["name"], s["env_dir"])
+            if s["install"]["mode"] == "wheel" and not options.no_install:
+                from vrun.build import reinstall_project
+
+                reinstall_project(plan, s, environ, lock)
+            return False
+        lock.release()
+    from vrun.build import build_env
+
+    built = build_env(
+        plan, s, environ, lock, recreate=options.recreate, no_install=options.no_install, on_wait=waiting
+    )
+    s["marker"] = plan["inputs"][marker] = signature(marker)
+    return built
+
+
+def run_commands(
+    plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, environ: Mapping[str, str], result: Result
+) -> None:
+    """Run the session's commands in order in its env; stop at the first failure.
+
+    Each command's argv, exit status and duration go into ``result["commands"]``; a failure sets
+    the result's status, reason and exit code (the command's own status, 128+N for signal N,
+    :data:`EXIT_TIMEOUT` past the session's ``timeout``).
+
+    :raises CommandNotFoundError: a command's program is not found, or not executable.
+    :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
+    """
+    env_dir, root, name = s["env_dir"], plan["root"], s["name"]
+    cmd_env = command_environ(
+        pass_env=s["pass_env"],
+        set_env=s["set_env"],
+        session=name,
+        env_dir=env_dir,
+        project_root=root,
+        caller=environ,
+    )
+    deadline = None if s["timeout"] is None else time.monotonic() + s["timeout"]
+    here = os.getcwd()
+    for template, shell, _source in s["commands"]:
+        argv = expand_argv(template, posargs, shell=shell, env_dir=env_dir, project_root=root, session=name)
+        shown = argv[0] if shell else join(argv)
+        output.log(output.COMMAND, shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
+        if not shell:
+            argv, note = resolve_program(argv, cmd_env, cwd=s["cwd"], env_dir=env_dir, external=s["external"])
+            if note:
+                output.info(note)
+        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+        outcome = run_command(argv, environ=cmd_env, cwd=s["cwd"], shell=shell, timeout=remaining)
+        result["commands"].append({"argv": argv, "exit_code": outcome.status, "duration": outcome.duration})
+        if outcome.received is not None:
+            raise Interrupted(outcome.received)
+        if outcome.timed_out:
+            reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
+            result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
+            return
+        if outcome.status != 0:
+            status = outcome.status
+            if status > 128 and status - 128 < 65:
+                reason = f"command killed by {signal_name(status - 128)} (exit {status}): {shown}"
+            else:
+                reason = f"command failed with exit code {status}: {shown}"
+            result.update(status="failed", reason=reason, exit_code=status)
+            return
+
+
+def uses_posargs(commands: Sequence[Sequence[Any]]) -> bool:
+    """True when some command (``[argv, shell, source]``) has a ``{posargs}`` placeholder."""
+    return any(has_posargs(argv) for argv, _shell, _source in commands)

@@ -1,0 +1,86 @@
+"""The one reader of TOML files (``vrun.toml``, ``pyproject.toml``): parsed once per process, recorded.
+
+Every module that needs a TOML file's data calls :func:`load` (or :func:`pyproject`), so a file is
+read once, through :func:`vrun.inputs.read_bytes` (its signature recorded when read), and parsed
+once. Errors are restated with line and column (:func:`error_position`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vrun import inputs
+from vrun._compat import tomllib
+
+#: path -> (the signature the parsed data was read with, the data)
+_CACHE: dict[str, tuple[inputs.Signature, dict[str, Any]]] = {}
+
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+
+def load(path: str) -> dict[str, Any]:
+    """The parsed TOML document at ``path``.
+
+    :raises OSError: when it cannot be read.
+    :raises UnicodeDecodeError: when it is not UTF-8.
+    :raises TOMLDecodeError: when it is not valid TOML (see :func:`error_position`).
+    """
+    path = os.path.abspath(path)
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == inputs.signature(path):
+        inputs.active().note(path, cached[0])
+        return cached[1]
+    raw = inputs.read_bytes(path)
+    data = tomllib.loads(raw.decode("utf-8"))
+    _CACHE[path] = (inputs.active().files.get(path), data)
+    return data
+
+
+def pyproject(root: str) -> dict[str, Any] | None:
+    """``root/pyproject.toml`` parsed, or ``None`` when it is absent, unreadable or invalid.
+
+    For readers that only look into it (the env key, freeze); the config loader reports its
+    errors instead.
+    """
+    try:
+        return load(os.path.join(root, "pyproject.toml"))
+    except (OSError, ValueError):
+        return None
+
+
+def error_position(exc: ValueError, path: str) -> tuple[str, int | None, int | None]:
+    """Split a TOML decode error into ``(problem, line, column)``.
+
+    Python >= 3.14 (and tomli >= 2.1) carry ``msg``, ``lineno`` and ``colno``; older versions end the
+    message with ``(at line X, column Y)``, or ``(at end of document)``, in which case the position
+    of the file's end is computed.
+    """
+    line: int | None = getattr(exc, "lineno", None)
+    column: int | None = getattr(exc, "colno", None)
+    problem = getattr(exc, "msg", None)
+    if not isinstance(problem, str):
+        problem = str(exc)
+    tail = problem.rfind(" (at ")
+    if tail >= 0 and problem.endswith(")"):
+        where = problem[tail + 5 : -1]
+        problem = problem[:tail]
+        if where.startswith("line ") and line is None:
+            try:
+                parts = where[5:].split(", column ")
+                line, column = int(parts[0]), int(parts[1])
+            except (ValueError, IndexError):
+                pass
+        elif where == "end of document" and line is None:
+            line, column = _end_of(path)
+    return problem, line, column
+
+
+def _end_of(path: str) -> tuple[int | None, int | None]:
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None, None
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
