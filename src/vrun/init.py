@@ -657,7 +657,7 @@ class _Tox:
         if s.extras and (
             s.install_project is False or (s.install_project is None and not _project_default(self.root))
         ):
-            self.notes.add(f"{at('extras')}: the project is not installed; extras dropped")
+            self.notes.add(f"{at('extras')}: [{env}] does not install the project; its extras dropped")
             s.extras = []
         return s, py, "-".join(rest)
 
