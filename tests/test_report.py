@@ -19,7 +19,10 @@ from vrun import __version__, report
 if TYPE_CHECKING:
     from vrun.report import SessionRecord
 
-jsonschema = pytest.importorskip("jsonschema")
+
+def jsonschema_module() -> Any:
+    """``jsonschema``, or skip: only the schema tests need it (test group: jsonschema)."""
+    return pytest.importorskip("jsonschema")
 
 
 def passed_record() -> SessionRecord:
@@ -105,6 +108,7 @@ def test_schema_file_is_the_module_schema() -> None:
 
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
+    jsonschema = jsonschema_module()
     jsonschema.Draft202012Validator.check_schema(report.REPORT_SCHEMA)
 
 
@@ -117,6 +121,7 @@ def test_report_validates_against_schema(records: list[SessionRecord]) -> None:
     data = make_report(records)
     # through JSON and back: what a consumer of the file sees
     data = json.loads(json.dumps(data))
+    jsonschema = jsonschema_module()
     jsonschema.Draft202012Validator(
         report.REPORT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(data)
@@ -156,6 +161,7 @@ def test_report_copies_the_records() -> None:
 def test_schema_rejects_inconsistent_records(change: dict[str, Any], where: str) -> None:
     data = json.loads(json.dumps(make_report([passed_record()])))
     data["sessions"][0].update(change)
+    jsonschema = jsonschema_module()
     errors = list(jsonschema.Draft202012Validator(report.REPORT_SCHEMA).iter_errors(data))
     assert errors
     assert any(where in json.dumps([*e.absolute_path, e.message]) for e in errors)
@@ -169,6 +175,7 @@ def test_write_json_report_is_atomic_and_creates_dirs(tmp_path: Path) -> None:
     report.write_json_report(str(target), make_report([]))  # replaces, str path too
     assert json.loads(target.read_text(encoding="utf-8"))["sessions"] == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.json"]  # no temp files left
+    assert target.stat().st_mode & 0o777 == 0o644
 
 
 def test_write_atomic_leaves_old_file_and_no_temp_on_error(tmp_path: Path) -> None:

@@ -317,7 +317,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
 
     Creates missing parent directories, writes a temporary file in the same directory, then
     ``os.replace``\\ s it over ``path`` (atomic on POSIX and Windows when both are on one file
-    system, which the same directory guarantees). The temporary file is removed on failure.
+    system, which the same directory guarantees). The file ends up with mode 0644. The
+    temporary file is removed on failure.
 
     :raises OSError: the directory or the file cannot be written.
     """
@@ -330,6 +331,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from other users and tools
         os.replace(tmp, target)
     except BaseException:
         try:
