@@ -238,6 +238,20 @@ def test_junit_is_well_formed_for_hostile_names() -> None:
     assert root.get("name") == "s&s"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\x1b[1;31mred\x1b[0m", "red"),
+        ("\x1b]8;;https://x.example\x07link\x1b]8;;\x1b\\", "link"),
+        ("a\x1bMb", "ab"),
+        ("bell\x07 nul\x00 tab\t ok", "bell\ufffd nul\ufffd tab\t ok"),
+        ("\ud800 \ufffe \U0001f600", "\ufffd \ufffd \U0001f600"),
+    ],
+)
+def test_xml_safe(text: str, expected: str) -> None:
+    assert report.xml_safe(text) == expected
+
+
 def test_junit_empty_run() -> None:
     import xml.etree.ElementTree as ET
 

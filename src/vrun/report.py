@@ -385,9 +385,10 @@ def _one_line(text: str) -> str:
 
 # ---------------------------------------------------------------- JUnit XML
 
-#: ANSI escape sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL|ESC \\``, and
-#: two-character ``ESC X``): colour codes in captured output, meaningless in a report.
-_ANSI = r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"
+#: ANSI escape sequences (ECMA-48): CSI ``ESC [ params final``, OSC ``ESC ] ... BEL`` or
+#: ``... ESC \\``, and two-character ``ESC X`` with X in ``@``..``_``. Colour codes in
+#: captured output, meaningless in a report.
+_ANSI = r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-_])"
 #: Characters XML 1.0 forbids even as references (https://www.w3.org/TR/xml/#charsets):
 #: control characters other than tab, LF and CR; lone surrogates; U+FFFE and U+FFFF.
 _NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
