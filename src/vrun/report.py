@@ -363,7 +363,7 @@ def command_line(argv: Sequence[str]) -> str:
     """``argv`` as one line a POSIX shell would split back into it (:func:`shlex.join`)."""
     import shlex
 
-    return " ".join(shlex.quote(arg) for arg in argv)
+    return shlex.join(argv)
 
 
 def failure_message(record: SessionRecord) -> str:
