@@ -1,0 +1,162 @@
+"""Shell completion: the session lister, and the bash, zsh and fish scripts driven in real shells.
+
+The scripts get session names from ``vrun completion --list-sessions``; here a fake ``vrun`` first
+on ``PATH`` answers it by calling :func:`vrun.completion.list_sessions_main`, so the tests do not
+depend on how the CLI wires the subcommand.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vrun.completion import LIST_SESSIONS_COMMAND, SUBCOMMANDS, list_sessions_main, script, session_names
+from vrun.errors import UsageError
+
+CONFIG = """
+[sessions.test]
+python = ["3.11", "3.12"]
+commands = ["pytest"]
+
+[sessions.lint]
+commands = ["ruff check"]
+"""
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "vrun.toml").write_text(CONFIG)
+    return root
+
+
+@pytest.fixture
+def fake_vrun(tmp_path: Path) -> Path:
+    """A directory holding a ``vrun`` that answers the lister from the current directory."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "vrun"
+    code = (
+        "import sys; from pathlib import Path; from vrun.completion import list_sessions_main; "
+        "sys.exit(list_sessions_main(Path.cwd()) if sys.argv[1:] == "
+        f"{LIST_SESSIONS_COMMAND.split()[1:]!r} else 2)"
+    )
+    exe.write_text(f'#!/bin/sh\nexec {sys.executable} -c "{code}" "$@"\n')
+    exe.chmod(0o755)
+    return bin_dir
+
+
+def test_session_names_with_matrix_from_a_subdirectory(proj: Path) -> None:
+    assert session_names(proj / "src" / "pkg") == ["test", "test-3.11", "test-3.12", "lint"]
+
+
+def test_session_names_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.vrun.sessions.a]\npython = "3.12"\n')
+    assert session_names(tmp_path) == ["a"]
+
+
+def test_vrun_toml_wins_over_pyproject(proj: Path) -> None:
+    (proj / "pyproject.toml").write_text("[tool.vrun.sessions.other]\n")
+    assert session_names(proj)[0] == "test"
+
+
+@pytest.mark.parametrize("text", ["[sessions.test\n", "sessions = 3\n", "[sessions]\ntest = 1\n"])
+def test_session_names_never_raises(tmp_path: Path, text: str) -> None:
+    (tmp_path / "vrun.toml").write_text(text)
+    assert session_names(tmp_path) in ([], ["test"])
+
+
+def test_session_names_broken_toml_and_none(tmp_path: Path) -> None:
+    (tmp_path / "vrun.toml").write_text("[sessions.test\n")
+    assert session_names(tmp_path) == []
+    assert session_names(tmp_path / "does-not-exist") == []
+
+
+def test_list_sessions_main(proj: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert list_sessions_main(proj) == 0
+    assert capsys.readouterr().out.split() == ["test", "test-3.11", "test-3.12", "lint"]
+
+
+def test_unknown_shell() -> None:
+    with pytest.raises(UsageError):
+        script("powershell")
+
+
+def run_shell(argv: list[str], cwd: Path, bin_dir: Path) -> str:
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(cwd), "TERM": "dumb"}
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
+needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh not installed")
+needs_fish = pytest.mark.skipif(shutil.which("fish") is None, reason="fish not installed")
+
+
+@needs_bash
+def test_bash_registers_completion(tmp_path: Path, fake_vrun: Path) -> None:
+    path = tmp_path / "vrun.bash"
+    path.write_text(script("bash"))
+    out = run_shell(["bash", "-c", f"source {path}; complete -p vrun"], tmp_path, fake_vrun)
+    assert "complete -F _vrun_complete vrun" in out
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    ("words", "expected", "absent"),
+    [
+        (["vrun", ""], {"test", "test-3.11", "lint", "shell", "completion", "init"}, set()),
+        (["vrun", "te"], {"test", "test-3.11", "test-3.12"}, {"lint"}),
+        (["vrun", "shell", ""], {"test", "test-3.12", "lint"}, {"shell"}),
+        (["vrun", "-q", "run", "l"], {"lint"}, set()),
+        (["vrun", "--color", ""], {"auto", "always", "never"}, set()),
+        (["vrun", "--"], {"--no-install", "--recreate", "--skip-missing-interpreters"}, set()),
+        (["vrun", "completion", ""], {"bash", "zsh", "fish"}, {"test"}),
+        (["vrun", "list", ""], set(), {"test"}),
+    ],
+)
+def test_bash_completes(
+    proj: Path, tmp_path: Path, fake_vrun: Path, words: list[str], expected: set[str], absent: set[str]
+) -> None:
+    path = tmp_path / "vrun.bash"
+    path.write_text(script("bash"))
+    quoted = " ".join(f"'{w}'" for w in words)
+    code = f'source {path}; COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; _vrun_complete; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    offered = set(run_shell(["bash", "-c", code], proj / "src", fake_vrun).split())
+    assert expected <= offered
+    assert not (absent & offered)
+
+
+@needs_zsh
+def test_zsh_script_parses_and_completes(proj: Path, tmp_path: Path, fake_vrun: Path) -> None:
+    path = tmp_path / "_vrun"
+    path.write_text(script("zsh"))
+    run_shell(["zsh", "-n", str(path)], tmp_path, fake_vrun)
+    # compadd and compdef stubbed: the function's logic, without zsh's completion system
+    code = (
+        "compadd() { [[ $1 == -- ]] && shift; print -l -- $@ }; compdef() { print compdef $@ }; "
+        f"source {path}; words=(vrun ''); CURRENT=2; _vrun"
+    )
+    out = run_shell(["zsh", "-f", "-c", code], proj, fake_vrun).split()
+    assert out[:3] == ["compdef", "_vrun", "vrun"]
+    assert {"test", "test-3.11", "lint", *SUBCOMMANDS} <= set(out)
+
+
+@needs_fish
+def test_fish_script_parses_and_completes(proj: Path, tmp_path: Path, fake_vrun: Path) -> None:
+    path = tmp_path / "vrun.fish"
+    path.write_text(script("fish"))
+    run_shell(["fish", "--no-execute", str(path)], tmp_path, fake_vrun)
+    out = run_shell(
+        ["fish", "--no-config", "-c", f"source {path}; complete -C 'vrun shell '; complete -C 'vrun --col'"],
+        proj,
+        fake_vrun,
+    )
+    offered = {line.split("\t")[0] for line in out.splitlines()}
+    assert {"test", "test-3.11", "test-3.12", "lint", "--color"} <= offered

@@ -1,0 +1,491 @@
+"""vrun init: tox and nox configs translated to vrun.toml, always proved by loading the result."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vrun.config import Config, load_config
+from vrun.errors import UsageError
+from vrun.init import translate, write_config
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PROJECT = '[project]\nname = "demo"\nversion = "0"\n'
+
+
+def project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in {"pyproject.toml": PROJECT, **files}.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def loaded(root: Path) -> tuple[Config, list[str]]:
+    path, notes = write_config(root)
+    return load_config(path), notes
+
+
+def field(config: Config, name: str, attr: str) -> Any:
+    value = getattr(config.sessions[name], attr)
+    if attr == "commands":
+        return [list(c.argv) for c in value]
+    if attr == "env":
+        return dict(value)
+    return value
+
+
+# Each row: tox.ini text -> {session: {attribute: expected}}; the generated file is loaded.
+TOX_CASES = {
+    "matrix of python factors": (
+        """
+        [tox]
+        env_list = py39, py310, py311
+        [testenv]
+        deps = pytest
+        commands = pytest {posargs:-q}
+        """,
+        {
+            "test-3.9": {
+                "python": "3.9",
+                "requirements": ("pytest",),
+                "commands": [["pytest", "{posargs:-q}"]],
+            },
+            "test-3.11": {"python": "3.11"},
+        },
+    ),
+    "generative factors and ranges": (
+        """
+        [tox]
+        envlist = py3{10-11}-django{40,41}
+        [testenv]
+        deps =
+            django40: Django>=4.0,<4.1
+            django41: Django>=4.1,<4.2
+            !django41: six
+            py310-django41: attrs
+        commands = python -m django --version
+        """,
+        {
+            "py310-django40": {"python": "3.10", "requirements": ("Django>=4.0,<4.1", "six")},
+            "py310-django41": {"python": "3.10", "requirements": ("Django>=4.1,<4.2", "attrs")},
+            "py311-django41": {"python": "3.11", "requirements": ("Django>=4.1,<4.2",)},
+        },
+    ),
+    "base inheritance and overrides": (
+        """
+        [tox]
+        env_list = py312, lint
+        [testenv]
+        deps = -r requirements-test.txt
+        pass_env = CODECOV_TOKEN, CI_*
+            HOME
+        set_env =
+            PYTHONWARNINGS = error
+            X=1
+        commands = pytest
+        [testenv:lint]
+        basepython = python3.12
+        skip_install = true
+        deps = ruff
+        commands = ruff check {posargs:src tests}
+        labels = static
+        """,
+        {
+            "test-3.12": {
+                "requirement_files": "requirements-test.txt",
+                "pass_env": ("CODECOV_TOKEN", "CI_*", "HOME"),
+                "env": {"PYTHONWARNINGS": "error", "X": "1"},
+                "install_project": "editable",
+            },
+            "lint": {
+                "python": "3.12",
+                "requirements": ("ruff",),
+                "install_project": None,
+                "tags": ("static",),
+                "commands": [["ruff", "check", "{posargs:src tests}"]],
+                "pass_env": ("CODECOV_TOKEN", "CI_*", "HOME"),
+            },
+        },
+    ),
+    "commands_pre, references, placeholders": (
+        """
+        [tox]
+        env_list = docs
+        [base]
+        flags = -W --keep-going
+        [testenv:docs]
+        commands_pre = python -c "print('pre')"
+        commands =
+            sphinx-build {[base]flags} {toxinidir}/docs {envdir}/html {posargs}
+            {envpython} -m pytest --rootdir={tox_root} -p {envname}
+            {envbindir}/tool
+        package = wheel
+        extras = docs
+        changedir = docs
+        depends = lint
+        [testenv:lint]
+        commands = ruff check
+        """,
+        {
+            "docs": {
+                "commands": [
+                    ["python", "-c", "print('pre')"],
+                    [
+                        "sphinx-build",
+                        "-W",
+                        "--keep-going",
+                        "{project_root}/docs",
+                        "{env_dir}/html",
+                        "{posargs}",
+                    ],
+                    ["python", "-m", "pytest", "--rootdir={project_root}", "-p", "{session}"],
+                    ["{env_dir}/bin/tool"],
+                ],
+                "install_project": "wheel",
+                "extras": ("docs",),
+                "requires": ("lint",),
+            },
+            "lint": {"commands": [["ruff", "check"]]},
+        },
+    ),
+    "usedevelop, dependency_groups, system_site_packages, no env_list": (
+        """
+        [testenv:dev]
+        usedevelop = true
+        dependency_groups = test
+        sitepackages = true
+        commands = pytest
+        """,
+        {"dev": {"install_project": "editable", "groups": ("test",), "system_site_packages": True}},
+    ),
+    "skipsdist": (
+        """
+        [tox]
+        skipsdist = true
+        env_list = py311
+        [testenv]
+        commands = python -V
+        """,
+        {"test-3.11": {"install_project": None}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TOX_CASES), ids=list(TOX_CASES))
+def test_tox_ini_constructs(tmp_path: Path, case: str) -> None:
+    tox_ini, expected = TOX_CASES[case]
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": tox_ini,
+            "requirements-test.txt": "pytest\n",
+            "docs/conf.py": "",
+        },
+    )
+    root.joinpath("pyproject.toml").write_text(PROJECT + '[dependency-groups]\ntest = ["pytest"]\n')
+    config, _ = loaded(root)
+    for name, attrs in expected.items():
+        assert name in config.sessions, (name, list(config.sessions))
+        for attr, value in attrs.items():
+            got = field(config, name, attr)
+            if attr == "requirement_files":
+                assert [p.name for p in got] == [value]
+            else:
+                assert got == value, (name, attr)
+
+
+def test_matrix_default_and_order(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            env_list = lint, py311, py312, docs
+            [testenv]
+            commands = pytest
+            [testenv:lint]
+            commands = ruff check
+            [testenv:docs]
+            commands = sphinx-build
+            [testenv:extra]
+            commands = true
+            """
+        },
+    )
+    config, _ = loaded(root)
+    assert config.default == ("lint", "test", "docs")
+    assert list(config.sessions) == ["lint", "test-3.11", "test-3.12", "docs", "extra"]
+    assert config.matrix["test"] == ("test-3.11", "test-3.12")
+
+
+def test_python_envs_with_different_settings_stay_separate(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            env_list = py39, py312
+            [testenv]
+            deps =
+                pytest
+                py39: importlib-metadata
+            commands = pytest
+            """
+        },
+    )
+    config, _ = loaded(root)
+    assert config.sessions["py39"].requirements == ("pytest", "importlib-metadata")
+    assert config.sessions["py312"].requirements == ("pytest",)
+    assert config.sessions["py312"].python == "3.12"
+
+
+def test_new_placeholders_translated_as_text(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [testenv:t]
+            set_env = TMP={envtmpdir}
+            commands = pytest --basetemp={envtmpdir} {envsitepackagesdir} {env_site_packages_dir} {env:HOME} {env:X:dflt} {distdir}
+            """
+        },
+    )
+    text, notes = translate(root)
+    session = tomllib.loads(text)["sessions"]["t"]
+    assert session["commands"] == [
+        "pytest --basetemp={env_tmp_dir} {env_site_packages_dir} {env_site_packages_dir} {env:HOME} {env:X:dflt} {distdir}"
+    ]
+    assert session["env"] == {"TMP": "{env_tmp_dir}"}
+    assert any("{distdir}" in note for note in notes)
+
+
+def test_notes_for_untranslatable_constructs(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            env_list = py311
+            requires = tox-uv
+            [testenv]
+            allowlist_externals = make
+            install_command = pip install {opts} {packages}
+            deps = -e ../other
+            commands =
+                - make clean
+                ! false
+                pytest
+            commands_post = coverage report
+            """
+        },
+    )
+    config, notes = loaded(root)
+    text = "\n".join(notes)
+    for construct in (
+        "requires",
+        "allowlist_externals",
+        "install_command",
+        "-e ../other",
+        "'-'",
+        "'!'",
+        "commands_post",
+    ):
+        assert construct in text, construct
+    assert [list(c.argv) for c in config.sessions["test-3.11"].commands] == [
+        ["make", "clean"],
+        ["pytest"],
+        ["coverage", "report"],
+    ]
+    # the notes are in the file, as comments
+    assert "# Not translated:" in (root / "vrun.toml").read_text()
+
+
+def test_shell_operator_becomes_array(tmp_path: Path) -> None:
+    root = project(tmp_path, {"tox.ini": "[testenv:x]\ncommands = echo a | b\n"})
+    config, _ = loaded(root)
+    assert config.sessions["x"].commands[0].argv == ("echo", "a", "|", "b")
+
+
+def test_tox_toml(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.toml": """
+            env_list = ["3.13", "3.12", "type"]
+            [env_run_base]
+            deps = ["pytest"]
+            commands = [["pytest", { replace = "posargs", default = ["-q", "tests"], extend = true }]]
+            set_env = { FOO = "bar" }
+            [env.type]
+            deps = [{ replace = "ref", of = ["env_run_base", "deps"], extend = true }, "mypy"]
+            commands = [["mypy", "src{/}pkg"]]
+            skip_install = true
+            """
+        },
+    )
+    config, _ = loaded(root)
+    assert config.matrix["test"] == ("test-3.13", "test-3.12")
+    assert config.sessions["test-3.12"].commands[0].argv == ("pytest", "{posargs:-q tests}")
+    assert config.sessions["type"].requirements == ("pytest", "mypy")
+    assert config.sessions["type"].commands[0].argv == ("mypy", "src/pkg")
+    assert config.sessions["type"].install_project is None
+    assert dict(config.sessions["type"].env) == {"FOO": "bar"}
+
+
+def test_pyproject_legacy_tox_ini_and_setup_cfg(tmp_path: Path) -> None:
+    legacy = (
+        PROJECT
+        + '[tool.tox]\nlegacy_tox_ini = """\n[tox]\nenvlist = py311\n[testenv]\ncommands = pytest\n"""\n'
+    )
+    root = project(tmp_path / "a", {"pyproject.toml": legacy})
+    text, _ = translate(root)
+    assert "pyproject.toml [tool.tox] legacy_tox_ini" in text.splitlines()[0]
+    assert load_config(write_config(root)[0]).matrix["test"] == ("test-3.11",)
+
+    root = project(
+        tmp_path / "b", {"setup.cfg": "[tox:tox]\nenvlist = lint\n[testenv:lint]\ncommands = ruff\n"}
+    )
+    assert list(loaded(root)[0].sessions) == ["lint"]
+
+
+def test_tox_ini_without_tox_sections_is_skipped(tmp_path: Path) -> None:
+    root = project(tmp_path, {"tox.ini": "[flake8]\nmax-line-length = 99\n", "tests/test_x.py": ""})
+    text, _ = translate(root)
+    assert "no tox or nox config" in text.splitlines()[0]
+
+
+NOXFILE = """
+import nox
+from nox import session as sess
+
+PYTHONS = ["3.11", "3.12"]
+nox.options.sessions = ["lint", "tests"]
+
+@nox.session(python=PYTHONS, tags=["ci"])
+def tests(session):
+    '''Run the tests.'''
+    session.install("-r", "requirements-test.txt", "-c", "constraints.txt")
+    session.install("-e", ".[toml]")
+    session.env["PYTHONWARNINGS"] = "error"
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+@nox.session(python="3.12", reuse_venv=True)
+def lint(session):
+    session.install("ruff")
+    session.run("ruff", "check", *session.posargs, external=True)
+    if session.interactive:
+        session.run("echo", "hi")
+
+@sess(name="build-docs")
+def docs(session: nox.Session) -> None:
+    session.install(".")
+    session.chdir("docs")
+    session.run("sphinx-build", SOURCE)
+    session.run("python", "-c", "print(1)")
+"""
+
+
+def test_noxfile(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "noxfile.py": NOXFILE,
+            "requirements-test.txt": "",
+            "constraints.txt": "",
+            "docs/conf.py": "",
+        },
+    )
+    root.joinpath("pyproject.toml").write_text(PROJECT + "[project.optional-dependencies]\ntoml = []\n")
+    config, notes = loaded(root)
+    assert config.default == ("lint", "tests")
+    tests = config.sessions["tests-3.12"]
+    assert tests.description == "Run the tests."
+    assert [p.name for p in tests.requirement_files] == ["requirements-test.txt"]
+    assert [p.name for p in tests.constraint_files] == ["constraints.txt"]
+    assert tests.install_project == "editable"
+    assert tests.extras == ("toml",)
+    assert dict(tests.env) == {"PYTHONWARNINGS": "error"}
+    assert tests.tags == ("ci",)
+    assert tests.commands[0].argv == ("pytest", "{posargs:-q}")
+    lint = config.sessions["lint"]
+    assert (lint.python, lint.requirements, lint.install_project) == ("3.12", ("ruff",), None)
+    assert lint.commands[0].argv == ("ruff", "check", "{posargs}")
+    docs = config.sessions["build-docs"]
+    assert docs.install_project == "wheel"
+    assert docs.cwd == root / "docs"
+    assert [c.argv for c in docs.commands] == [("python", "-c", "print(1)")]
+    text = "\n".join(notes)
+    assert "if session.interactive" in text
+    assert "SOURCE" in text
+
+
+def test_noxfile_is_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    root = project(
+        tmp_path,
+        {
+            "noxfile.py": f"import nox\nopen({str(marker)!r}, 'w')\n@nox.session\ndef t(session):\n    session.run('true')\n"
+        },
+    )
+    config, _ = loaded(root)
+    assert list(config.sessions) == ["t"]
+    assert not marker.exists()
+
+
+def test_from_scratch(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tests/test_x.py": "",
+            "ruff.toml": "",
+            "requirements.txt": "attrs\n",
+        },
+    )
+    root.joinpath("pyproject.toml").write_text(
+        PROJECT + '[dependency-groups]\ntest = ["pytest"]\nlint = ["ruff"]\n'
+    )
+    config, _ = loaded(root)
+    assert config.sessions["test"].groups == ("test",)
+    assert config.sessions["test"].commands[0].argv == ("pytest", "{posargs}")
+    assert config.sessions["lint"].groups == ("lint",)
+    assert config.sessions["lint"].install_project is None
+
+
+def test_from_scratch_requirements_files(tmp_path: Path) -> None:
+    root = project(tmp_path, {"requirements.txt": "attrs\n", "requirements/test.txt": "pytest\n"})
+    (root / "pyproject.toml").unlink()
+    config, _ = loaded(root)
+    assert [p.name for p in config.sessions["test"].requirement_files] == ["requirements.txt", "test.txt"]
+    assert config.sessions["test"].install_project is None
+
+
+@pytest.mark.parametrize("existing", ["vrun.toml", "pyproject"])
+def test_write_config_never_overwrites(tmp_path: Path, existing: str) -> None:
+    root = project(tmp_path, {"tox.ini": "[testenv:x]\ncommands = true\n"})
+    if existing == "vrun.toml":
+        (root / "vrun.toml").write_text("# mine\n")
+    else:
+        (root / "pyproject.toml").write_text(PROJECT + "[tool.vrun]\n")
+    with pytest.raises(UsageError):
+        write_config(root)
+    if existing == "vrun.toml":
+        assert (root / "vrun.toml").read_text() == "# mine\n"
+
+
+def test_toml_string_escaping(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {"tox.ini": '[testenv:x]\ndescription = say "hi" \\ there\nset_env = A = it\'s "q" \\ \\t\n'},
+    )
+    config, _ = loaded(root)
+    assert config.sessions["x"].description == 'say "hi" \\ there'
+    assert dict(config.sessions["x"].env) == {"A": 'it\'s "q" \\ \\t'}
