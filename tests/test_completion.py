@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from vrun.completion import LIST_SESSIONS_COMMAND, SUBCOMMANDS, list_sessions_main, script, session_names
+from tests.conftest import Vrun, write_project
+from vrun import SUBCOMMANDS
+from vrun.completion import LIST_SESSIONS_COMMAND, list_sessions_main, script, session_names
 from vrun.errors import UsageError
 
 CONFIG = """
@@ -160,3 +162,14 @@ def test_fish_script_parses_and_completes(proj: Path, tmp_path: Path, fake_vrun:
     )
     offered = {line.split("\t")[0] for line in out.splitlines()}
     assert {"test", "test-3.11", "test-3.12", "lint", "--color"} <= offered
+
+
+def test_cli_prints_scripts_and_lists_sessions(project: Path, vrun: Vrun) -> None:
+    write_project(project, {"vrun.toml": '[sessions.test]\npython = ["3.11", "3.12"]\n[sessions.lint]\n'})
+    listed = vrun("completion", "--list-sessions", check=0).stdout.split()
+    assert {"test", "test-3.11", "test-3.12", "lint"} <= set(listed)
+    script = vrun("completion", "bash", check=0).stdout
+    assert "complete -F _vrun_complete vrun" in script
+    for option in ("--recreate", "--no-install", "--keyword"):
+        assert option in script  # read from the command line's own parser
+    assert vrun("completion", "tcsh", check=2).returncode == 2

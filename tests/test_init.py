@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Vrun, write_project
 from vrun.config import Config, load_config
 from vrun.errors import UsageError
 from vrun.init import translate, write_config
@@ -493,3 +494,28 @@ def test_toml_string_escaping(tmp_path: Path) -> None:
     config, _ = loaded(root)
     assert config.sessions["x"].description == 'say "hi" \\ there'
     assert dict(config.sessions["x"].env) == {"A": 'it\'s "q" \\ \\t'}
+
+
+def test_cli_init_writes_once_and_refuses_to_overwrite(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "tox.ini": """
+                [tox]
+                env_list = lint
+                [testenv:lint]
+                skip_install = true
+                deps = alpha
+                commands = python -c "import alpha; print('lint', alpha.VERSION)"
+            """,
+        },
+    )
+    first = vrun("init", check=0)
+    assert f"wrote {project / 'vrun.toml'}" in first.stdout
+    text = (project / "vrun.toml").read_text()
+    assert "[sessions.lint]" in text
+    ran = vrun("lint", check=0)
+    assert "lint 2.0" in ran.stdout  # the translated session runs
+    again = vrun("init", check=2)
+    assert "error:" in again.stderr and "vrun.toml" in again.stderr
+    assert (project / "vrun.toml").read_text() == text

@@ -6,3 +6,20 @@ hash of everything that decides its contents, and runs the session's commands in
 """
 
 __version__ = "0.1.0"
+
+#: vrun's subcommands, the one list: the command line dispatches on them, a session may not take
+#: one of their names, completion offers them. Here because this module costs nothing to import.
+SUBCOMMANDS = (
+    "list",
+    "shell",
+    "activate",
+    "run",
+    "path",
+    "rm",
+    "gc",
+    "freeze",
+    "init",
+    "completion",
+    "help",
+    "version",
+)

@@ -128,6 +128,21 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("session", metavar="SESSION")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     _common(p)
+
+    p = parsers["init"] = argparse.ArgumentParser(
+        prog="vrun init",
+        description="Write a vrun.toml for the project here, translated from tox.ini, tox.toml, [tool.tox] "
+        "or noxfile.py, or guessed from its files. Never overwrites a config.",
+    )
+    _common(p)
+
+    p = parsers["completion"] = argparse.ArgumentParser(
+        prog="vrun completion",
+        description="Print a shell completion script: source <(vrun completion bash)",
+    )
+    p.add_argument("shell", nargs="?", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    p.add_argument("--list-sessions", action="store_true", help=argparse.SUPPRESS)
+    _common(p)
     return parsers
 
 

@@ -303,3 +303,26 @@ def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
     config, _ = load(args)
     session = one_session(config, args.session)
     return freeze(config, session, single_plan(args, config, session)["sessions"][0], output_path=args.output)
+
+
+def cmd_init(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun init``: write a vrun.toml translated from the project's tox or nox config (:mod:`vrun.init`)."""
+    from vrun.init import write_config
+
+    path, notes = write_config(Path.cwd())
+    print(f"wrote {path}")
+    for note in notes:
+        output.warning(f"not translated: {note}")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun completion bash|zsh|fish``: print the completion script (:mod:`vrun.completion`)."""
+    from vrun import completion
+
+    if args.list_sessions:
+        return completion.list_sessions_main(Path.cwd())
+    if args.shell is None:
+        raise UsageError("vrun completion needs a shell", hint="vrun completion bash (or zsh, fish)")
+    sys.stdout.write(completion.script(args.shell))
+    return 0

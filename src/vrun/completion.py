@@ -13,47 +13,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from vrun import SUBCOMMANDS
+from vrun.errors import UsageError
 
 #: What the scripts run to get session names, one per line (the lead wires it into the CLI).
 LIST_SESSIONS_COMMAND = "vrun completion --list-sessions"
 SHELLS = ("bash", "zsh", "fish")
-SUBCOMMANDS = (
-    "list",
-    "shell",
-    "activate",
-    "run",
-    "path",
-    "rm",
-    "gc",
-    "freeze",
-    "help",
-    "version",
-    "init",
-    "completion",
-)
-#: (short, long, takes a value, help) of the top-level options.
-OPTIONS = (
-    ("v", "verbose", False, "more output"),
-    ("q", "quiet", False, "less output"),
-    ("", "color", True, "colour the output"),
-    ("f", "config", True, "use this vrun.toml or pyproject.toml"),
-    ("", "backend", True, "how envs are built"),
-    ("k", "keyword", True, "only sessions matching EXPR"),
-    ("t", "tag", True, "only sessions tagged TAG"),
-    ("r", "recreate", False, "rebuild the env"),
-    ("", "no-install", False, "reuse the env as it is"),
-    ("", "skip-missing-interpreters", False, "skip sessions whose Python is missing"),
-    ("", "version", False, "print the version"),
-    ("h", "help", False, "show help"),
-)
+
+
+def options() -> list[tuple[str, str, bool, str]]:
+    """``(short, long, takes a value, help)`` of the top-level options, read from the command line's
+    own parser (:func:`vrun.cli.build_parsers`), so completion cannot drift from it."""
+    from vrun.cli import build_parsers
+
+    found = []
+    for action in build_parsers()[""]._actions:
+        longs = [o[2:] for o in action.option_strings if o.startswith("--")]
+        shorts = [o[1:] for o in action.option_strings if len(o) == 2]
+        if longs:
+            text = (action.help or "").replace("'", "").split(" (")[0]
+            found.append((shorts[0] if shorts else "", longs[0], action.nargs != 0, text))
+    return found
+
+
 #: Subcommands that take no session name.
 _NO_SESSIONS = ("list", "gc", "version", "init", "completion", "help")
 
 
 def _option_words() -> str:
     words = []
-    for short, long, _, _ in OPTIONS:
+    for short, long, _, _ in options():
         if short:
             words.append(f"-{short}")
         words.append(f"--{long}")
@@ -63,7 +52,7 @@ def _option_words() -> str:
 def _value_options() -> str:
     """The options that take a value, as a shell ``case`` pattern (``--color|-f|--config|...``)."""
     words = []
-    for short, long, value, _ in OPTIONS:
+    for short, long, value, _ in options():
         if value:
             words += [f"-{short}"] if short else []
             words.append(f"--{long}")
@@ -187,7 +176,7 @@ _VALUES = {"color": "auto always never", "backend": "virtualenv uv"}
 
 def _fish_options() -> str:
     lines = []
-    for short, long, value, text in OPTIONS:
+    for short, long, value, text in options():
         line = "complete -c vrun" + (f" -s {short}" if short else "") + f" -l {long}"
         if long == "config":
             line += " -r -F"
@@ -232,10 +221,8 @@ def script(shell: str) -> str:
 
 
 def _load(path: Path) -> dict[str, Any] | None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on Python < 3.11 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from vrun._compat import tomllib
+
     with open(path, "rb") as file:
         data: dict[str, Any] = tomllib.load(file)
     return data

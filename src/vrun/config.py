@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vrun import fields, inputs
+from vrun import SUBCOMMANDS, fields, inputs
 from vrun.envs import NAME_MAX, NAME_OVERHEAD
 from vrun.errors import ConfigError, UsageError
 from vrun.schema import (
@@ -40,12 +40,12 @@ from vrun.schema import (
     table,
 )
 
-#: Names of vrun's built-in subcommands, the one list: a session may not take one of them, and
-#: the command line dispatches on them.
-BUILTIN_COMMANDS = ("list", "shell", "activate", "run", "path", "rm", "gc", "freeze", "help", "version")
+#: Names of vrun's built-in subcommands (:data:`vrun.SUBCOMMANDS`): a session may not take one.
+BUILTIN_COMMANDS = SUBCOMMANDS
 #: The dedicated configuration file's name.
 CONFIG_NAME = "vrun.toml"
-_SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+#: A session name: a letter or digit, then letters, digits, ``_``, ``.``, ``+``, ``-``.
+SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 __all__ = ["BUILTIN_COMMANDS", "CONFIG_NAME", "Command", "Config", "Session", "find_config", "load_config"]
 
@@ -182,7 +182,7 @@ def _tool_vrun(data: dict[str, Any]) -> bool:
 def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> None:
     """Apply the session-name rule; ``spec`` is set when ``name`` comes from a python matrix."""
     origin = f"python {spec!r} makes the session name {name!r}, which" if spec else f"{name!r}"
-    if not _SESSION_NAME.fullmatch(name):
+    if not SESSION_NAME.fullmatch(name):
         raise ctx.error(
             key,
             f"{origin} is not a valid session name",

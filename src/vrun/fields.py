@@ -33,7 +33,7 @@ from vrun.schema import (
 #: A variable name, or an fnmatch glob of names (``GITHUB_*``), for ``pass_env``.
 _VARIABLE_GLOB = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
 #: Tokens that mean the user expected a shell; without one they would reach the program as arguments.
-_SHELL_OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">>", "<", "2>", "&"})
+SHELL_OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">>", "<", "2>", "&"})
 #: Variables a session may not set: they would point the interpreter away from its env.
 _RESERVED_ENV = {
     "VIRTUAL_ENV": "vrun sets it to the session's env",
@@ -241,7 +241,7 @@ def _shell_operators(command: str) -> list[str]:
     lexer.whitespace_split = True
     lexer.commenters = ""
     try:
-        return [token for token in lexer if token in _SHELL_OPERATORS]
+        return [token for token in lexer if token in SHELL_OPERATORS]
     except ValueError:  # quoting that only POSIX mode accepts: nothing to report
         return []
 

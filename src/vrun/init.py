@@ -18,41 +18,21 @@ import ast
 import configparser
 import re
 import shlex
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from vrun import SUBCOMMANDS
+from vrun._compat import tomllib
+from vrun.config import SESSION_NAME as _SESSION_NAME
+from vrun.fields import SHELL_OPERATORS as _SHELL_OPERATORS
+from vrun.schema import BARE_KEY as _BARE_KEY
+
 from .errors import UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python < 3.11 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 CONFIG_NAME = "vrun.toml"
-
-#: Names a session may not take: vrun's subcommands, including those ``init`` and ``completion`` add.
-_RESERVED = frozenset(
-    {
-        "list",
-        "shell",
-        "activate",
-        "run",
-        "path",
-        "rm",
-        "gc",
-        "freeze",
-        "help",
-        "version",
-        "init",
-        "completion",
-    }
-)
-_SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SHELL_OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">>", "<", "2>", "&"})
+_RESERVED = frozenset(SUBCOMMANDS)
 #: A tox python factor: ``py39``, ``py3.10``, ``py3``, ``pypy310``, ``cpython3.12``, ``3.12``, ``py313t``.
 _PY_FACTOR = re.compile(
     r"(?:(?P<impl>py|pypy|cpython|python|jython|graalpy)(?P<major>[23])(?:\.?(?P<minor>\d+))?"

@@ -59,7 +59,7 @@ ALIASES = {
     "allowlist_externals": "external",
     "whitelist_externals": "external",
 }
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: PEP 685 / core metadata: a valid extra name.
 EXTRA_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 UNSET = object()
@@ -121,7 +121,7 @@ class Context:
 
 def key_part(name: str) -> str:
     """A table name as it is written in a dotted TOML key (quoted unless bare)."""
-    return name if _BARE_KEY.fullmatch(name) else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name if BARE_KEY.fullmatch(name) else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _toml_type(value: object) -> str:
