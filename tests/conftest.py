@@ -86,8 +86,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "greet", "1.0", modules={"greet.py": GREET}, scripts={"greet": "greet:main"})
     from virtualenv.seed.wheels import embed
 
-    for wheel in Path(embed.__file__).parent.glob("setuptools-*.whl"):
-        shutil.copy(wheel, house)
+    for pattern in ("setuptools-*.whl", "pip-*.whl"):  # uv-built envs get pip too
+        for wheel in Path(embed.__file__).parent.glob(pattern):
+            shutil.copy(wheel, house)
     return house
 
 
@@ -108,6 +109,9 @@ def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, 
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_NO_INDEX="1",
+        UV_FIND_LINKS=str(wheelhouse),
+        UV_NO_CONFIG="1",
         VRUN_CACHE_DIR=str(cache_dir),
         VIRTUALENV_OVERRIDE_APP_DATA=str(cache_dir / "virtualenv-app-data"),
         NO_COLOR="1",

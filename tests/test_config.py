@@ -706,7 +706,7 @@ def test_sessions_not_a_table(tmp_path: Path) -> None:
         ("[sessions.t]\ndependencies = []\n", "sessions.t.dependencies", "did you mean 'deps'?"),
         ("[sessions.t]\nzzz = 1\n", "sessions.t.zzz", "known keys: description, python"),
         ("[test]\ncommands = []\n", "test", "a session goes in [sessions.test]"),
-        ("zzz = 1\n", "zzz", "known keys: default, python, sessions"),
+        ("zzz = 1\n", "zzz", "known keys: default, python, backend, sessions, project_inputs"),
     ],
 )
 def test_unknown_keys(tmp_path: Path, text: str, key: str, hint: str) -> None:

@@ -313,7 +313,7 @@ def test_failed_install_shows_output_and_leaves_no_env(project: Path, vrun: Vrun
     )
     run = vrun("s", check=1)
     assert "could not install nosuchpkg-xyz" in run.stderr
-    assert "No matching distribution" in run.stderr  # pip's own output, shown on failure
+    assert "nosuchpkg-xyz was not found in the package registry" in run.stderr  # uv's own output, shown
     assert not envs_of(project, "s")
 
 

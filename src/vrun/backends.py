@@ -8,6 +8,7 @@ build path: nothing here runs for an env that is reused.
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 import shutil
 import tempfile
@@ -77,7 +78,8 @@ class InstallPlan:
             if files:
                 parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
         if self.project is not None:
-            parts.append(f"the project ({'editable' if self.editable else 'wheel'})")
+            built = ", built by vrun" if self.project.endswith(".whl") else ""
+            parts.append(f"the project ({'editable' if self.editable else 'wheel'}{built})")
         return ", ".join(parts)
 
     def project_only(self) -> InstallPlan:
@@ -93,7 +95,11 @@ class InstallPlan:
             out += ["-r", path]
         for path in self.constraint_files:
             out += ["-c", path]
-        if self.project is not None:
+        if self.project is not None and self.project.endswith(".whl"):  # a build from vrun's cache
+            name = os.path.basename(self.project).split("-")[0]
+            extras = f"[{','.join(self.extras)}]" if self.extras else ""
+            out.append(f"{name}{extras} @ {pathlib.Path(self.project).as_uri()}")
+        elif self.project is not None:
             target = self.project + (f"[{','.join(self.extras)}]" if self.extras else "")
             out += ["-e", target] if self.editable else [target]
         return out
@@ -139,7 +145,7 @@ class Backend(Protocol):
         *,
         prompt: str,
         system_site_packages: bool,
-        lock: EnvLock,
+        lock: EnvLock | None,
     ) -> None:
         """Create an empty env at ``env_dir`` (which does not exist yet) from ``interpreter``."""
 
@@ -155,6 +161,11 @@ class Backend(Protocol):
     ) -> None:
         """Install ``plan`` into the env, the installer running in ``cwd`` (the project root);
         ``reinstall`` forces the project to be reinstalled, without deps."""
+
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """Install plain requirement strings (a build env's build requirements)."""
 
     def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """The env's installed distributions as ``name==version`` lines (pip's ``freeze``)."""
@@ -234,7 +245,7 @@ class VirtualenvBackend:
         *,
         prompt: str,
         system_site_packages: bool,
-        lock: EnvLock,
+        lock: EnvLock | None,
     ) -> None:
         """Create the env with virtualenv's API, in this process (no second interpreter start).
 
@@ -273,6 +284,13 @@ class VirtualenvBackend:
             argv.insert(4, "--quiet")
         run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
 
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """``<env>/bin/python -m pip install --quiet REQUIREMENTS``."""
+        argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", "--quiet", *requirements]
+        run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd)
+
     def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """``pip freeze --all`` run in the env, as lines."""
         text = run_tool(
@@ -295,7 +313,12 @@ def find_uv() -> str | None:
 
 
 class UvBackend:
-    """uv to create (``uv venv``) and to install (``uv pip install``): same plan, far faster."""
+    """uv to create (``uv venv``) and to install (``uv pip install``): same plan, far faster.
+
+    Its envs get pip too (``uv pip install pip`` right after ``uv venv``): people run
+    ``pip install`` inside ``vrun shell``, and a global pip found on PATH would install elsewhere.
+    It costs one more uv call, ~20-40 ms with uv's cache warm (docs/envs.md has the measurement).
+    """
 
     name = "uv"
 
@@ -309,15 +332,25 @@ class UvBackend:
         *,
         prompt: str,
         system_site_packages: bool,
-        lock: EnvLock,
+        lock: EnvLock | None,
     ) -> None:
-        """``uv venv``: like nox's and tox-uv's uv envs, without pip (``uv pip`` serves instead)."""
+        """``uv venv``, then pip into it (see the class docstring)."""
         argv = [self.uv, "venv", "--quiet", "--python", interpreter.executable, "--prompt", prompt, env_dir]
         if system_site_packages:
             argv.append("--system-site-packages")
-        env = dict(os.environ)
+        env = installer_environ(env_dir, os.environ)
         env["UV_PYTHON_DOWNLOADS"] = "never"
         run_tool(argv, what="uv venv", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
+        pip = [
+            self.uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            os.path.join(env_dir, "bin", "python"),
+            "pip",
+        ]
+        run_tool(pip, what="uv pip install pip", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
 
     def install(
         self,
@@ -339,6 +372,14 @@ class UvBackend:
             argv.insert(3, "--quiet")
         run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
 
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """``uv pip install --quiet --python <env>/bin/python REQUIREMENTS``."""
+        argv = [self.uv, "pip", "install", "--quiet", "--python", os.path.join(env_dir, "bin", "python")]
+        env = installer_environ(env_dir, environ)
+        run_tool([*argv, *requirements], what="uv pip install", environ=env, cwd=cwd)
+
     def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """``uv pip freeze`` for the env."""
         text = run_tool(
@@ -352,6 +393,65 @@ class UvBackend:
 
 #: The backends by name.
 BACKENDS = ("virtualenv", "uv")
+#: The oldest session interpreter vrun builds envs for: uv supports 3.8 and newer, and virtualenv
+#: below 21.5 seeds pip for 3.8 (21.5 dropped it; pyproject.toml pins virtualenv below it).
+OLDEST_PYTHON = (3, 8)
+#: Implementations ``uv venv`` builds envs for; others (GraalPy, ...) go to virtualenv under ``auto``.
+UV_IMPLEMENTATIONS = ("CPython", "PyPy")
+_UV_STATUS: dict[str, str | None] = {}
+
+
+def uv_problem(uv: str | None) -> str | None:
+    """Why the ``uv`` at ``uv`` cannot run (``None``: it can): missing, or ``uv --version`` fails.
+
+    Checked once per process, by running it (a few milliseconds, planning only).
+    """
+    if uv is None:
+        return "uv is not installed"
+    if uv not in _UV_STATUS:
+        from vrun import inputs
+
+        inputs.stat_file(uv)  # a replaced uv changes the plan
+        try:
+            import subprocess
+
+            proc = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=30, check=False)
+            _UV_STATUS[uv] = None if proc.returncode == 0 else f"{uv} --version exited {proc.returncode}"
+        except (OSError, subprocess.SubprocessError) as exc:
+            _UV_STATUS[uv] = f"{uv} cannot run: {exc}"
+    return _UV_STATUS[uv]
+
+
+def select_backend(wanted: str, interpreter: Interpreter) -> tuple[str, str | None]:
+    """The backend that builds an env for ``interpreter``, and a note when ``auto`` fell back.
+
+    ``auto`` (the default) is uv where it supports the interpreter (CPython and PyPy) and can run,
+    else virtualenv + pip, with one note saying why; ``uv`` and ``virtualenv`` are taken as asked.
+
+    :raises UsageError: ``uv`` asked for but not runnable; an unknown name; an interpreter older
+        than :data:`OLDEST_PYTHON`.
+    """
+    if tuple(interpreter.version_info[:2]) < OLDEST_PYTHON:
+        oldest = ".".join(map(str, OLDEST_PYTHON))
+        raise UsageError(
+            f"Python {interpreter.version} ({interpreter.executable}) is older than vrun supports for "
+            f"sessions: {oldest} and newer",
+            hint="use a newer python for this session",
+        )
+    if wanted == "virtualenv":
+        return wanted, None
+    problem = uv_problem(find_uv())
+    if wanted == "uv":
+        if problem:
+            raise UsageError(f"the uv backend needs uv: {problem}", hint="pip install uv, or put uv on PATH")
+        return wanted, None
+    if wanted != "auto":
+        raise UsageError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(BACKENDS)}")
+    if problem:
+        return "virtualenv", f"{problem}; building with virtualenv + pip instead"
+    if interpreter.implementation not in UV_IMPLEMENTATIONS:
+        return "virtualenv", None
+    return "uv", None
 
 
 def get_backend(name: str) -> Backend:

@@ -10,6 +10,7 @@ an orphan writing into an env that another run is wiping.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -128,6 +129,12 @@ def _create_and_install(
         interpreter(s), env_dir, prompt=s["name"], system_site_packages=s["system_site_packages"], lock=lock
     )
     todo = install_plan(s)
+    if todo.project is not None:
+        from vrun.projectbuild import project_wheel
+
+        wheel = project_wheel(s, plan["root"], environ, backend)
+        if wheel is not None:
+            todo = dataclasses.replace(todo, project=wheel)
     if not todo.empty:
         output.info(f"installing {todo.describe()} with {backend.name}")
         backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
@@ -147,10 +154,14 @@ def reinstall_project(
 ) -> None:
     """Reinstall the project alone into a reused env (``install_project = "wheel"``), under ``lock``."""
     output.info(f"reinstalling the project into {os.path.basename(s['env_dir'])} (install_project = wheel)")
+    from vrun.projectbuild import project_wheel
+
     backend = get_backend(s["backend"])
-    backend.install(
-        s["env_dir"], install_plan(s), environ=environ, cwd=plan["root"], lock=lock, reinstall=True
-    )
+    todo = install_plan(s)
+    wheel = project_wheel(s, plan["root"], environ, backend)
+    if wheel is not None:
+        todo = dataclasses.replace(todo, project=wheel)
+    backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
 
 
 def write_marker(s: Mapping[str, Any], backend: str) -> None:

@@ -40,9 +40,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("virtualenv", "uv"),
+        choices=("auto", "uv", "virtualenv"),
         default=None,
-        help="how envs are built and installed into (default: $VRUN_BACKEND or virtualenv)",
+        help="how envs are built and installed into (default: $VRUN_BACKEND, else the config's backend, "
+        "else auto: uv where it can, else virtualenv + pip)",
     )
 
 

@@ -71,6 +71,7 @@ class Session:
     :param cwd: the directory the commands run in (absolute).
     :param timeout: seconds all its commands may take, or ``None``.
     :param external: programs it may run from outside its env without a note (names or paths).
+    :param backend: ``auto``, ``uv`` or ``virtualenv``: its own ``backend``, else the top level's.
     """
 
     name: str
@@ -93,6 +94,7 @@ class Session:
     cwd: str = ""
     timeout: float | None = None
     external: tuple[str, ...] = ()
+    backend: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,9 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
         )
 
 
-def _session(ctx: Context, key: str, base: str, raw: object, python: str | None) -> list[Session]:
+def _session(
+    ctx: Context, key: str, base: str, raw: object, python: str | None, backend: str
+) -> list[Session]:
     """Validate one ``[sessions.NAME]`` table; a python list yields one session per version."""
     values = table(ctx, key, raw)
     check_keys(ctx, key + ".", values, SESSION_KEYS)
@@ -246,6 +250,7 @@ def _session(ctx: Context, key: str, base: str, raw: object, python: str | None)
         cwd=fields.cwd(ctx, f"{key}.cwd", values.get("cwd", UNSET)),
         timeout=get("timeout", fields.timeout, default=None),
         external=get("external", fields.external),
+        backend=get("backend", fields.backend, default=backend),
     )
     if matrix is None:
         return [template]
@@ -275,6 +280,7 @@ def _load(path: Path) -> Config:
     project_inputs = (
         str_list(ctx, "project_inputs", data["project_inputs"]) if "project_inputs" in data else ()
     )
+    backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
 
     sessions: dict[str, Session] = {}
     matrix: dict[str, tuple[str, ...]] = {}
@@ -291,7 +297,7 @@ def _load(path: Path) -> Config:
         key = f"sessions.{key_part(base)}"
         _check_name(ctx, key, base)
         claim(base, key)
-        entries = _session(ctx, key, base, raw, python)
+        entries = _session(ctx, key, base, raw, python, backend)
         if [entry.name for entry in entries] != [base]:
             for i, entry in enumerate(entries):
                 _check_name(ctx, f"{key}.python[{i}]", entry.name, spec=entry.python)

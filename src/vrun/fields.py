@@ -15,6 +15,7 @@ import shlex
 from vrun import inputs, reqfiles
 from vrun.errors import ConfigError
 from vrun.schema import (
+    BACKEND_CHOICES,
     INSTALL_MODES,
     PYPROJECT_NAME,
     UNSET,
@@ -297,3 +298,13 @@ def external(ctx: Context, key: str, value: object) -> tuple[str, ...]:
         if os.sep in name and not os.path.isabs(name):
             raise ctx.error(f"{key}[{i}]", f"{name!r} is neither a program name nor an absolute path")
     return names
+
+
+def backend(ctx: Context, key: str, value: object) -> str:
+    """``backend``: ``"auto"`` (the default: uv where it can build the env), ``"uv"`` or ``"virtualenv"``."""
+    name = string(ctx, key, value)
+    if name not in BACKEND_CHOICES:
+        raise ctx.error(
+            key, f"expected one of {', '.join(BACKEND_CHOICES)}, got {name!r}", suggest(name, BACKEND_CHOICES)
+        )
+    return name

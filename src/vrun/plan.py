@@ -56,8 +56,9 @@ class RecordingEnviron(Mapping[str, str]):
 
 
 def backend_name(session: Session, environ: Mapping[str, str], override: str | None) -> str:
-    """The installer backend of ``session``: ``--backend``, else ``$VRUN_BACKEND``, else ``virtualenv``."""
-    return override or environ.get("VRUN_BACKEND") or "virtualenv"
+    """The backend ``session`` asks for: ``--backend``, else ``$VRUN_BACKEND``, else the config's
+    ``backend`` (the session's, else the top level's), else ``auto``."""
+    return override or environ.get("VRUN_BACKEND") or session.backend
 
 
 def record_code_identity() -> None:
@@ -140,6 +141,7 @@ def plan_session(
         "requires": required_names(config, session),
         "posargs": any(has_posargs(c.argv) for c in session.commands),
         "explicit": explicit,
+        "notes": [],
         "timeout": session.timeout,
         "external": list(session.external),
         "tags": list(session.tags),
@@ -158,8 +160,17 @@ def plan_session(
         if config.path.name == "pyproject.toml":
             where = f"tool.vrun.{where}"
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
+    from vrun.backends import select_backend
     from vrun.envkey import compute_key
 
+    try:
+        chosen, note = select_backend(chosen, interp)
+    except UsageError as exc:
+        entry.update(error=exc.message, error_hint=exc.hint, error_reason=exc.message)
+        return entry
+    entry["backend"] = chosen
+    if note:
+        entry["notes"].append(note)
     key = compute_key(session, config, interp, chosen, environ)
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)

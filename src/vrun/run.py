@@ -153,6 +153,8 @@ def run_sessions(
         output.log(
             output.SESSION, f"session {s['name']}" + (f": {s['description']}" if s["description"] else "")
         )
+        for note in s["notes"]:
+            output.info(note)
         try:
             _run_one(plan, s, posargs if s["explicit"] else None, options, environ, result)
         except Interrupted as exc:

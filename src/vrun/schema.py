@@ -19,11 +19,13 @@ from typing import Any
 from vrun import inputs, tomlfile
 from vrun.errors import ConfigError
 
+#: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
+BACKEND_CHOICES = ("auto", "uv", "virtualenv")
 #: The install modes of ``install_project``.
 INSTALL_MODES = ("editable", "wheel")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
-TOP_KEYS = ("default", "python", "sessions", "project_inputs")
+TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs")
 SESSION_KEYS = (
     "description",
     "python",
@@ -41,6 +43,7 @@ SESSION_KEYS = (
     "cwd",
     "timeout",
     "external",
+    "backend",
 )
 #: Keys other tools use for the same thing, suggested when ``difflib`` finds nothing close.
 ALIASES = {
