@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Vrun, write_project
 from vrun import envkey, inputs, interpreters, resolve
 from vrun.config import load_config
 from vrun.interpreters import Interpreter
@@ -383,3 +384,122 @@ def test_a_cached_resolution_is_recomputed_when_path_changes(
     assert discovered == [spec, spec]  # the new python on PATH made vrun look again
     assert again.version_info[:2] == sys.version_info[:2]
     assert cache_file.exists() and entries < set(json.loads(cache_file.read_text())["specs"])  # nothing wiped
+
+
+# --- end to end: real envs --------------------------------------------------------------------------
+
+SHOW_ALPHA = "python -c 'import alpha; print(alpha.__name__, alpha.VERSION)'"
+
+
+def states(vrun: Vrun) -> dict[str, str]:
+    return {row["name"]: row["state"] for row in json.loads(vrun("list", "--json", check=0).stdout)}
+
+
+def test_setuptools_dynamic_dependencies_rebuild_the_editable_env(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "pyproject.toml": """
+                [build-system]
+                requires = ["setuptools"]
+                build-backend = "setuptools.build_meta"
+
+                [project]
+                name = "demo"
+                version = "0.1"
+                dynamic = ["dependencies"]
+
+                [tool.setuptools]
+                py-modules = ["demo"]
+
+                [tool.setuptools.dynamic]
+                dependencies = {file = ["requirements.txt"]}
+
+                [tool.pytest.ini_options]
+                addopts = "-q"
+            """,
+            "demo.py": "WHO = 'demo'\n",
+            "requirements.txt": "alpha==1.0\n",
+            "vrun.toml": f"""
+                [sessions.s]
+                commands = ["python -c 'import demo; print(demo.__file__)'", "{SHOW_ALPHA}"]
+            """,
+        },
+    )
+    assert states(vrun) == {"s": "absent"}
+    first = vrun("s", check=0)
+    assert "alpha 1.0" in first.stdout and str(project / "demo.py") in first.stdout  # editable
+    assert states(vrun) == {"s": "ready"}
+    text = (project / "pyproject.toml").read_text().replace('"-q"', '"-x"')
+    (project / "pyproject.toml").write_text(text)  # [tool.pytest.*] decides nothing installed
+    assert states(vrun) == {"s": "ready"}
+    (project / "requirements.txt").write_text("alpha==2.0\n")
+    assert states(vrun) == {"s": "stale"}
+    second = vrun("s", check=0)
+    assert "project metadata changed: requirements.txt" in second.stderr
+    assert "alpha 2.0" in second.stdout
+
+
+LIB_PYPROJECT = """
+    [build-system]
+    requires = ["setuptools"]
+    build-backend = "setuptools.build_meta"
+
+    [project]
+    name = "{name}"
+    version = "0.1"
+    dependencies = ["alpha==1.0"]
+
+    [tool.setuptools]
+    py-modules = ["{name}_impl"]
+"""
+
+
+def test_a_local_dependencys_own_dependencies_are_in_the_key(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "lib/pyproject.toml": LIB_PYPROJECT.format(name="lib"),
+            "lib/lib_impl.py": "",
+            "vrun.toml": f"""
+                [sessions.s]
+                deps = ["./lib"]
+                install_project = false
+                commands = ["python -c 'import lib_impl'", "{SHOW_ALPHA}"]
+            """,
+        },
+    )
+    assert "alpha 1.0" in vrun("s", check=0).stdout
+    text = (project / "lib/pyproject.toml").read_text().replace("alpha==1.0", "alpha==2.0")
+    (project / "lib/pyproject.toml").write_text(text)
+    second = vrun("s", check=0)
+    assert "local dependencies changed: lib" in second.stderr
+    assert "alpha 2.0" in second.stdout
+
+
+def test_editable_path_in_a_requirements_file_installs_from_the_root_when_run_from_a_subfolder(
+    project: Path, vrun: Vrun
+) -> None:
+    write_project(
+        project,
+        {
+            "core/pyproject.toml": LIB_PYPROJECT.format(name="core"),
+            "core/core_impl.py": "",
+            "requirements.txt": "-e ./core\n",
+            "sub/notes.txt": "",
+            "vrun.toml": f"""
+                [sessions.s]
+                deps = ["-r requirements.txt"]
+                install_project = false
+                commands = ["python -c 'import core_impl; print(core_impl.__file__)'", "{SHOW_ALPHA}"]
+            """,
+        },
+    )
+    below = Vrun(project / "sub", vrun.env)
+    first = below("s", check=0)
+    assert str(project / "core" / "core_impl.py") in first.stdout and "alpha 1.0" in first.stdout
+    text = (project / "core/pyproject.toml").read_text().replace("alpha==1.0", "alpha==2.0")
+    (project / "core/pyproject.toml").write_text(text)
+    second = below("s", check=0)
+    assert "local dependencies changed: core" in second.stderr
+    assert "alpha 2.0" in second.stdout
