@@ -406,3 +406,29 @@ def test_a_plan_made_by_another_copy_of_vrun_is_not_used(project: Path, vrun: Vr
     assert warm(traced(vrun, "lint")[1])
     vrun.env["PYTHONPATH"] = str(tmp_path / "a")
     assert warm(traced(vrun, "lint")[1])  # its own plan, still valid
+
+
+def test_entries_coming_and_going_in_a_sessions_cwd_do_not_invalidate_the_plan(
+    project: Path, vrun: Vrun
+) -> None:
+    """``cwd`` is checked to be a directory; what is in it is not an input (a coverage database's
+    journal, ``.pytest_cache``, ``build/`` come and go on every run)."""
+    write_project(
+        project,
+        {
+            "work/keep.txt": "",
+            "vrun.toml": """
+                [sessions.s]
+                install_project = false
+                cwd = "work"
+                commands = ["python -c 'import os, uuid; n = uuid.uuid4().hex; open(n, \\"w\\").close(); os.remove(n)'"]
+            """,
+        },
+    )
+    vrun("s", check=0)
+    hot, modules = traced(vrun, "s")
+    assert hot.returncode == 0 and warm(modules), hot.stderr
+    (project / "work").rename(project / "gone")
+    gone, modules = traced(vrun, "s")
+    assert gone.returncode == 2 and not warm(modules)
+    assert "does not exist" in gone.stderr

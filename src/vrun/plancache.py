@@ -66,7 +66,7 @@ def _path(key: str, environ: Mapping[str, str]) -> str:
 def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     """Whether every input the plan recorded still has its recorded signature or value."""
     for path, sig in plan["inputs"].items():
-        if inputs.signature(path) != sig:
+        if not inputs.holds(path, sig):
             return False
     return all(environ.get(name) == value for name, value in plan["environ"].items())
 
