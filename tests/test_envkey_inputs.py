@@ -503,3 +503,58 @@ def test_editable_path_in_a_requirements_file_installs_from_the_root_when_run_fr
     second = below("s", check=0)
     assert "local dependencies changed: core" in second.stderr
     assert "alpha 2.0" in second.stdout
+
+
+# --- the docs ---------------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def toml_examples() -> list[tuple[str, str]]:
+    import re
+
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"```toml\n(.*?)```", text, re.S):
+            found.append((f"{page.name}:{text[: match.start()].count(chr(10)) + 1}", match.group(1)))
+    return found
+
+
+@pytest.mark.parametrize(("where", "example"), toml_examples(), ids=[w for w, _ in toml_examples()])
+def test_every_toml_example_in_the_docs_loads(where: str, example: str, tmp_path: Path) -> None:
+    """Each example is valid TOML; one that is a vrun config (``vrun.toml`` keys, or ``[tool.vrun]``)
+    passes vrun's validation once the files it names exist."""
+    from vrun import reqfiles
+    from vrun._compat import tomllib
+    from vrun.schema import TOP_KEYS
+
+    data = tomllib.loads(example)
+    vrun_table = data.get("tool", {}).get("vrun") if isinstance(data.get("tool"), dict) else None
+    if vrun_table is None and not (set(data) <= set(TOP_KEYS) and "sessions" in data):
+        return  # a fragment or another tool's file: parsing is all there is to check
+    config = vrun_table if vrun_table is not None else data
+    groups: dict[str, list[str]] = {}
+    installs = False
+    for session in config["sessions"].values():
+        installs = installs or session.get("install_project", False) not in (False, None)
+        for entry in session.get("deps", []):
+            option = reqfiles.file_option(entry)
+            if option is not None and option[0] in ("-r", "-c"):
+                write(tmp_path / option[1], "")
+            elif option is not None or reqfiles.is_local_path(entry):
+                (tmp_path / (option[1] if option else entry)).mkdir(parents=True, exist_ok=True)
+        groups.update({name: [] for name in session.get("groups", [])})
+        if "cwd" in session:
+            (tmp_path / session["cwd"]).mkdir(parents=True, exist_ok=True)
+    name = "pyproject.toml" if vrun_table is not None else "vrun.toml"
+    text = example
+    extra = '[project]\nname = "example"\nversion = "1"\n' if installs and "project" not in data else ""
+    if groups and "dependency-groups" not in data:
+        extra += "[dependency-groups]\n" + "".join(f"{g} = []\n" for g in groups)
+    if name == "pyproject.toml":
+        text = example + "\n" + extra
+    elif extra:
+        write(tmp_path / "pyproject.toml", extra)
+    write(tmp_path / name, text)
+    load_config(tmp_path / name)
