@@ -47,22 +47,28 @@ UNRELATED_TOOLS = frozenset(
         "interrogate", "check-manifest", "pyrefly", "ty", "typos", "deptry", "repo-review",
     }
 )  # fmt: skip
-#: Environment variables that change what pip (the virtualenv backend) or uv installs.
+#: Environment variables that change what pip (the virtualenv backend) or uv installs. Others
+#: (``PIP_CACHE_DIR``, ``PIP_TIMEOUT``, ``PIP_PROGRESS_BAR``, ``UV_CACHE_DIR``, ...) do not.
 INSTALLER_VARIABLES = {
     "virtualenv": (
         "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_CONSTRAINT",
-        "PIP_PRE", "PIP_ONLY_BINARY", "PIP_NO_BINARY", "PIP_PREFER_BINARY", "PIP_UPGRADE_STRATEGY",
-        "PIP_NO_BUILD_ISOLATION", "PIP_USE_DEPRECATED", "PIP_USE_FEATURE", "PIP_CONFIG_FILE",
+        "PIP_BUILD_CONSTRAINT", "PIP_REQUIREMENT", "PIP_EDITABLE", "PIP_NO_DEPS", "PIP_PRE",
+        "PIP_ONLY_BINARY", "PIP_NO_BINARY", "PIP_PREFER_BINARY", "PIP_UPGRADE_STRATEGY",
+        "PIP_IGNORE_REQUIRES_PYTHON", "PIP_NO_BUILD_ISOLATION", "PIP_CONFIG_SETTINGS",
+        "PIP_USE_DEPRECATED", "PIP_USE_FEATURE", "PIP_CONFIG_FILE",
     ),
     "uv": (
         "UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
         "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_PRERELEASE",
         "UV_RESOLUTION", "UV_EXCLUDE_NEWER", "UV_INDEX_STRATEGY", "UV_NO_BINARY", "UV_NO_BUILD",
-        "UV_NO_BUILD_ISOLATION", "UV_TORCH_BACKEND", "UV_CONFIG_FILE", "UV_NO_CONFIG",
+        "UV_NO_BUILD_ISOLATION", "UV_NO_SOURCES", "UV_TORCH_BACKEND", "UV_CONFIG_FILE", "UV_NO_CONFIG",
     ),
 }  # fmt: skip
 #: Variables whose value names files whose *contents* decide the install (split on whitespace).
-_FILE_VARIABLES = ("PIP_CONSTRAINT", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT")
+_FILE_VARIABLES = (
+    "PIP_CONSTRAINT", "PIP_BUILD_CONSTRAINT", "PIP_REQUIREMENT", "UV_CONSTRAINT", "UV_OVERRIDE",
+    "UV_BUILD_CONSTRAINT",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,17 +187,34 @@ def _string_literals(source: str) -> list[str]:
 
 
 def _is_project_file(root: str, name: str) -> bool:
-    if not name or len(name) > 200 or "\n" in name or name.startswith("/"):
+    """Whether a string literal of ``setup.py`` names a file of the project (not a ``.py`` module:
+    editing the package must not rebuild an editable env). Looks like a file name (an extension or
+    a directory), recorded even when absent: a ``requirements.txt`` that appears changes the key."""
+    if not name or len(name) > 200 or name.startswith("/") or name.endswith(".py") or name != name.strip():
+        return False
+    if any(c.isspace() for c in name) or ("." not in os.path.basename(name) and "/" not in name):
         return False
     path = os.path.normpath(os.path.join(root, name))
-    return path.startswith(root + os.sep) and os.path.isfile(path) and not name.endswith(".py")
+    return path.startswith(os.path.join(root, "")) and inputs.is_file(path)
 
 
 def _glob(root: str, pattern: str) -> list[str]:
+    """The files matching ``pattern`` under ``root``, every directory the match looked into
+    recorded (an entry appearing in one changes its signature), or the file itself when the
+    pattern has no wildcard."""
     import glob
 
-    base = os.path.join(root, pattern.split("*", 1)[0].rsplit("/", 1)[0]) if "*" in pattern else root
-    inputs.stat_file(base)  # a directory's signature changes when an entry appears
+    if not glob.has_magic(pattern):
+        return [pattern] if inputs.is_file(os.path.join(root, pattern)) else []
+    parts = pattern.replace(os.sep, "/").split("/")
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = os.path.join(root, *parts[:fixed])
+    depth = None if "**" in parts else len(parts) - fixed - 1  # directory levels below base
+    for here, dirs, _files in os.walk(base):
+        inputs.stat_file(here)
+        level = os.path.relpath(here, base).count(os.sep) + (here != base)
+        dirs[:] = [] if depth is not None and level >= depth else [d for d in dirs if not d.startswith(".")]
+    inputs.stat_file(base)  # recorded even when absent
     found = glob.glob(os.path.join(root, pattern), recursive=True)
     return sorted(os.path.relpath(p, root) for p in found if os.path.isfile(p))
 
@@ -256,16 +279,27 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> d
         if tool is not None:
             settings["tool.uv"] = _table_digest(tool)
     else:
-        dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
-        files = ["/etc/pip.conf", *(os.path.join(d, "pip", "pip.conf") for d in dirs if d)]
-        files += [os.path.join(config_home, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf")]
-        if variables.get("PIP_CONFIG_FILE") and variables["PIP_CONFIG_FILE"] != os.devnull:
-            files.append(str(variables["PIP_CONFIG_FILE"]))
+        files = _pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
     for name in _FILE_VARIABLES:
         files += (variables.get(name) or "").split()
     found = {f: file_digest(f) for f in dict.fromkeys(files)}
     settings["files"] = {f: d for f, d in found.items() if d != "missing"}
     return settings
+
+
+def _pip_config_files(
+    named: str | None, environ: Mapping[str, str], home: str, config_home: str
+) -> list[str]:
+    """The config files pip reads, as pip's ``Configuration`` chooses them: none at all when
+    ``PIP_CONFIG_FILE`` is :data:`os.devnull`; else the site-wide files, the user's files unless
+    ``PIP_CONFIG_FILE`` names an existing file, and that file."""
+    if named == os.devnull:
+        return []
+    dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+    files = [*(os.path.join(d, "pip", "pip.conf") for d in dirs if d), "/etc/pip.conf"]
+    if not (named and inputs.is_file(named)):
+        files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(config_home, "pip", "pip.conf")]
+    return [*files, named] if named else files
 
 
 def compute_key(

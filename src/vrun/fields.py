@@ -82,7 +82,7 @@ def deps(ctx: Context, key: str, value: object) -> tuple[tuple[str, ...], tuple[
             files[flag].append(path)
         elif reqfiles.is_local_path(entry):
             path = reqfiles.local_target(entry, str(ctx.root)) or entry
-            if inputs.stat_file(path) is None:
+            if not inputs.exists(path):
                 raise ctx.error(entry_key, f"local project {entry!r} not found at {path}", here)
             requirements.append(path)
         elif entry.startswith("-"):

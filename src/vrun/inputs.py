@@ -8,13 +8,14 @@ cache (:mod:`vrun.plancache`) stores those records and trusts a plan only while 
 still holds (``design.md``, "The warm path is the product"; the lesson is tox's ``.tox-info.json``
 being written from what a step actually used).
 
-Light on purpose: the warm path imports this module, so it uses ``os`` and nothing else at import
-time.
+Light on purpose: the warm path imports this module, so it imports ``os``, ``stat`` and ``time``
+(all three already loaded by Python's start-up) and nothing else.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 #: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 #: mtime tick without its signature changing (git's "racily clean" entries); a plan that read
 #: such a file is not stored. Linux stamps files from a coarse clock of at most 10 ms per tick.
 RACY_WINDOW_NS = 20_000_000
+#: The ``st_mtime_ns`` of a directory recorded by :func:`is_dir`: only *that it is this directory*
+#: (its inode) was used, not its listing, so entries coming and going (``.pytest_cache``, a
+#: database's journal, ``build/``) do not invalidate a plan.
+DIR_ONLY = -1
 
 
 def signature(path: str) -> Signature:
@@ -41,6 +46,25 @@ def signature(path: str) -> Signature:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def identity(path: str) -> Signature:
+    """``(DIR_ONLY, 0, inode, 0)`` for a directory, else :func:`signature`."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return (DIR_ONLY, 0, st.st_ino, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def holds(path: str, sig: Signature) -> bool:
+    """Whether ``path`` still has the signature ``sig`` recorded for it (for a directory recorded
+    by :func:`is_dir`: whether it is still the same directory)."""
+    if sig is not None and sig[0] == DIR_ONLY:
+        return identity(path) == sig
+    return signature(path) == sig
 
 
 class Recorder:
@@ -58,13 +82,17 @@ class Recorder:
 
     def note(self, path: str, sig: Signature) -> Signature:
         """Record ``sig`` for ``path`` unless the path was recorded already (the first read is what
-        planning used); return ``sig``, the signature now."""
-        self.files.setdefault(os.path.abspath(path), sig)
+        planning used); return ``sig``, the signature now. A directory recorded by :func:`is_dir`
+        and later looked into (:func:`stat_file`) gets its full signature, the listing then used."""
+        path = os.path.abspath(path)
+        old = self.files.setdefault(path, sig)
+        if old is not None and sig is not None and old[0] == DIR_ONLY != sig[0] and old[2] == sig[2]:
+            self.files[path] = sig
         return sig
 
     def changed(self) -> list[str]:
         """The recorded paths whose signature differs now (empty: every input still holds)."""
-        return [path for path, sig in self.files.items() if signature(path) != sig]
+        return [path for path, sig in self.files.items() if not holds(path, sig)]
 
     def racy(self) -> list[str]:
         """The recorded files modified so shortly before planning began that a change within the
@@ -100,8 +128,6 @@ def stat_file(path: str) -> Signature:
 
 def is_file(path: str) -> bool:
     """Whether ``path`` is a regular file (symlinks followed), recorded."""
-    import stat
-
     try:
         st = os.stat(path)
     except OSError:
@@ -112,10 +138,17 @@ def is_file(path: str) -> bool:
 
 
 def is_dir(path: str) -> bool:
-    """Whether ``path`` is a directory, recorded (a directory's mtime changes when an entry is
-    added or removed, so a recorded directory also vouches for its listing)."""
-    sig = stat_file(path)
-    return sig is not None and os.path.isdir(path)
+    """Whether ``path`` is a directory, recorded as such (:data:`DIR_ONLY`): for a check that
+    needs the directory, not its listing (a ``cwd``, a local project). :func:`stat_file` records a
+    directory's full signature, which changes when an entry is added or removed."""
+    sig = active().note(path, identity(path))
+    return sig is not None and sig[0] == DIR_ONLY
+
+
+def exists(path: str) -> bool:
+    """Whether ``path`` exists, recorded: a directory as by :func:`is_dir`, anything else by its
+    :func:`signature` (a wheel's bytes count)."""
+    return active().note(path, identity(path)) is not None
 
 
 def read_bytes(path: str) -> bytes:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 PLAN_SCHEMA = 3
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 _MARKER_SUFFIX = os.sep + "vrun.json"
+#: The directory of the vrun package running (the one :func:`vrun.plan.record_code_identity` records).
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse(argv: Sequence[str]) -> tuple[list[str], list[str] | None] | None:
@@ -50,8 +52,11 @@ def parse(argv: Sequence[str]) -> tuple[list[str], list[str] | None] | None:
 
 
 def plan_key(names: Sequence[str]) -> str:
-    """Everything about the invocation a plan depends on besides its recorded inputs."""
-    return "\0".join([str(PLAN_SCHEMA), sys.executable, os.getcwd(), *names])
+    """Everything about the invocation a plan depends on besides its recorded inputs: the schema,
+    the interpreter, the copy of vrun running (its recorded modules vouch for their contents, not
+    for being the code that runs: a checkout on ``PYTHONPATH`` beside an installed vrun), the
+    working directory and the session names."""
+    return "\0".join([str(PLAN_SCHEMA), sys.executable, _PACKAGE, os.getcwd(), *names])
 
 
 def _path(key: str, environ: Mapping[str, str]) -> str:
@@ -61,7 +66,7 @@ def _path(key: str, environ: Mapping[str, str]) -> str:
 def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     """Whether every input the plan recorded still has its recorded signature or value."""
     for path, sig in plan["inputs"].items():
-        if inputs.signature(path) != sig:
+        if not inputs.holds(path, sig):
             return False
     return all(environ.get(name) == value for name, value in plan["environ"].items())
 
