@@ -10,11 +10,12 @@ an orphan writing into an env that another run is wiping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vrun import __version__, output
@@ -99,15 +100,12 @@ def build_env(
         if built:
             output.info(f"creating env {os.path.basename(env_dir)} ({_why(root, s, recreate)})")
             wipe(root, env_dir)
-            old_umask = os.umask(0o022)
-            os.umask(old_umask | 0o022)
             try:
-                _create_and_install(plan, s, environ, lock)
+                with _safe_umask():
+                    _create_and_install(plan, s, environ, lock)
             except BaseException:
                 shutil.rmtree(env_dir, ignore_errors=True)
                 raise
-            finally:
-                os.umask(old_umask)
         lock.acquire(exclusive=False)  # downgrade: keep the env from deletion while it is used
     except BaseException:
         lock.release()
@@ -148,9 +146,22 @@ def reinstall_project(
     """Reinstall the project alone into a reused env (``install_project = "wheel"``), under ``lock``."""
     output.info(f"reinstalling the project into {os.path.basename(s['env_dir'])} (install_project = wheel)")
     backend = get_backend(s["backend"])
-    backend.install(
-        s["env_dir"], install_plan(s), environ=environ, cwd=plan["root"], lock=lock, reinstall=True
-    )
+    with _safe_umask():
+        backend.install(
+            s["env_dir"], install_plan(s), environ=environ, cwd=plan["root"], lock=lock, reinstall=True
+        )
+
+
+@contextlib.contextmanager
+def _safe_umask() -> Iterator[None]:
+    """Create files with at least ``umask 022`` (the installers inherit it): under a caller's
+    ``umask 000`` an env would otherwise be writable by every user."""
+    old = os.umask(0o022)
+    os.umask(old | 0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def write_marker(s: Mapping[str, Any], backend: str) -> None:
