@@ -84,11 +84,11 @@ def envs_of(project: Path, session: str) -> list[Path]:
 class Started:
     """A vrun started in the background, its output in a file."""
 
-    def __init__(self, vrun: Vrun, args: tuple[str, ...], out: Path) -> None:
+    def __init__(self, vrun: Vrun, args: tuple[str, ...], out: Path, prefix: tuple[str, ...] = ()) -> None:
         self.out = out
         with open(out, "wb") as fh:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "vrun", *args],
+                [*prefix, sys.executable, "-m", "vrun", *args],
                 cwd=vrun.cwd,
                 env=vrun.env,
                 stdin=subprocess.DEVNULL,
@@ -109,8 +109,8 @@ class Started:
 def started(vrun: Vrun, tmp_path: Path) -> Iterator[Callable[..., Started]]:
     runs: list[Started] = []
 
-    def start(*args: str) -> Started:
-        run = Started(vrun, args, tmp_path / f"vrun-{len(runs)}.out")
+    def start(*args: str, prefix: tuple[str, ...] = ()) -> Started:
+        run = Started(vrun, args, tmp_path / f"vrun-{len(runs)}.out", prefix)
         runs.append(run)
         return run
 
@@ -256,6 +256,40 @@ def test_nothing_of_a_session_outlives_vrun(
     assert not alive(child)
     assert not alive(grandchild)  # it ignored SIGTERM: killed after the grace period
     assert no_vrun_traceback(run.text)
+
+
+#: Runs argv[2:] as a child subreaper (orphans below it become its children) that never reaps
+#: them; writes the child's pid to argv[1]; exits with the child's status.
+NO_REAPER = (
+    "import ctypes, subprocess, sys\n"
+    "assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "open(sys.argv[1], 'w').write(f'{proc.pid}\\n')\n"
+    "sys.exit(proc.wait() % 256)\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+def test_dead_grandchildren_do_not_hold_up_the_sweep(
+    project: Path, vrun: Vrun, tmp_path: Path, started: Callable[..., Started]
+) -> None:
+    """A grandchild that dies of the forwarded SIGTERM stays a zombie until init reaps it (in a
+    container, maybe never); vrun must not wait out the grace period for it."""
+    grandchild_file, child_file = tmp_path / "grandchild.pid", tmp_path / "child.pid"
+    meek = STUBBORN.replace("signal.SIG_IGN", "signal.SIG_DFL")
+    argv = ["python", "-c", PARENT, str(grandchild_file), str(child_file), meek]
+    command_project(project, json.dumps([argv]))
+    vrun("path", "--build", "c", check=0)
+    vrun.env["VRUN_KILL_GRACE"] = "600"  # waiting it out would fail the test
+    # vrun's parent adopts orphans and never reaps them: the grandchild stays a zombie for good
+    vrun_pid = tmp_path / "vrun.pid"
+    run = started("c", prefix=(sys.executable, "-c", NO_REAPER, str(vrun_pid)))
+    wait_for(lambda: read_pid(grandchild_file) and read_pid(vrun_pid), "the command to start", run.proc)
+    grandchild, pid = read_pid(grandchild_file), read_pid(vrun_pid)
+    assert grandchild is not None and pid is not None
+    os.kill(pid, signal.SIGTERM)
+    assert run.wait() == 143, run.text
+    assert not alive(grandchild)
 
 
 def test_second_interrupt_kills_at_once(

@@ -236,11 +236,37 @@ class _Supervisor:
                 return  # the group is empty
             deadline = time.monotonic() + (self.grace if signum == signal.SIGTERM else 1.0)
             while time.monotonic() < deadline:
-                try:
-                    os.killpg(pgid, 0)
-                except OSError:
+                if not group_alive(pgid):
                     return
                 time.sleep(0.02)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether some process of group ``pgid`` still runs; zombies do not count.
+
+    ``killpg(pgid, 0)`` succeeds while the group has zombies, and orphans are reaped by init, which
+    in a container may never happen (a PID 1 that does not reap): the sweep would then wait out
+    the whole grace period for processes that are already dead. On Linux ``/proc`` tells.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()  # state, ppid, pgrp, ...
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def in_foreground() -> bool:
