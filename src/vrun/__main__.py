@@ -21,6 +21,7 @@ def main() -> None:
         from vrun.cli import main as cli_main
 
         sys.exit(cli_main(argv))
+    from vrun.errors import Interrupted
     from vrun.run import RunOptions, run_plan
 
     plan, posargs = hit
@@ -28,6 +29,8 @@ def main() -> None:
         code, _ = run_plan(plan, posargs, RunOptions(), os.environ)
     except KeyboardInterrupt:
         code = 130
+    except Interrupted as exc:  # SIGTERM/SIGHUP between sessions: as cli.main does, no traceback
+        code = 128 + exc.signum
     sys.exit(code)
 
 

@@ -10,12 +10,13 @@ an orphan writing into an env that another run is wiping.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vrun import __version__, output
@@ -100,15 +101,12 @@ def build_env(
         if built:
             output.info(f"creating env {os.path.basename(env_dir)} ({_why(root, s, recreate)})")
             wipe(root, env_dir)
-            old_umask = os.umask(0o022)
-            os.umask(old_umask | 0o022)
             try:
-                _create_and_install(plan, s, environ, lock)
+                with _safe_umask():
+                    _create_and_install(plan, s, environ, lock)
             except BaseException:
                 shutil.rmtree(env_dir, ignore_errors=True)
                 raise
-            finally:
-                os.umask(old_umask)
         lock.acquire(exclusive=False)  # downgrade: keep the env from deletion while it is used
     except BaseException:
         lock.release()
@@ -158,10 +156,23 @@ def reinstall_project(
 
     backend = get_backend(s["backend"])
     todo = install_plan(s)
-    wheel = project_wheel(s, plan["root"], environ, backend)
-    if wheel is not None:
-        todo = dataclasses.replace(todo, project=wheel)
-    backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+    with _safe_umask():
+        wheel = project_wheel(s, plan["root"], environ, backend)
+        if wheel is not None:
+            todo = dataclasses.replace(todo, project=wheel)
+        backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+
+
+@contextlib.contextmanager
+def _safe_umask() -> Iterator[None]:
+    """Create files with at least ``umask 022`` (the installers inherit it): under a caller's
+    ``umask 000`` an env would otherwise be writable by every user."""
+    old = os.umask(0o022)
+    os.umask(old | 0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def write_marker(s: Mapping[str, Any], backend: str) -> None:

@@ -90,7 +90,7 @@ def resolve_program(
     program = argv[0]
     bin_dir = os.path.join(env_dir, "bin")
     if os.sep in program:
-        path = os.path.join(cwd, program)
+        path = os.path.normpath(os.path.join(cwd, program))
         if os.access(path, os.X_OK) and os.path.isfile(path):
             return [path, *argv[1:]], None
         if os.path.isfile(path):
@@ -136,15 +136,20 @@ class Outcome:
     """How a command ended.
 
     :ivar status: its exit status; 128+N when killed by signal N (the shell convention).
+    :ivar signal: the signal that killed it, or ``None`` when it exited (an exit status of 139
+        is a program's own, not SIGSEGV).
     :ivar received: the signal that interrupted vrun while it ran (SIGINT, SIGTERM, SIGHUP), or ``None``.
     :ivar timed_out: the command ran past its timeout and was stopped.
     :ivar duration: wall-clock seconds.
     """
 
-    __slots__ = ("duration", "received", "status", "timed_out")
+    __slots__ = ("duration", "received", "signal", "status", "timed_out")
 
-    def __init__(self, status: int, received: int | None, timed_out: bool, duration: float) -> None:
+    def __init__(
+        self, status: int, received: int | None, timed_out: bool, duration: float, signal: int | None = None
+    ) -> None:
         self.status = status
+        self.signal = signal
         self.received = received
         self.timed_out = timed_out
         self.duration = duration
@@ -231,11 +236,37 @@ class _Supervisor:
                 return  # the group is empty
             deadline = time.monotonic() + (self.grace if signum == signal.SIGTERM else 1.0)
             while time.monotonic() < deadline:
-                try:
-                    os.killpg(pgid, 0)
-                except OSError:
+                if not group_alive(pgid):
                     return
                 time.sleep(0.02)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether some process of group ``pgid`` still runs; zombies do not count.
+
+    ``killpg(pgid, 0)`` succeeds while the group has zombies, and orphans are reaped by init, which
+    in a container may never happen (a PID 1 that does not reap): the sweep would then wait out
+    the whole grace period for processes that are already dead. On Linux ``/proc`` tells.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()  # state, ppid, pgrp, ...
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def in_foreground() -> bool:
@@ -285,7 +316,8 @@ def run_command(
             supervisor.sweep(pid)
     code = os.waitstatus_to_exitcode(wait_status)
     status = 128 - code if code < 0 else code
-    return Outcome(status, supervisor.received, supervisor.timed_out, time.monotonic() - start)
+    killed_by = -code if code < 0 else None
+    return Outcome(status, supervisor.received, supervisor.timed_out, time.monotonic() - start, killed_by)
 
 
 #: Signals Python ignores at start-up, given back their default for the child as
@@ -314,6 +346,7 @@ def _spawn(
     pid = os.fork()
     if pid:
         return pid
+    exec_failed = False
     try:  # the child: nothing here may return into vrun's code
         os.chdir(cwd)
         if new_session:
@@ -325,10 +358,32 @@ def _spawn(
             os.set_inheritable(fd, True)
         for sig in _RESTORED:
             signal.signal(sig, signal.SIG_DFL)
+        exec_failed = True
         os.execve(args[0], list(args), env)
     except BaseException as exc:
+        code, why = 127, str(exc)
+        if exec_failed and isinstance(exc, OSError) and os.path.isfile(args[0]):
+            code, why = EXIT_NOT_EXECUTABLE, _exec_problem(args[0], exc)
         try:
-            os.write(2, f"vrun > error: cannot run {args[0]}: {exc}\n".encode(errors="replace"))
+            os.write(2, f"vrun > error: cannot run {args[0]}: {why}\n".encode(errors="replace"))
         finally:
-            os._exit(127)
+            os._exit(code)
     os._exit(127)  # unreachable: execve does not return
+
+
+def _exec_problem(path: str, exc: OSError) -> str:
+    """Why an existing file could not be executed, as a shell would say it (``bad interpreter``)."""
+    import errno
+
+    if exc.errno == errno.ENOENT:  # the file is there: its #! interpreter is not
+        try:
+            with open(path, "rb") as fh:
+                first = fh.readline(256)
+        except OSError:
+            first = b""
+        if first.startswith(b"#!"):
+            interpreter = first[2:].strip().split(b" ")[0].decode(errors="replace")
+            return f"bad interpreter: {interpreter} not found"
+    if exc.errno == errno.ENOEXEC:
+        return "not a program this system can run (no #! line, or another architecture)"
+    return exc.strerror or str(exc)

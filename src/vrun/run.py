@@ -299,8 +299,13 @@ def run_commands(
             return
         if outcome.status != 0:
             status = outcome.status
-            if status > 128 and status - 128 < 65:
-                reason = f"command killed by {signal_name(status - 128)} (exit {status}): {shown}"
+            if outcome.signal is not None:
+                reason = f"command killed by {signal_name(outcome.signal)} (exit {status}): {shown}"
+            elif shell and 128 < status < 128 + 65:  # the shell's report of a signal, or its own code
+                reason = (
+                    f"command failed with exit code {status} "
+                    f"(the shell's status for {signal_name(status - 128)}): {shown}"
+                )
             else:
                 reason = f"command failed with exit code {status}: {shown}"
             result.update(status="failed", reason=reason, exit_code=status)
