@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, build_wheel, write_project
-from vrun.envs import SCHEMA_VERSION
+from vrun.envs import SCHEMA_VERSION, prepare_venvs_dir
 from vrun.envs import EnvDirError as UnsafeDeleteError
 from vrun.freeze import pinned_requirements
 from vrun.inventory import remove_env
@@ -88,7 +88,8 @@ def fake_env(venvs: Path, name: str) -> Path:
 
 def test_remove_env_refuses_anything_not_directly_inside_venvs(tmp_path: Path) -> None:
     root = tmp_path / "proj"
-    venvs = root / ".venvs"
+    root.mkdir()
+    venvs = Path(prepare_venvs_dir(str(root)))  # vrun's: a user's folder is refused as a whole
     inside = fake_env(venvs, "s-0123456789")
     outside = fake_env(tmp_path, "s-abcdef0123")  # carries a marker, but is not in .venvs/
     nested = fake_env(inside, "s-1111111111")
