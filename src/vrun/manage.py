@@ -43,7 +43,8 @@ def current_digests(
     """The key digest the config gives each session now.
 
     :param backend: ``--backend`` (the backend is part of the key), or ``None``.
-    :param probe: run interpreters to learn about them (``False`` for ``vrun list --envs``).
+    :param probe: run an interpreter the config names by path to learn about it (``False`` for
+        ``vrun list --envs`` and ``vrun gc``: such a session's key is then unknown).
     :returns: ``(digests, problems)``: full session name -> digest, and full session name ->
         why its key could not be computed (e.g. no interpreter matches its ``python``).
     """
@@ -254,7 +255,8 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
     most recently used (by last-used time) are kept and the rest removed. Incomplete builds
     are removed unless another process is building them. A session whose current key cannot
     be computed (its interpreter is missing) keeps all its complete envs, with a warning:
-    gc cannot tell which one is current.
+    gc cannot tell which one is current; so does one whose ``python`` is a path vrun has never
+    run (gc runs no program the config names).
 
     :param keep: stale envs kept per session (``>= 0``).
     :param dry_run: remove nothing; print the same list prefixed ``would remove``.
@@ -264,7 +266,7 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
     if check_venvs_dir(str(config.root)) is None:
         print("nothing to remove")
         return 0
-    digests, problems = current_digests(config, backend)
+    digests, problems = current_digests(config, backend, probe=False)
     stale: dict[str, list[EnvInfo]] = {}
     doomed: list[EnvInfo] = []
     unknown: set[str] = set()
