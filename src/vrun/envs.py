@@ -310,7 +310,7 @@ def touch_used(env_dir: str) -> None:
     """
     path = os.path.join(env_dir, USED)
     try:
-        os.utime(path)
+        os.utime(path, follow_symlinks=False)  # a symlink planted there: its own time, not its target's
     except FileNotFoundError:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
