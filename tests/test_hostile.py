@@ -246,6 +246,32 @@ def test_symlinked_lock_file_is_never_followed(
     assert not env.exists()
 
 
+def test_symlinks_planted_inside_venvs_are_never_followed(tmp_path: Path, project: Path, vrun: Vrun) -> None:
+    write_project(project, NOOP)
+    vrun("s", check=0)
+    (env,) = envs_of(project, "s")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    os.utime(precious, (1_000_000, 1_000_000))
+    # the last-used file, then the env directory itself
+    (env / "vrun-used").unlink()
+    (env / "vrun-used").symlink_to(precious)
+    vrun("s", check=0)
+    assert precious.stat().st_mtime == 1_000_000
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine\n")
+    shutil.rmtree(env)
+    env.symlink_to(theirs)
+    venvs = project / ".venvs"
+    before = snapshot(tmp_path, skip=venvs)
+    one_error(vrun("s"), f"refusing to delete {env}: it is a symlink")
+    one_error(vrun("rm", "s"), f"refusing to delete {env}: it is a symlink")
+    one_error(vrun("gc"), f"refusing to delete {env}: it is a symlink")
+    assert snapshot(tmp_path, skip=venvs) == before
+    assert env.is_symlink()
+
+
 # -- 3. bad config -----------------------------------------------------------------------------------
 
 
@@ -358,17 +384,21 @@ def test_read_only_commands_never_run_a_python_path_from_the_config(
             """
         },
     )
+    vrun("ok", check=0)  # a .venvs with an env in it: gc and rm have something to look at
     for args in (("list",), ("list", "--json"), ("list", "--envs"), ("list", "--envs", "--json")):
         proc = vrun(*args, check=0)
         assert "Traceback" not in proc.stderr
     assert "not probed" in vrun("list", check=0).stdout
-    assert {r["name"]: r["state"] for r in list_json(vrun)} == {"e": "not probed", "ok": "absent"}
+    assert {r["name"]: r["state"] for r in list_json(vrun)} == {"e": "not probed", "ok": "ready"}
     for args in (("--help",), ("list", "-h"), ("path", "-h"), ("help",)):
         vrun(*args, check=0)
     path = vrun("path", "e")
     assert path.returncode != 0 and path.stdout == ""
     one_error(path, "not probed", str(script))
-    errors_of(vrun("gc", "--dry-run"))
+    for args in (("gc", "--dry-run"), ("gc",), ("gc", "--keep", "0")):
+        proc = vrun(*args, check=0)
+        assert "Traceback" not in proc.stderr and "removed" not in proc.stdout
+    vrun("rm", "ok", check=0)
     assert not ran.exists()
 
     vrun("e", check=0)  # running the session does run it: the check above is meaningful
