@@ -156,6 +156,25 @@ class Vrun:
         return proc
 
 
+def other_python(env: Mapping[str, str]) -> str:
+    """A CPython ``3.N`` other than the one running the tests that vrun finds with ``env`` (PATH,
+    pyenv, uv, as a vrun run with ``env`` searches), for tests that need two Pythons; skips the
+    test on a machine with only one."""
+    from vrun.errors import InterpreterNotFoundError
+    from vrun.interpreters import find_interpreter
+
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for version in ("3.12", "3.11", "3.13", "3.10", "3.9"):
+        if version == running:
+            continue
+        try:
+            find_interpreter(version, environ=env, cache_dir=Path(env["VRUN_CACHE_DIR"]))
+        except InterpreterNotFoundError:
+            continue
+        return version
+    pytest.skip(f"needs a second Python: vrun finds none other than {running} here")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project directory."""

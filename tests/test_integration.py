@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, other_python, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 #: One session ``s`` that installs nothing and runs a no-op: for tests about the env, not its contents.
@@ -368,7 +368,7 @@ def test_editable_project_and_metadata_change(project: Path, vrun: Vrun) -> None
 
 
 def test_dependency_group_and_matrix(project: Path, vrun: Vrun) -> None:
-    other = "3.12" if PY != "3.12" else "3.11"
+    other = other_python(vrun.env)
     write_project(
         project,
         {

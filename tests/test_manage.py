@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, build_wheel, write_project
-from vrun.envs import SCHEMA_VERSION
+from tests.conftest import Vrun, build_wheel, other_python, write_project
+from vrun.envs import SCHEMA_VERSION, prepare_venvs_dir
 from vrun.envs import EnvDirError as UnsafeDeleteError
 from vrun.freeze import pinned_requirements
 from vrun.inventory import remove_env
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
-OTHER_PY = "3.12" if PY != "3.12" else "3.11"
 
 
 def envs_of(project: Path, session: str) -> list[Path]:
@@ -88,7 +87,8 @@ def fake_env(venvs: Path, name: str) -> Path:
 
 def test_remove_env_refuses_anything_not_directly_inside_venvs(tmp_path: Path) -> None:
     root = tmp_path / "proj"
-    venvs = root / ".venvs"
+    root.mkdir()
+    venvs = Path(prepare_venvs_dir(str(root)))  # vrun's: a user's folder is refused as a whole
     inside = fake_env(venvs, "s-0123456789")
     outside = fake_env(tmp_path, "s-abcdef0123")  # carries a marker, but is not in .venvs/
     nested = fake_env(inside, "s-1111111111")
@@ -167,6 +167,7 @@ def test_list_envs_shows_current_stale_and_incomplete_envs(project: Path, vrun: 
 
 
 def test_rm_removes_only_the_named_sessions_envs(project: Path, vrun: Vrun) -> None:
+    other_py = other_python(vrun.env)
     write_project(
         project,
         {
@@ -174,7 +175,7 @@ def test_rm_removes_only_the_named_sessions_envs(project: Path, vrun: Vrun) -> N
                 [sessions.s]
                 install_project = false
                 [sessions.m]
-                python = ["{PY}", "{OTHER_PY}"]
+                python = ["{PY}", "{other_py}"]
                 install_project = false
                 [sessions.gone]
                 install_project = false
@@ -196,10 +197,10 @@ def test_rm_removes_only_the_named_sessions_envs(project: Path, vrun: Vrun) -> N
         assert not env.exists()
     assert re.search(r"^freed [\d.]+ (KiB|MiB) \(2 envs\)$", out, re.M)
     assert not (project / ".venvs" / "s").is_symlink()
-    assert envs_of(project, f"m-{PY}") and envs_of(project, f"m-{OTHER_PY}") and envs_of(project, "gone")
+    assert envs_of(project, f"m-{PY}") and envs_of(project, f"m-{other_py}") and envs_of(project, "gone")
 
     out = vrun("rm", "m", check=0).stdout  # a matrix base name: every entry
-    assert not envs_of(project, f"m-{PY}") and not envs_of(project, f"m-{OTHER_PY}")
+    assert not envs_of(project, f"m-{PY}") and not envs_of(project, f"m-{other_py}")
     assert "(2 envs)" in out
 
     (project / "vrun.toml").write_text("[sessions.s]\ninstall_project = false\n")

@@ -171,6 +171,15 @@ class Backend(Protocol):
         """The env's installed distributions as ``name==version`` lines (pip's ``freeze``)."""
 
 
+def _one_line(message: str) -> str:
+    """A multi-line message (virtualenv's seeder embeds a whole traceback) as its first line and
+    its last, the actual cause: ``failed to build image pip because: OSError: [Errno 28] ...``."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    return f"{lines[0]} {lines[-1]}"
+
+
 def installer_environ(env_dir: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment an installer runs in: the caller's, pointed at the env.
 
@@ -262,7 +271,7 @@ class VirtualenvBackend:
         except OSError as exc:
             raise BuildError(f"creating the env with virtualenv failed: {exc.strerror or exc}") from exc
         except (Exception, SystemExit) as exc:  # virtualenv raises RuntimeError, SystemExit, ...
-            raise BuildError(f"creating the env with virtualenv failed: {exc}") from exc
+            raise BuildError(f"creating the env with virtualenv failed: {_one_line(str(exc))}") from exc
 
     def install(
         self,

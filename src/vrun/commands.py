@@ -86,10 +86,18 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
         from vrun.manage import list_envs
 
         return list_envs(config, args.backend, as_json=args.json)
+    from vrun.envs import env_path, marker_problem
+
     environ = RecordingEnviron(os.environ)
     rows: list[dict[str, Any]] = []
     for session in config.sessions.values():
         state, detail, digest = session_state(config, session, environ, args.backend)
+        if state == "stale" and digest is not None:  # say why the env at the current key is not ready
+            problem = marker_problem(env_path(str(config.root), session.name, digest), digest)
+            if problem == "incomplete build":
+                state, detail = "incomplete", "an interrupted build, or its marker is corrupt"
+            elif problem not in (None, "absent"):
+                detail = problem
         rows.append(
             {
                 "name": session.name,
@@ -270,10 +278,14 @@ def cmd_path(args: argparse.Namespace, posargs: list[str] | None) -> int:
         return 0
     entry = single_plan(args, config, session, probe=False)["sessions"][0]
     if entry["marker"] is None:
-        output.log(
-            output.ERROR, f"session {session.name} has no ready env: run `vrun path --build {args.session}`"
+        from vrun.envs import marker_problem
+        from vrun.errors import EnvNotReadyError
+
+        problem = marker_problem(entry["env_dir"], entry["digest"])
+        raise EnvNotReadyError(
+            f"session {session.name} has no ready env ({os.path.basename(entry['env_dir'])}: {problem})",
+            hint=f"run `vrun path --build {args.session}`",
         )
-        return 1
     print(entry["env_dir"])
     return 0
 

@@ -73,54 +73,89 @@ def split_env_name(name: str) -> tuple[str, str] | None:
     return session, digest
 
 
-def prepare_venvs_dir(root: str) -> str:
-    """Check ``.venvs/`` is vrun's to use, creating it with ``.gitignore`` and ``CACHEDIR.TAG``.
+def check_venvs_dir(root: str) -> str | None:
+    """Check an existing ``.venvs/`` is vrun's to use, without writing anything.
 
-    Refused, with an :class:`EnvDirError` naming the path: a ``.venvs`` that is not a directory; a
-    non-empty directory (or a symlink to one) without vrun's ``CACHEDIR.TAG``, since it is not
-    vrun's (nothing is written into a user's folder); one owned by another user or writable by
-    everyone (anyone could plant an env there, as pip refuses a cache it does not own).
+    Refused, with an :class:`EnvDirError` naming the path: a ``.venvs`` that is not a directory
+    (a file, a broken symlink); one owned by another user or writable by everyone (anyone could
+    plant an env there, as pip refuses a cache it does not own); a non-empty directory (or a
+    symlink to one) without vrun's ``CACHEDIR.TAG``, since it is not vrun's: nothing is written
+    or deleted in a user's folder.
 
-    :returns: the path of ``.venvs``.
-    :raises EnvDirError: as above, or when it cannot be created (read-only or full disk).
+    :returns: the path of ``.venvs``, or ``None`` when there is nothing at that path.
+    :raises EnvDirError: as above.
     """
     venvs = venvs_dir(root)
-    tag = os.path.join(venvs, "CACHEDIR.TAG")
-    try:
-        os.mkdir(venvs, 0o755)
-        created = True
-    except FileExistsError:
-        created = False
-    except OSError as exc:
-        raise EnvDirError(f"cannot create {venvs}: {exc.strerror}") from exc
     try:
         st = os.stat(venvs)
+    except FileNotFoundError as exc:
+        if not os.path.islink(venvs):
+            return None
+        raise EnvDirError(
+            f"{venvs} is a broken symlink", "remove it, or point it at an empty directory"
+        ) from exc
     except OSError as exc:
-        raise EnvDirError(f"{venvs} is a broken symlink: {exc.strerror}") from exc
+        raise EnvDirError(f"cannot use {venvs}: {exc.strerror}") from exc
+    _check_venvs_stat(venvs, st)
+    if not _has_our_tag(os.path.join(venvs, "CACHEDIR.TAG")):
+        try:
+            entries = os.listdir(venvs)
+        except OSError as exc:
+            raise EnvDirError(f"cannot read {venvs}: {exc.strerror}") from exc
+        if any(not _is_vrun_setup_file(name) for name in entries):
+            kind = "a symlink to a folder" if os.path.islink(venvs) else "a folder"
+            raise EnvDirError(
+                f"{venvs} is {kind} that vrun did not create (it has no vrun CACHEDIR.TAG)",
+                "move it away, or point .venvs at an empty directory",
+            )
+    return venvs
+
+
+def _check_venvs_stat(venvs: str, st: os.stat_result) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise EnvDirError(f"{venvs} is not a directory", "move it away: vrun keeps its envs there")
     if st.st_uid != os.getuid():
         raise EnvDirError(f"{venvs} belongs to another user (uid {st.st_uid})", "remove it or chown it")
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
         raise EnvDirError(f"{venvs} is writable by every user", f"chmod o-w {venvs}")
-    if not created and not _has_our_tag(tag) and os.listdir(venvs):
-        kind = "a symlink to a folder" if os.path.islink(venvs) else "a folder"
-        raise EnvDirError(
-            f"{venvs} is {kind} that vrun did not create (it has no vrun CACHEDIR.TAG)",
-            "move it away, or point .venvs at an empty directory",
-        )
+
+
+def prepare_venvs_dir(root: str) -> str:
+    """Check ``.venvs/`` is vrun's to use (:func:`check_venvs_dir`), creating it with
+    ``.gitignore`` and ``CACHEDIR.TAG``.
+
+    :returns: the path of ``.venvs``.
+    :raises EnvDirError: as :func:`check_venvs_dir`, or when it cannot be created (read-only or
+        full disk).
+    """
+    venvs = check_venvs_dir(root)
+    if venvs is None:
+        venvs = venvs_dir(root)
+        try:
+            os.mkdir(venvs, 0o755)
+        except FileExistsError:  # made meanwhile by another process: check it as found
+            return prepare_venvs_dir(root)
+        except OSError as exc:
+            raise EnvDirError(f"cannot create {venvs}: {exc.strerror}") from exc
     from vrun.inputs import write_atomic
 
-    try:
+    tag = os.path.join(venvs, "CACHEDIR.TAG")
+    try:  # the tag first: it is what makes the folder vrun's for another process checking it now
+        if not _has_our_tag(tag):
+            write_atomic(tag, _CACHEDIR_TAG)
         if not os.path.isfile(os.path.join(venvs, ".gitignore")):
             write_atomic(
                 os.path.join(venvs, ".gitignore"), "# created by vrun: envs are never committed\n*\n"
             )
-        if not _has_our_tag(tag):
-            write_atomic(tag, _CACHEDIR_TAG)
     except OSError as exc:
         raise EnvDirError(f"cannot write in {venvs}: {exc.strerror}") from exc
     return venvs
+
+
+def _is_vrun_setup_file(name: str) -> bool:
+    """Whether ``name`` is a file :func:`prepare_venvs_dir` writes (or its temporary file): a
+    ``.venvs`` holding only those is one another vrun process is setting up right now."""
+    return name in ("CACHEDIR.TAG", ".gitignore") or name.startswith((".CACHEDIR.TAG.", ".gitignore."))
 
 
 def _has_our_tag(path: str) -> bool:
@@ -275,7 +310,7 @@ def touch_used(env_dir: str) -> None:
     """
     path = os.path.join(env_dir, USED)
     try:
-        os.utime(path)
+        os.utime(path, follow_symlinks=False)  # a symlink planted there: its own time, not its target's
     except FileNotFoundError:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))

@@ -16,14 +16,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vrun.envs import MARKER, USED, EnvDirError, EnvLock, lock_for, read_marker, split_env_name, venvs_dir
+from vrun.envs import (
+    MARKER,
+    USED,
+    EnvDirError,
+    EnvLock,
+    check_venvs_dir,
+    lock_for,
+    read_marker,
+    split_env_name,
+    venvs_dir,
+)
 from vrun.errors import EnvInUseError
 
 
 def check_deletable(root: str, env_dir: str) -> None:
     """Refuse (:class:`~vrun.envs.EnvDirError`) anything but a direct, non-symlink child of the real
-    ``.venvs/``, named like an env, carrying vrun's marker or vrun's lock file (an incomplete build).
+    ``.venvs/``, named like an env, carrying vrun's marker or vrun's lock file (an incomplete build),
+    in a ``.venvs`` that is vrun's (:func:`~vrun.envs.check_venvs_dir`: not a user's folder).
     """
+    if check_venvs_dir(root) is None:
+        raise EnvDirError(f"refusing to delete {env_dir}: {venvs_dir(root)} does not exist")
     venvs_real = os.path.realpath(venvs_dir(root))
     if os.path.islink(env_dir):
         raise EnvDirError(f"refusing to delete {env_dir}: it is a symlink")

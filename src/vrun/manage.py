@@ -22,7 +22,7 @@ from typing import Any
 
 from vrun import output
 from vrun.config import Config
-from vrun.envs import EnvDirError, split_env_name, venvs_dir
+from vrun.envs import EnvDirError, check_venvs_dir, marker_problem, split_env_name, venvs_dir
 from vrun.errors import EnvInUseError, UsageError, VrunError
 from vrun.inventory import (
     EnvInfo,
@@ -43,7 +43,8 @@ def current_digests(
     """The key digest the config gives each session now.
 
     :param backend: ``--backend`` (the backend is part of the key), or ``None``.
-    :param probe: run interpreters to learn about them (``False`` for ``vrun list --envs``).
+    :param probe: run an interpreter the config names by path to learn about it (``False`` for
+        ``vrun list --envs`` and ``vrun gc``: such a session's key is then unknown).
     :returns: ``(digests, problems)``: full session name -> digest, and full session name ->
         why its key could not be computed (e.g. no interpreter matches its ``python``).
     """
@@ -63,12 +64,15 @@ def current_digests(
 
 
 def env_state(info: EnvInfo, digests: Mapping[str, str]) -> str:
-    """``"incomplete"`` (no marker), ``"current"`` (its digest is the key its session has
-    now: the env a run would use) or ``"stale"`` (another key, or a session no longer in
-    the config)."""
+    """``"incomplete"`` (no valid marker), ``"current"`` (its digest is the key its session has
+    now and it is usable as it is: the env a run would use) or ``"stale"`` (another key, a session
+    no longer in the config, or an env a run would rebuild: the project moved since it was built,
+    its interpreter is gone)."""
     if info.marker is None:
         return "incomplete"
-    return "current" if digests.get(info.session) == info.digest else "stale"
+    if digests.get(info.session) != info.digest:
+        return "stale"
+    return "current" if marker_problem(str(info.path), info.digest) is None else "stale"
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -215,7 +219,9 @@ def remove_sessions(config: Config, names: Sequence[str]) -> int:
         :func:`vrun.envs.remove_env`).
     :raises UsageError: for a name that is neither a session nor found on disk, with a
         did-you-mean hint; raised before anything is removed.
+    :raises EnvDirError: ``.venvs`` is not vrun's (:func:`vrun.envs.check_venvs_dir`).
     """
+    check_venvs_dir(str(config.root))
     on_disk = _on_disk(config.root)
     disk_sessions = {info.session for info in on_disk}
     wanted: dict[str, None] = {}
@@ -249,13 +255,18 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
     most recently used (by last-used time) are kept and the rest removed. Incomplete builds
     are removed unless another process is building them. A session whose current key cannot
     be computed (its interpreter is missing) keeps all its complete envs, with a warning:
-    gc cannot tell which one is current.
+    gc cannot tell which one is current; so does one whose ``python`` is a path vrun has never
+    run (gc runs no program the config names).
 
     :param keep: stale envs kept per session (``>= 0``).
     :param dry_run: remove nothing; print the same list prefixed ``would remove``.
     :returns: 0, or 1 when an env was in use or a deletion was refused.
+    :raises EnvDirError: ``.venvs`` is not vrun's (:func:`vrun.envs.check_venvs_dir`).
     """
-    digests, problems = current_digests(config, backend)
+    if check_venvs_dir(str(config.root)) is None:
+        print("nothing to remove")
+        return 0
+    digests, problems = current_digests(config, backend, probe=False)
     stale: dict[str, list[EnvInfo]] = {}
     doomed: list[EnvInfo] = []
     unknown: set[str] = set()
