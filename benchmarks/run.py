@@ -1085,15 +1085,29 @@ def ratio_table(results: Sequence[Result], refs: Sequence[str]) -> str:
     return table(header, rows)
 
 
+def paired(a: Result, b: Result) -> str:
+    """The median over rounds of ``a``'s time ÷ ``b``'s in the same round, as ``1.23x``.
+
+    Every round runs every row once, so the n-th samples of two rows come from the same round
+    (a row that fails is dropped, and then this says ``n/a``): a per-round ratio cancels drift
+    in the machine's load that lasts longer than a round.
+    """
+    if a.error or b.error or not a.samples or len(a.samples) != len(b.samples):
+        return "n/a"
+    return f"{statistics.median(x.wall / y.wall for x, y in zip(a.samples, b.samples)):.2f}x"
+
+
 def cold_summary(results: Sequence[Result]) -> str:
     """One sentence: vrun's default cold test session against ``uv run`` and the issue's target."""
-    by = {r.case.label: r.median() for r in results if not r.error}
-    vrun, uv = by.get("vrun", math.nan), by.get("uv run", math.nan)
-    venv = by.get("vrun --backend virtualenv", math.nan)
+    by = {r.case.label: r for r in results}
+    missing = Result(Case("", (), Path()), error="missing")
+    vrun, uv = by.get("vrun", missing), by.get("uv run", missing)
+    venv = by.get("vrun --backend virtualenv", missing)
     return (
-        f"vrun's default cold test session ÷ `uv run`: **{ratio(vrun, uv)}** "
-        "(target: at most 1.00x; goal 0.60x). "
-        f"`vrun --backend virtualenv` (the previous default) ÷ vrun's default: {ratio(venv, vrun)}."
+        f"vrun's default cold test session ÷ `uv run`: **{ratio(vrun.median(), uv.median())}** "
+        f"(median of the per-round ratios: {paired(vrun, uv)}; target: at most 1.00x, goal 0.60x). "
+        f"`vrun --backend virtualenv` (the previous default) ÷ vrun's default: "
+        f"{ratio(venv.median(), vrun.median())} (per round: {paired(venv, vrun)})."
     )
 
 
@@ -1121,7 +1135,8 @@ def compare_table(noop: Sequence[Result], ref: Ref) -> str:
     over_before, over_after = before.median() - base, after.median() - base
     return (
         f"{table(header, rows)}\n\n"
-        f"After ÷ before: whole run {ratio(after.median(), before.median())}, "
+        f"After ÷ before: whole run {ratio(after.median(), before.median())} "
+        f"(median of the per-round ratios: {paired(after, before)}), "
         f"overhead alone {ratio(over_after, over_before)} "
         f"({ms(over_before)} ms → {ms(over_after)} ms over the baseline's {ms(base)} ms).\n"
     )
@@ -1447,7 +1462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         projects = {n: copy_project(template, work, n) for n in PROJECTS if n != "vrun-ref" or ref}
         bench = Bench(work, env, projects, pythons, ref, facts)
         logs = work / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(logs, ignore_errors=True)  # this run's logs only
+        logs.mkdir(parents=True)
         print(f"set up in {time.perf_counter() - began:.0f} s", file=sys.stderr)
         if second is None:
             print("no second Python: the CI scenario is skipped", file=sys.stderr)
