@@ -692,7 +692,12 @@ def measure_rss(results: Sequence[Result], *, runs: int, env: Mapping[str, str],
                 result.case.cwd,
                 env=result.case.env,
             )
-            run_once(timed, env, logs / "rss.log")
+            try:
+                run_once(timed, env, logs / "rss.log")
+            except BenchError as exc:
+                result.error = f"peak RSS run: {str(exc).splitlines()[0]}"
+                print(f"  FAILED: {exc}", file=sys.stderr)
+                continue
             result.rss_kib.append(int(out.read_text().split()[-1]))
     return True
 
@@ -1472,7 +1477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("building the envs of the warm scenarios", file=sys.stderr)
         for i, case in enumerate(prepare_cases(bench)):
-            run_once(case, env, logs / f"prepare-{i}-{case.cwd.name}.log")
+            try:
+                run_once(case, env, logs / f"prepare-{i}-{case.cwd.name}.log")
+            except BenchError as exc:  # its rows fail in their warm-ups; the others go on
+                print(f"  FAILED: {exc}", file=sys.stderr)
 
         def scenario(name: str, cases: Sequence[Case], reps: int, warmup: int) -> list[Result]:
             print(f"scenario: {name}", file=sys.stderr)
@@ -1486,7 +1494,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rss = measure_rss(noop, runs=args.rss_runs, env=env, logs=logs)
         test = scenario("test", warm_test_cases(bench), args.test, 2)
         print("import profile", file=sys.stderr)
-        profiles = [import_profile(bench, args.import_runs, extra) for extra in ({}, dict(NO_PLAN_CACHE))]
+        profiles: list[str] = []
+        for extra in ({}, dict(NO_PLAN_CACHE)):
+            try:
+                profiles.append(import_tables(*import_profile(bench, args.import_runs, extra)))
+            except BenchError as exc:
+                print(f"  FAILED: {exc}", file=sys.stderr)
+                profiles.append(f"Failed: {str(exc).splitlines()[0]}\n")
         cold = scenario("cold", cold_cases(bench), args.cold, 1)
         ci = scenario("ci", ci_cases(bench), args.ci, 1) if second else []
     except BenchError as exc:
@@ -1504,7 +1518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         test,
         cold,
         ci,
-        [import_tables(rows, wall) for rows, wall in profiles],
+        profiles,
         loads,
         rss,
         time.perf_counter() - began,
@@ -1518,7 +1532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         update_readme(text)
         print(f"wrote {HERE / 'results.md'} and the results block of {HERE / 'README.md'}", file=sys.stderr)
-    return 1 if any(r.error for r in run.results()) else 0
+    failed = any(r.error for r in run.results()) or any(p.startswith("Failed:") for p in profiles)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
