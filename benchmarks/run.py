@@ -1148,8 +1148,8 @@ def compare_table(noop: Sequence[Result], ref: Ref) -> str:
 
 
 #: Modules worth knowing about on the warm path, in groups: vrun's warm path (the plan cache
-#: and the session loop), what only the full path needs, what only building an env needs (none
-#: of it may appear on a warm run), and the costlier stdlib modules.
+#: and the session loop), what only the full path needs (none of it on a plan-cache hit), what
+#: only building an env needs (none of it may appear on a warm run), and the costlier stdlib.
 WATCHED = (
     (
         "vrun's warm path",
@@ -1166,7 +1166,15 @@ WATCHED = (
     ),
     (
         "vrun's full path only (planning)",
-        ("vrun.cli", "vrun.plan", "vrun.config", "vrun.interpreters", "vrun.envkey"),
+        # packaging.requirements: vrun.fields validates PEP 508 deps (the lint session's "ruff").
+        (
+            "vrun.cli",
+            "vrun.plan",
+            "vrun.config",
+            "vrun.interpreters",
+            "vrun.envkey",
+            "packaging.requirements",
+        ),
     ),
     (
         "the build path only (must not appear)",
@@ -1176,7 +1184,6 @@ WATCHED = (
             "virtualenv",
             "python_discovery",
             "pip",
-            "packaging.requirements",
             "uv",
             "colorlog",
         ),
