@@ -1,25 +1,28 @@
 #!/usr/bin/env python3
-"""Time vrun against nox, tox and uv on the same small project, in one run.
+"""Time vrun against nox, tox-uv, hatch and uv on the same small project, in one run.
 
 Usage::
 
-    python benchmarks/run.py            # full: 20 no-op, 10 test, 5 cold repetitions; writes results
-    python benchmarks/run.py --quick    # 5 / 3 / 2 repetitions; prints only (add --write to write)
+    python benchmarks/run.py            # full: 20 no-op, 10 test, 5 cold, 5 CI repetitions; writes results
+    python benchmarks/run.py --quick    # 5 / 3 / 2 / 2 repetitions; prints only (add --write to write)
+    python benchmarks/run.py --compare-ref main   # also time a vrun built from git ref `main`
 
 Standard library only. It builds, in a temporary directory (or ``--workdir``):
 
-- one venv per tool (vrun installed non-editable from this repository, nox, tox, tox with
-  tox-uv, uv -- the others from PyPI at their current versions);
-- one local wheelhouse with every distribution the test env needs, so that cold builds read
-  no network for any tool;
-- one small project (``example_project/`` with all four tools' configs), copied once per tool
-  so that one tool's caches and build artefacts cannot help or hurt another's.
+- one venv per tool (vrun installed non-editable from this repository; nox, tox with tox-uv,
+  hatch and uv from PyPI at their current versions; with ``--compare-ref``, a second vrun built
+  from that git ref);
+- one local wheelhouse with every distribution the sessions need (pytest, attrs, setuptools,
+  ruff...), so that no timed command reads the network;
+- one small project (``example_project/`` with every tool's config), copied once per row family
+  so that one tool's envs, caches and build artefacts cannot help or hurt another's.
 
-Then it times three scenarios, round-robin across the tools so drift hits all alike:
-a warm no-op session, a warm ``pytest -q`` session, and a cold build of the test env. The
-report (median, min, overhead over the bare command, ratio to vrun, CPU time, peak RSS) goes to
-stdout and, for a full run, to ``benchmarks/results.md`` and the results block of
-``benchmarks/README.md``. See that README for what is measured and why.
+Then it times four scenarios, round-robin across the rows so drift hits all alike: a warm
+no-op session, a warm ``pytest -q`` session, a cold test session (env removed first) and a
+CI-shaped run (lint plus tests on two Pythons, from nothing). The report (median, min, overhead
+over the bare command, ratios, CPU time, peak RSS, vrun's import profile) goes to stdout and,
+for a full run, to ``benchmarks/results.md`` and the results block of ``benchmarks/README.md``.
+See that README for what is measured and why.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 #: during a timed run fails loudly instead of quietly timing the network.
 DEAD_PROXY = "http://127.0.0.1:9"
 #: What the wheelhouse holds: the test env's requirements (pytest, the project's attrs), the
-#: project's build backend (setuptools, wheel) and pip (for any tool that seeds it with uv).
-WHEELHOUSE_REQS = ("pytest>=8", "attrs>=23.1", "setuptools>=64", "wheel", "pip")
+#: project's build backend (setuptools, wheel), pip (for any tool that seeds it) and ruff (the
+#: lint session's only dependency: one version, so every tool runs the same ruff).
+WHEELHOUSE_REQS = ("pytest>=8", "attrs>=23.1", "setuptools>=64", "wheel", "pip", "ruff")
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
 
@@ -61,33 +65,35 @@ class BenchError(Exception):
 # --- the environment every tool runs in ----------------------------------------------------------
 
 
-def base_environ(work: Path) -> dict[str, str]:
+def base_environ(work: Path, extra_bins: Sequence[Path] = ()) -> dict[str, str]:
     """The environment of every timed command: the caller's, with this machine's traps removed.
 
     - ``PYTHONDONTWRITEBYTECODE`` is dropped: with it no tool's modules get ``.pyc`` files
       and every run recompiles them (a user's machine does not set it).
-    - ``PIP_CONFIG_FILE=/dev/null`` ignores a machine-wide pip.conf (extra indexes), and
-      ``PIP_FIND_LINKS``/``PIP_INDEX_URL``/``UV_*`` index settings of the caller are dropped.
-    - Every cache (pip, uv, virtualenv's app-data, vrun's interpreter facts, XDG) lives under
-      ``work/cache``, so the benchmark reads and writes nothing in the home directory.
-    - The running interpreter's ``bin/`` leads ``PATH``, so every tool finds the same real
-      ``python3.X`` (not a pyenv shim script, which costs a shell start per call).
-    - ``VIRTUALENV_NO_PERIODIC_UPDATE`` stops virtualenv (used by vrun, nox and tox) from
+    - ``PIP_CONFIG_FILE=/dev/null`` ignores a machine-wide pip.conf (extra indexes), and the
+      caller's ``PIP_*``, ``UV_*``, ``VIRTUALENV_*``, ``NOX_*``, ``TOX_*``, ``HATCH_*`` and
+      ``VRUN_*`` variables are dropped.
+    - Every cache (pip, uv, virtualenv's app-data, vrun's interpreter facts and plans, hatch's
+      data, cache and config, XDG) lives under ``work/cache``, so the benchmark reads and writes
+      nothing in the home directory.
+    - The running interpreter's ``bin/`` leads ``PATH``, then ``extra_bins`` (the second
+      Python's), so every tool finds the same real ``python3.X`` (not a pyenv shim script,
+      which costs a shell start per call and fails for versions not selected).
+    - ``VIRTUALENV_NO_PERIODIC_UPDATE`` stops virtualenv (used by vrun's virtualenv backend) from
       checking for new embedded wheels in the background.
 
     :param work: the benchmark's working directory.
+    :param extra_bins: directories put on ``PATH`` right after the running interpreter's.
     :returns: a new dict.
     """
     drop = {"PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "CONDA_PREFIX"}
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in drop and not k.startswith(("PIP_", "UV_", "VRUN_", "NOX_", "TOX_", "VIRTUALENV_"))
-    }
+    prefixes = ("PIP_", "UV_", "VRUN_", "NOX_", "TOX_", "VIRTUALENV_", "HATCH_")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith(prefixes)}
     cache = work / "cache"
     path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p]
+    bins = [str(Path(sys.base_prefix) / "bin"), *map(str, extra_bins)]
     env.update(
-        PATH=os.pathsep.join([str(Path(sys.base_prefix) / "bin"), *path]),
+        PATH=os.pathsep.join([*bins, *path]),
         PIP_CONFIG_FILE=os.devnull,
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         PIP_CACHE_DIR=str(cache / "pip"),
@@ -96,6 +102,9 @@ def base_environ(work: Path) -> dict[str, str]:
         XDG_CACHE_HOME=str(cache / "xdg"),
         VIRTUALENV_OVERRIDE_APP_DATA=str(cache / "virtualenv"),
         VIRTUALENV_NO_PERIODIC_UPDATE="1",
+        HATCH_DATA_DIR=str(cache / "hatch-data"),
+        HATCH_CACHE_DIR=str(cache / "hatch-cache"),
+        HATCH_CONFIG=str(cache / "hatch-config.toml"),
     )
     return env
 
@@ -137,7 +146,7 @@ def check(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = Non
     return proc.stdout
 
 
-# --- setup: tools, wheelhouse, project ------------------------------------------------------------
+# --- setup: tools, wheelhouse, second Python, project ---------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -158,10 +167,14 @@ TOOLS = (
     # A wheel built from this repository and installed like any other (pip compiles its .pyc
     # at install time); an editable one gets .pyc only from runs, never with PYTHONDONTWRITEBYTECODE.
     Tool("vrun", ("vrun[uv]",), ("vrun", "virtualenv", "uv")),
-    Tool("nox", ("nox[uv]",), ("nox", "virtualenv", "uv")),
-    Tool("tox", ("tox",), ("tox", "virtualenv")),
+    Tool("nox", ("nox[uv]",), ("nox", "uv")),
     Tool("tox-uv", ("tox", "tox-uv"), ("tox", "tox-uv", "uv")),
+    Tool("hatch", ("hatch",), ("hatch", "uv")),
     Tool("uv", ("uv",), ("uv",)),
+)
+
+_VERSIONS_CODE = (
+    "import importlib.metadata as m, sys\nprint(', '.join(f'{d} {m.version(d)}' for d in sys.argv[1:]))"
 )
 
 
@@ -169,14 +182,15 @@ def install_tools(work: Path, env: Mapping[str, str], *, reinstall: bool) -> dic
     """Create one venv per :data:`TOOLS` entry (reused when already complete); return versions.
 
     ``pip wheel`` first fetches (or, for vrun, builds) every tool's wheels into one directory, in
-    one resolution, so each wheel crosses the network once; each venv then installs from that
-    directory alone.
+    one resolution, so each wheel crosses the network once and every tool that uses uv gets the
+    same uv; each venv then installs from that directory alone.
 
     :returns: ``{tool name: "dist version, dist version"}``.
     """
     wheels = work / "tool-wheels"
     if reinstall:
-        shutil.rmtree(work / "tools", ignore_errors=True)
+        for tool in TOOLS:
+            shutil.rmtree(work / "tools" / tool.name, ignore_errors=True)
         shutil.rmtree(wheels, ignore_errors=True)
     if not all((work / "tools" / t.name / ".bench-installed").exists() for t in TOOLS):
         print("  fetching the tools' wheels (and building vrun's)", file=sys.stderr)
@@ -195,21 +209,92 @@ def install_tools(work: Path, env: Mapping[str, str], *, reinstall: bool) -> dic
             pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index"]
             check([*pip, "--find-links", str(wheels), *tool.install], env=env)
             done.write_text("ok\n")
-        code = (
-            "import importlib.metadata as m, sys\n"
-            "print(', '.join(f'{d} {m.version(d)}' for d in sys.argv[1:]))"
+        versions[tool.name] = check(
+            [str(venv / "bin" / "python"), "-c", _VERSIONS_CODE, *tool.dists], env=env
         )
-        versions[tool.name] = check([str(venv / "bin" / "python"), "-c", code, *tool.dists], env=env).strip()
+        versions[tool.name] = versions[tool.name].strip()
     return versions
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A second vrun, built from a git ref of this repository (``--compare-ref``).
+
+    :param name: the ref as given (``main``, ``v0.1.0``, a hash).
+    :param commit: the commit it names.
+    :param tool: its venv's directory name under ``work/tools``.
+    """
+
+    name: str
+    commit: str
+    tool: str
+
+    @property
+    def label(self) -> str:
+        """The row label: ``vrun@<ref>``."""
+        return f"vrun@{self.name}"
+
+
+def install_ref(work: Path, env: Mapping[str, str], ref: str, *, reinstall: bool) -> tuple[Ref, str]:
+    """Build a vrun wheel from git ref ``ref`` and install it in its own venv; return it and its versions.
+
+    ``git archive <commit>`` is unpacked into ``work/ref-<hash>/src`` (the repository and its
+    worktrees are not touched), ``pip wheel`` builds it with its dependencies into
+    ``work/ref-<hash>/wheels``, and the venv installs that wheel (with the ``uv`` extra) from
+    there alone. Both vruns have the same version number, so the wheel is installed by path.
+    """
+    try:
+        commit = check(
+            ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"], env=env
+        ).strip()
+    except BenchError as exc:
+        raise BenchError(f"--compare-ref {ref}: not a commit of {REPO}") from exc
+    short = commit[:10]
+    info = Ref(ref, commit, f"vrun-{short}")
+    base = work / f"ref-{short}"
+    venv = work / "tools" / info.tool
+    done = venv / ".bench-installed"
+    if reinstall:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(venv, ignore_errors=True)
+    wheels = base / "wheels"
+    if not (base / ".bench-built").exists():
+        print(f"  building vrun from {ref} ({short})", file=sys.stderr)
+        shutil.rmtree(base, ignore_errors=True)
+        (base / "src").mkdir(parents=True)
+        tar = base / "src.tar"
+        check(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(tar), commit], env=env)
+        check(["tar", "-xf", str(tar), "-C", str(base / "src")], env=env)
+        tar.unlink()
+        pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels)]
+        check([*pip_wheel, f"{base / 'src'}[uv]"], env=env)
+        (base / ".bench-built").write_text("ok\n")
+    if not done.exists():
+        wheel = next(iter(sorted(wheels.glob("vrun-*.whl"))), None)
+        if wheel is None:
+            raise BenchError(f"no vrun wheel in {wheels}")
+        print(f"  installing {info.label}", file=sys.stderr)
+        shutil.rmtree(venv, ignore_errors=True)
+        check([sys.executable, "-m", "venv", str(venv)], env=env)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index"]
+        check([*pip, "--find-links", str(wheels), f"{wheel}[uv]"], env=env)
+        done.write_text("ok\n")
+    versions = check(
+        [str(venv / "bin" / "python"), "-c", _VERSIONS_CODE, "vrun", "virtualenv", "uv"], env=env
+    )
+    return info, f"{versions.strip()} (commit {short})"
 
 
 def build_wheelhouse(work: Path, env: Mapping[str, str]) -> Path:
     """``pip download`` :data:`WHEELHOUSE_REQS` (and their dependencies) into ``work/wheelhouse``.
 
-    Done once, with the network; the timed cold builds then install from it alone.
+    Done once, with the network; the timed runs then install from it alone. The marker file
+    records the requirements, so a workdir made with a different list is filled again.
     """
     wheelhouse = work / "wheelhouse"
-    if not (wheelhouse / ".bench-complete").exists():
+    marker = wheelhouse / ".bench-complete"
+    wanted = "\n".join(WHEELHOUSE_REQS) + "\n"
+    if not marker.exists() or marker.read_text() != wanted:
         print("  filling the wheelhouse", file=sys.stderr)
         wheelhouse.mkdir(parents=True, exist_ok=True)
         check(
@@ -226,17 +311,61 @@ def build_wheelhouse(work: Path, env: Mapping[str, str]) -> Path:
             ],
             env=env,
         )
-        (wheelhouse / ".bench-complete").write_text("ok\n")
+        marker.write_text(wanted)
     return wheelhouse
 
 
-VRUN_TOML = f"""\
-# vrun: the test session (deps from the requirements file, the project installed editable,
-# vrun's default) and a no-op session with an empty env.
+def find_second_python(choice: str | None) -> tuple[str, Path] | None:
+    """The second Python of the CI scenario: ``(X.Y, its real bin/)`` from pyenv's versions, or None.
+
+    :param choice: ``X.Y`` to require that version, ``none`` for no second Python, or None to
+        pick one: the installed CPython 3.9+ release (``$PYENV_ROOT/versions/X.Y.Z``, default
+        ``~/.pyenv``) nearest above the running one, else nearest below, newest patch release.
+    :raises BenchError: ``choice`` names a version that is not installed.
+    """
+    if choice == "none":
+        return None
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    found: dict[tuple[int, int], tuple[tuple[int, ...], Path]] = {}
+    for entry in sorted(root.iterdir()) if root.is_dir() else ():
+        match = re.fullmatch(r"3\.(\d+)\.(\d+)", entry.name)
+        if not match or entry.is_symlink():
+            continue
+        minor, patch = int(match[1]), int(match[2])
+        bindir = entry / "bin"
+        if minor < 9 or not (bindir / f"python3.{minor}").exists():
+            continue
+        if (3, minor) not in found or found[(3, minor)][0] < (minor, patch):
+            found[(3, minor)] = ((minor, patch), bindir)
+    mine = sys.version_info[1]
+    found.pop((3, mine), None)
+    if choice:
+        wanted = re.fullmatch(r"3\.(\d+)", choice)
+        if not wanted or (3, int(wanted[1])) not in found:
+            raise BenchError(f"--second-python {choice}: no {root}/{choice}.* with bin/python{choice}")
+        return choice, found[(3, int(wanted[1]))][1]
+    if not found:
+        return None
+    minor = min((m for _, m in found), key=lambda m: (m < mine, abs(m - mine)))
+    return f"3.{minor}", found[(3, minor)][1]
+
+
+def vrun_toml(pythons: Sequence[str]) -> str:
+    """vrun's config: ``test`` as a python matrix (``test-3.11``...), ``lint`` and ``noop``."""
+    matrix = ", ".join(f'"{v}"' for v in pythons)
+    return f"""\
+# vrun: the test session on each Python (a matrix: test-{pythons[0]}...; deps from the requirements
+# file, the project installed editable, vrun's default), lint (ruff only) and a no-op session.
 [sessions.test]
-python = "{PY}"
+python = [{matrix}]
 deps = ["-r requirements-test.txt"]
 commands = ["pytest -q"]
+
+[sessions.lint]
+python = "{PY}"
+deps = ["ruff"]
+install_project = false
+commands = ["ruff check src tests"]
 
 [sessions.noop]
 python = "{PY}"
@@ -244,15 +373,25 @@ install_project = false
 commands = ["python -c pass"]
 """
 
-NOXFILE = f"""\
-# nox: the same two sessions. One install call, as vrun makes one pip install.
+
+def noxfile(pythons: Sequence[str]) -> str:
+    """nox's config: the same three sessions (nox names the matrix ``test-3.11``... too)."""
+    matrix = ", ".join(f'"{v}"' for v in pythons)
+    return f"""\
+# nox: the same sessions. One install call, as vrun makes one install.
 import nox
 
 
-@nox.session(python="{PY}")
+@nox.session(python=[{matrix}])
 def test(session: nox.Session) -> None:
     session.install("-r", "requirements-test.txt", "-e", ".")
     session.run("pytest", "-q")
+
+
+@nox.session(python="{PY}")
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests")
 
 
 @nox.session(python="{PY}")
@@ -260,39 +399,80 @@ def noop(session: nox.Session) -> None:
     session.run("python", "-c", "pass")
 """
 
-TOX_INI = f"""\
-# tox: the same two envs; PIP_* and UV_* passed so installers see the wheelhouse.
-[tox]
-env_list = test
 
-[testenv]
-base_python = python{PY}
-pass_env = PIP_*, UV_*
+def tox_env(version: str) -> str:
+    """tox's name for the test env on Python ``version``: ``test-py311``."""
+    return "test-py" + version.replace(".", "")
 
-[testenv:test]
+
+def tox_ini(pythons: Sequence[str]) -> str:
+    """tox's config: ``test-py311``... (one section each), ``lint`` and ``noop``."""
+    tests = "".join(
+        f"""
+[testenv:{tox_env(v)}]
+base_python = python{v}
 package = editable
 deps = -r requirements-test.txt
 commands = pytest -q
+"""
+        for v in pythons
+    )
+    return f"""\
+# tox: the same envs; PIP_* and UV_* passed so installers see the wheelhouse.
+[tox]
+env_list = lint, {", ".join(tox_env(v) for v in pythons)}
+
+[testenv]
+pass_env = PIP_*, UV_*
+{tests}
+[testenv:lint]
+base_python = python{PY}
+skip_install = true
+deps = ruff
+commands = ruff check src tests
 
 [testenv:noop]
+base_python = python{PY}
 skip_install = true
 commands = python -c pass
 """
 
-#: uv's project mode locks every dependency group for every platform and Python the project
-#: supports; ``environments`` narrows the lock to this machine's, which the wheelhouse serves.
-UV_TABLE = f"""
+
+def pyproject_tables(requirements: Sequence[str]) -> str:
+    """What the benchmark adds to the project's ``pyproject.toml``: ``[tool.uv]`` and hatch's envs.
+
+    uv's project mode locks every dependency group for every platform and Python the project
+    supports; ``environments`` narrows the lock to this machine's, which the wheelhouse serves.
+    hatch's ``test`` env lists the requirements file's lines (hatch reads no requirements file);
+    both envs use the uv installer and live in ``.hatch/`` in the project, like the others' envs.
+    """
+    deps = ", ".join(f'"{r}"' for r in requirements)
+    return f"""
 [tool.uv]
 environments = ["sys_platform == '{sys.platform}' and python_version == '{PY}'"]
+
+[tool.hatch.envs.test]
+installer = "uv"
+python = "{PY}"
+path = ".hatch/test"
+dependencies = [{deps}]
+
+[tool.hatch.envs.noop]
+installer = "uv"
+python = "{PY}"
+path = ".hatch/noop"
+skip-install = true
 """
 
 
-def make_project(work: Path) -> Path:
+def make_project(work: Path, pythons: Sequence[str]) -> Path:
     """Copy ``example_project`` to ``work/project`` with every tool's config; return it.
 
     Dropped: build and cache directories and envs. Changed: ``[dependency-groups]`` keeps only
-    ``test`` (so uv's lock needs nothing the wheelhouse lacks) and ``[tool.uv]`` is added;
-    ``vrun.toml``, ``noxfile.py`` and ``tox.ini`` are written fresh.
+    ``test`` (so uv's lock needs nothing the wheelhouse lacks), ``[tool.uv]`` and hatch's envs
+    are added; ``vrun.toml``, ``noxfile.py`` and ``tox.ini`` are written fresh.
+
+    :param pythons: the test matrix: the running Python, then the second one if any.
     """
     project = work / "project"
     if project.exists():
@@ -305,6 +485,7 @@ def make_project(work: Path) -> Path:
             ".venv",
             ".nox",
             ".tox",
+            ".hatch",
             "__pycache__",
             "*.egg-info",
             ".*_cache",
@@ -321,20 +502,42 @@ def make_project(work: Path) -> Path:
     )
     if count != 1:
         raise BenchError(f"no [dependency-groups] table followed by another table in {pyproject}")
-    pyproject.write_text(text + UV_TABLE)
-    (project / "vrun.toml").write_text(VRUN_TOML)
-    (project / "noxfile.py").write_text(NOXFILE)
-    (project / "tox.ini").write_text(TOX_INI)
+    requirements = [
+        line.strip()
+        for line in (project / "requirements-test.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    pyproject.write_text(text + pyproject_tables(requirements))
+    (project / "vrun.toml").write_text(vrun_toml(pythons))
+    (project / "noxfile.py").write_text(noxfile(pythons))
+    (project / "tox.ini").write_text(tox_ini(pythons))
     return project
 
 
 def copy_project(template: Path, work: Path, name: str) -> Path:
-    """A fresh copy of the project for one contender, at ``work/projects/<name>``."""
+    """A fresh copy of the project for one row family, at ``work/projects/<name>``."""
     dest = work / "projects" / name
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(template, dest)
     return dest
+
+
+@dataclass(frozen=True)
+class VrunFacts:
+    """What ``vrun --help`` says about the installed vrun (read once, untimed)."""
+
+    parallel: bool
+    backend_help: str
+
+
+def vrun_facts(vrun: str, env: Mapping[str, str]) -> VrunFacts:
+    """Whether the installed vrun has ``-p/--parallel`` and what its ``--backend`` help says."""
+    text = check([vrun, "--help"], env={**env, "COLUMNS": "400"})
+    # The option's line, and its help text when argparse wrapped it onto the next line.
+    match = re.search(r"(?m)^  (--backend\b.*(?:\n {3,}\S.*)?)", text)
+    backend = re.sub(r"\s+", " ", match[1]).strip() if match else "(no --backend in vrun --help)"
+    return VrunFacts(parallel="--parallel" in text, backend_help=backend)
 
 
 # --- timing ---------------------------------------------------------------------------------------
@@ -489,7 +692,12 @@ def measure_rss(results: Sequence[Result], *, runs: int, env: Mapping[str, str],
                 result.case.cwd,
                 env=result.case.env,
             )
-            run_once(timed, env, logs / "rss.log")
+            try:
+                run_once(timed, env, logs / "rss.log")
+            except BenchError as exc:
+                result.error = f"peak RSS run: {str(exc).splitlines()[0]}"
+                print(f"  FAILED: {exc}", file=sys.stderr)
+                continue
             result.rss_kib.append(int(out.read_text().split()[-1]))
     return True
 
@@ -499,18 +707,48 @@ def measure_rss(results: Sequence[Result], *, runs: int, env: Mapping[str, str],
 
 @dataclass(frozen=True)
 class Bench:
-    """Where everything is: tool venvs, project copies, environments."""
+    """Where everything is: tool venvs, project copies, environments, the optional pieces.
+
+    :param pythons: the test matrix: the running Python, then the second one if any.
+    :param ref: the second vrun (``--compare-ref``), if any.
+    :param facts: what ``vrun --help`` says.
+    """
 
     work: Path
     env: dict[str, str]
     projects: dict[str, Path]
+    pythons: tuple[str, ...]
+    ref: Ref | None
+    facts: VrunFacts
 
     def bin(self, tool: str, name: str) -> str:
         """The path of executable ``name`` in tool ``tool``'s venv."""
         return str(self.work / "tools" / tool / "bin" / name)
 
 
+#: The project copies, one per row family (a row that resets envs never shares one with another).
+PROJECTS = (
+    "vrun",
+    "vrun-ref",
+    "nox",
+    "tox-uv",
+    "hatch",
+    "uv",
+    "cold-vrun",
+    "cold-vrun-virtualenv",
+    "cold-nox",
+    "cold-tox-uv",
+    "cold-hatch",
+    "cold-uv",
+    "ci-vrun",
+    "ci-vrun-p",
+    "ci-nox",
+    "ci-tox-uv",
+    "ci-tox-uv-p",
+)
+TEST = f"test-{PY}"
 UV_RUN = ("run", "--python", PY, "--group", "test")
+NOX_UV = ("-db", "uv")
 #: vrun's full path (parse the config, compute the env key) instead of its plan cache.
 NO_PLAN_CACHE = (("VRUN_PLAN_CACHE", "0"),)
 
@@ -518,30 +756,50 @@ NO_PLAN_CACHE = (("VRUN_PLAN_CACHE", "0"),)
 def prepare_cases(b: Bench) -> list[Case]:
     """Commands that build every env the warm scenarios reuse (run once each, untimed)."""
     p = b.projects
-    return [
-        Case("vrun", (b.bin("vrun", "vrun"), "test", "noop"), p["vrun"]),
-        Case("nox", (b.bin("nox", "nox"), "-s", "test", "noop"), p["nox"]),
-        Case("tox", (b.bin("tox", "tox"), "run", "-e", "test,noop"), p["tox"]),
-        Case("tox + tox-uv", (b.bin("tox-uv", "tox"), "run", "-e", "test,noop"), p["tox-uv"]),
+    cases = [
+        Case("vrun", (b.bin("vrun", "vrun"), TEST, "noop"), p["vrun"]),
+        Case("nox", (b.bin("nox", "nox"), *NOX_UV, "-s", TEST, "noop"), p["nox"]),
+        Case("tox + tox-uv", (b.bin("tox-uv", "tox"), "run", "-e", f"{tox_env(PY)},noop"), p["tox-uv"]),
+        Case("hatch", (b.bin("hatch", "hatch"), "run", "test:pytest", "-q"), p["hatch"]),
+        Case("hatch", (b.bin("hatch", "hatch"), "run", "noop:python", "-c", "pass"), p["hatch"]),
         Case("uv run", (b.bin("uv", "uv"), *UV_RUN, "pytest", "-q"), p["uv"]),
     ]
+    if b.ref:
+        cases.append(Case(b.ref.label, (b.bin(b.ref.tool, "vrun"), "noop"), p["vrun-ref"]))
+    return cases
 
 
 def warm_noop_cases(b: Bench) -> list[Case]:
     """Scenario 1: a session whose env is ready and whose command is ``python -c pass``."""
     p = b.projects
-    return [
+    vrun = b.bin("vrun", "vrun")
+    cases = [
         Case(
             "baseline: python -c pass",
             (str(p["vrun"] / ".venvs" / "noop" / "bin" / "python"), "-c", "pass"),
             p["vrun"],
             note="vrun's env, no tool",
         ),
-        Case("vrun", (b.bin("vrun", "vrun"), "noop"), p["vrun"]),
-        Case("vrun", (b.bin("vrun", "vrun"), "noop"), p["vrun"], note="VRUN_PLAN_CACHE=0", env=NO_PLAN_CACHE),
-        Case("nox -R", (b.bin("nox", "nox"), "-R", "-s", "noop"), p["nox"], note="reuse env, skip installs"),
-        Case("tox", (b.bin("tox", "tox"), "run", "-e", "noop"), p["tox"]),
+        Case("vrun", (vrun, "noop"), p["vrun"]),
+        Case("vrun", (vrun, "noop"), p["vrun"], note="VRUN_PLAN_CACHE=0", env=NO_PLAN_CACHE),
+    ]
+    if b.ref:
+        cases.append(Case(b.ref.label, (b.bin(b.ref.tool, "vrun"), "noop"), p["vrun-ref"]))
+    return [
+        *cases,
+        Case(
+            "nox -R -db uv",
+            (b.bin("nox", "nox"), "-R", *NOX_UV, "-s", "noop"),
+            p["nox"],
+            note="reuse env, skip installs",
+        ),
         Case("tox + tox-uv", (b.bin("tox-uv", "tox"), "run", "-e", "noop"), p["tox-uv"]),
+        Case(
+            "hatch run noop:python -c pass",
+            (b.bin("hatch", "hatch"), "run", "noop:python", "-c", "pass"),
+            p["hatch"],
+            note="uv installer",
+        ),
         Case(
             "uv run",
             (b.bin("uv", "uv"), *UV_RUN, "python", "-c", "pass"),
@@ -560,43 +818,45 @@ def warm_noop_cases(b: Bench) -> list[Case]:
 def warm_test_cases(b: Bench) -> list[Case]:
     """Scenario 2: the test session (``pytest -q``) in its ready env."""
     p = b.projects
+    vrun = b.bin("vrun", "vrun")
+    tox = b.bin("tox-uv", "tox")
     return [
         Case(
             "baseline: pytest -q",
-            (str(p["vrun"] / ".venvs" / "test" / "bin" / "pytest"), "-q"),
+            (str(p["vrun"] / ".venvs" / TEST / "bin" / "pytest"), "-q"),
             p["vrun"],
             note="vrun's env, no tool",
         ),
-        Case("vrun", (b.bin("vrun", "vrun"), "test"), p["vrun"]),
-        Case("vrun", (b.bin("vrun", "vrun"), "test"), p["vrun"], note="VRUN_PLAN_CACHE=0", env=NO_PLAN_CACHE),
-        Case("nox -R", (b.bin("nox", "nox"), "-R", "-s", "test"), p["nox"], note="reuse env, skip installs"),
+        Case("vrun", (vrun, TEST), p["vrun"]),
+        Case("vrun", (vrun, TEST), p["vrun"], note="VRUN_PLAN_CACHE=0", env=NO_PLAN_CACHE),
         Case(
-            "nox -r",
-            (b.bin("nox", "nox"), "-r", "-s", "test"),
+            "nox -R -db uv",
+            (b.bin("nox", "nox"), "-R", *NOX_UV, "-s", TEST),
             p["nox"],
-            note="reuse env, re-run pip install",
+            note="reuse env, skip installs",
         ),
         Case(
-            "tox",
-            (b.bin("tox", "tox"), "run", "-e", "test"),
-            p["tox"],
-            note="rebuilds + reinstalls the project",
-        ),
-        Case(
-            "tox --skip-pkg-install",
-            (b.bin("tox", "tox"), "run", "--skip-pkg-install", "-e", "test"),
-            p["tox"],
+            "nox -r -db uv",
+            (b.bin("nox", "nox"), "-r", *NOX_UV, "-s", TEST),
+            p["nox"],
+            note="reuse env, re-run uv pip install",
         ),
         Case(
             "tox + tox-uv",
-            (b.bin("tox-uv", "tox"), "run", "-e", "test"),
+            (tox, "run", "-e", tox_env(PY)),
             p["tox-uv"],
             note="rebuilds + reinstalls the project",
         ),
         Case(
             "tox + tox-uv --skip-pkg-install",
-            (b.bin("tox-uv", "tox"), "run", "--skip-pkg-install", "-e", "test"),
+            (tox, "run", "--skip-pkg-install", "-e", tox_env(PY)),
             p["tox-uv"],
+        ),
+        Case(
+            "hatch run test:pytest -q",
+            (b.bin("hatch", "hatch"), "run", "test:pytest", "-q"),
+            p["hatch"],
+            note="uv installer",
         ),
         Case("uv run", (b.bin("uv", "uv"), *UV_RUN, "pytest", "-q"), p["uv"], note="checks lock + env sync"),
         Case(
@@ -611,43 +871,87 @@ def warm_test_cases(b: Bench) -> list[Case]:
 def cold_cases(b: Bench) -> list[Case]:
     """Scenario 3: build the test env from nothing (package caches warm), then run ``pytest -q``."""
     p = b.projects
+    vrun = b.bin("vrun", "vrun")
     return [
-        Case("vrun", (b.bin("vrun", "vrun"), "test"), p["vrun"], reset=(".venvs",), note="virtualenv + pip"),
+        Case("vrun", (vrun, TEST), p["cold-vrun"], reset=(".venvs",), note="default backend"),
         Case(
-            "vrun --backend uv",
-            (b.bin("vrun", "vrun"), "--backend", "uv", "test"),
-            p["vrun-uv"],
+            "vrun --backend virtualenv",
+            (vrun, "--backend", "virtualenv", TEST),
+            p["cold-vrun-virtualenv"],
             reset=(".venvs",),
-            note="uv venv + uv pip",
+            note="virtualenv + pip",
         ),
-        Case("nox", (b.bin("nox", "nox"), "-s", "test"), p["nox"], reset=(".nox",), note="virtualenv + pip"),
         Case(
-            "nox --force-venv-backend uv",
-            (b.bin("nox", "nox"), "--force-venv-backend", "uv", "-s", "test"),
-            p["nox-uv"],
+            "nox -db uv",
+            (b.bin("nox", "nox"), *NOX_UV, "-s", TEST),
+            p["cold-nox"],
             reset=(".nox",),
             note="uv venv + uv pip",
         ),
         Case(
-            "tox",
-            (b.bin("tox", "tox"), "run", "-e", "test"),
-            p["tox"],
-            reset=(".tox",),
-            note="virtualenv + pip",
-        ),
-        Case(
             "tox + tox-uv",
-            (b.bin("tox-uv", "tox"), "run", "-e", "test"),
-            p["tox-uv"],
+            (b.bin("tox-uv", "tox"), "run", "-e", tox_env(PY)),
+            p["cold-tox-uv"],
             reset=(".tox",),
             note="uv venv + uv pip",
         ),
         Case(
+            "hatch run test:pytest -q",
+            (b.bin("hatch", "hatch"), "run", "test:pytest", "-q"),
+            p["cold-hatch"],
+            reset=(".hatch",),
+            note="uv installer",
+        ),
+        Case(
             "uv run",
             (b.bin("uv", "uv"), *UV_RUN, "pytest", "-q"),
-            p["uv"],
+            p["cold-uv"],
             reset=(".venv", "uv.lock"),
             note="uv lock + uv sync",
+        ),
+    ]
+
+
+def ci_cases(b: Bench) -> list[Case]:
+    """Scenario 4: lint plus the tests on both Pythons, every env removed first (caches warm)."""
+    p = b.projects
+    vrun = b.bin("vrun", "vrun")
+    names = ("lint", *(f"test-{v}" for v in b.pythons))
+    tox_envs = ",".join(("lint", *(tox_env(v) for v in b.pythons)))
+    tox = b.bin("tox-uv", "tox")
+    cases = [Case("vrun", (vrun, *names), p["ci-vrun"], reset=(".venvs", ".ruff_cache"), note="serial")]
+    if b.facts.parallel:
+        cases.append(
+            Case(
+                "vrun -p auto",
+                (vrun, "-p", "auto", *names),
+                p["ci-vrun-p"],
+                reset=(".venvs", ".ruff_cache"),
+                note="parallel",
+            )
+        )
+    return [
+        *cases,
+        Case(
+            "nox -db uv",
+            (b.bin("nox", "nox"), *NOX_UV, "-s", *names),
+            p["ci-nox"],
+            reset=(".nox", ".ruff_cache"),
+            note="serial: nox has no parallel mode",
+        ),
+        Case(
+            "tox + tox-uv run",
+            (tox, "run", "-e", tox_envs),
+            p["ci-tox-uv"],
+            reset=(".tox", ".ruff_cache"),
+            note="serial",
+        ),
+        Case(
+            "tox + tox-uv p",
+            (tox, "p", "-e", tox_envs),
+            p["ci-tox-uv-p"],
+            reset=(".tox", ".ruff_cache"),
+            note="run-parallel",
         ),
     ]
 
@@ -772,11 +1076,53 @@ def warm_table(results: Sequence[Result], *, with_rss: bool) -> str:
     return table(header, rows)
 
 
-def cold_table(results: Sequence[Result]) -> str:
-    """Rows: median, min, ratio to vrun (virtualenv backend) and to vrun --backend uv, CPU."""
-    by = {r.case.label: r.median() for r in results}
+def ratio_table(results: Sequence[Result], refs: Sequence[str]) -> str:
+    """Rows: median, min, the median over each of the ``refs`` rows' (by label), CPU."""
+    by = {r.case.label: r.median() for r in results if not r.error}
+    header = ["command", "median ms", "min ms", *(f"÷ {name}" for name in refs), "CPU ms"]
     rows = []
     for r in results:
+        if r.error:
+            rows.append([label_of(r.case), "failed", *[""] * (len(header) - 2)])
+            continue
+        ratios = [ratio(r.median(), by.get(name, float("nan"))) for name in refs]
+        rows.append([label_of(r.case), ms(r.median()), ms(r.minimum()), *ratios, ms(r.cpu())])
+    return table(header, rows)
+
+
+def paired(a: Result, b: Result) -> str:
+    """The median over rounds of ``a``'s time ÷ ``b``'s in the same round, as ``1.23x``.
+
+    Every round runs every row once, so the n-th samples of two rows come from the same round
+    (a row that fails is dropped, and then this says ``n/a``): a per-round ratio cancels drift
+    in the machine's load that lasts longer than a round.
+    """
+    if a.error or b.error or not a.samples or len(a.samples) != len(b.samples):
+        return "n/a"
+    return f"{statistics.median(x.wall / y.wall for x, y in zip(a.samples, b.samples)):.2f}x"
+
+
+def cold_summary(results: Sequence[Result]) -> str:
+    """One sentence: vrun's default cold test session against ``uv run`` and the issue's target."""
+    by = {r.case.label: r for r in results}
+    missing = Result(Case("", (), Path()), error="missing")
+    vrun, uv = by.get("vrun", missing), by.get("uv run", missing)
+    venv = by.get("vrun --backend virtualenv", missing)
+    return (
+        f"vrun's default cold test session ÷ `uv run`: **{ratio(vrun.median(), uv.median())}** "
+        f"(median of the per-round ratios: {paired(vrun, uv)}; target: at most 1.00x, goal 0.60x). "
+        f"`vrun --backend virtualenv` (the previous default) ÷ vrun's default: "
+        f"{ratio(venv.median(), vrun.median())} (per round: {paired(venv, vrun)})."
+    )
+
+
+def compare_table(noop: Sequence[Result], ref: Ref) -> str:
+    """Before/after: the warm no-op of ``vrun@REF`` and of this checkout's vrun, from the same rounds."""
+    base = noop[0].median()
+    before = next(r for r in noop if r.case.label == ref.label)
+    after = next(r for r in noop if r.case.label == "vrun" and not r.case.env)
+    rows = []
+    for r in (before, after):
         if r.error:
             rows.append([label_of(r.case), "failed", "", "", "", ""])
             continue
@@ -785,31 +1131,78 @@ def cold_table(results: Sequence[Result]) -> str:
                 label_of(r.case),
                 ms(r.median()),
                 ms(r.minimum()),
-                ratio(r.median(), by["vrun"]),
-                ratio(r.median(), by["vrun --backend uv"]),
+                ms(r.median() - base),
                 ms(r.cpu()),
+                f"{r.rss_mib():.1f}",
             ]
         )
-    return table(["command", "median ms", "min ms", "÷ vrun", "÷ vrun --backend uv", "CPU ms"], rows)
+    header = ["command", "median ms", "min ms", "overhead ms", "CPU ms", "peak RSS MiB"]
+    over_before, over_after = before.median() - base, after.median() - base
+    return (
+        f"{table(header, rows)}\n\n"
+        f"After ÷ before: whole run {ratio(after.median(), before.median())} "
+        f"(median of the per-round ratios: {paired(after, before)}), "
+        f"overhead alone {ratio(over_after, over_before)} "
+        f"({ms(over_before)} ms → {ms(over_after)} ms over the baseline's {ms(base)} ms).\n"
+    )
 
 
-#: Modules worth knowing about on the warm path: what the design keeps off it (the build path's
-#: virtualenv, python-discovery, pip, packaging's requirement parser) and the costlier stdlib ones.
+#: Modules worth knowing about on the warm path, in groups: vrun's warm path (the plan cache
+#: and the session loop), what only the full path needs (none of it on a plan-cache hit), what
+#: only building an env needs (none of it may appear on a warm run), and the costlier stdlib.
 WATCHED = (
-    "virtualenv",
-    "python_discovery",
-    "pip",
-    "packaging.requirements",
-    "colorlog",
-    "tomllib",
-    "json",
-    "logging",
-    "subprocess",
-    "argparse",
-    "dataclasses",
-    "hashlib",
-    "pathlib",
-    "typing",
+    (
+        "vrun's warm path",
+        (
+            "vrun.plancache",
+            "vrun.inputs",
+            "vrun.resolve",
+            "vrun.run",
+            "vrun.envs",
+            "vrun.prepare",
+            "vrun.execute",
+            "vrun.output",
+        ),
+    ),
+    (
+        "vrun's full path only (planning)",
+        # packaging.requirements: vrun.fields validates PEP 508 deps (the lint session's "ruff").
+        (
+            "vrun.cli",
+            "vrun.plan",
+            "vrun.config",
+            "vrun.interpreters",
+            "vrun.envkey",
+            "packaging.requirements",
+        ),
+    ),
+    (
+        "the build path only (must not appear)",
+        (
+            "vrun.build",
+            "vrun.backends",
+            "virtualenv",
+            "python_discovery",
+            "pip",
+            "uv",
+            "colorlog",
+        ),
+    ),
+    (
+        "stdlib",
+        (
+            "re",
+            "subprocess",
+            "tomllib",
+            "json",
+            "logging",
+            "argparse",
+            "dataclasses",
+            "hashlib",
+            "pathlib",
+            "typing",
+        ),
+    ),
 )
 
 
@@ -851,9 +1244,15 @@ def import_tables(rows: Sequence[ImportRow], wall: float) -> str:
         text_columns=3,
     )
     found = {r.module: r for r in rows}
-    watched = ", ".join(
-        f"`{name}` {found[name].cumulative_us / 1000:.1f} ms" if name in found else f"`{name}` not imported"
-        for name in WATCHED
+    watched = "\n".join(
+        f"- {group}: "
+        + ", ".join(
+            f"`{name}` {found[name].cumulative_us / 1000:.1f} ms"
+            if name in found
+            else f"`{name}` not imported"
+            for name in names
+        )
+        for group, names in WATCHED
     )
     total = sum(r.cumulative_us for r in rows if not r.parent) / 1000
     return (
@@ -862,7 +1261,7 @@ def import_tables(rows: Sequence[ImportRow], wall: float) -> str:
         "`-X importtime` itself adds some overhead).\n\n"
         f"Top 15 by cumulative time (the module plus everything it imported first):\n\n{cum}\n\n"
         f"Top 10 by self time (the module's own body, without its imports):\n\n{slf}\n\n"
-        f"Selected modules (cumulative): {watched}.\n"
+        f"Selected modules (cumulative time):\n\n{watched}\n"
     )
 
 
@@ -892,20 +1291,53 @@ class Run:
 
     args: argparse.Namespace
     versions: Mapping[str, str]
+    bench: Bench
     noop: Sequence[Result]
     test: Sequence[Result]
     cold: Sequence[Result]
+    ci: Sequence[Result]
     imports: list[str]
-    loads: Mapping[str, tuple[float, float]]
+    loads: Mapping[str, tuple[float, float, float]]
     rss: bool
     elapsed: float
+
+    def results(self) -> list[Result]:
+        """Every row of every scenario."""
+        return [*self.noop, *self.test, *self.cold, *self.ci]
+
+
+def ci_section(run: Run) -> str:
+    """Scenario 4's heading, what it ran, and its table (or why it was skipped)."""
+    b = run.bench
+    if len(b.pythons) < 2:
+        return (
+            "### 4. CI-shaped run: lint plus tests on two Pythons, from nothing\n\n"
+            "Skipped: no second CPython 3.9+ in pyenv's versions directory "
+            "(or `--second-python none`).\n"
+        )
+    names = " ".join(("lint", *(f"test-{v}" for v in b.pythons)))
+    parallel = (
+        ""
+        if b.facts.parallel
+        else "\nNo `vrun -p auto` row: the installed vrun has no `--parallel` (not in `vrun --help`).\n"
+    )
+    refs = ["vrun", "vrun -p auto"] if b.facts.parallel else ["vrun"]
+    return f"""\
+### 4. CI-shaped run: lint plus tests on {" and ".join(b.pythons)}, from nothing
+
+Every env of the row's project copy and ruff's cache are removed before each run (untimed);
+package caches are warm. Sessions: `{names}` (`ruff check src tests`; `pytest -q` with the
+project editable on each Python).
+{parallel}
+{ratio_table(run.ci, refs)}
+"""
 
 
 def report(run: Run) -> str:
     """The whole markdown report of ``run``."""
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     tools = "\n".join(f"- {name}: {v}" for name, v in run.versions.items())
-    loads = ", ".join(f"{name} {a:.1f}→{b:.1f}" for name, (a, b) in run.loads.items())
+    loads = ", ".join(f"{name} {a:.1f}→{b:.1f} ({t:.0f} s)" for name, (a, b, t) in run.loads.items())
     rss = (
         "*peak RSS* is GNU time's `%M`: the largest resident set of any one process in the tree "
         f"(median of {run.args.rss_runs} extra runs)."
@@ -913,38 +1345,54 @@ def report(run: Run) -> str:
         else "*peak RSS*: n/a (no /usr/bin/time on this machine)."
     )
     a = run.args
+    b = run.bench
+    compare = (
+        f"""
+### Before/after: vrun@{b.ref.name} ({b.ref.commit[:10]}) against this checkout, warm no-op
+
+The two rows of table 1, timed in the same rounds.
+
+{compare_table(run.noop, b.ref)}"""
+        if b.ref
+        else ""
+    )
     return f"""\
 ## Results
 
 {when}; {platform.system()} {platform.release()} {platform.machine()}, {os.cpu_count()} CPUs;
 Python {platform.python_version()} ({sys.base_prefix}); vrun at {git_revision()};
-{a.warm} warm no-op, {a.test} warm test and {a.cold} cold repetitions (after warm-up runs);
+{a.warm} warm no-op, {a.test} warm test, {a.cold} cold and {a.ci} CI repetitions (after warm-up runs);
 whole benchmark {run.elapsed / 60:.1f} min. 1-minute load average at the start and end of each
-scenario: {loads}.
+scenario (and its duration): {loads}.
 
 {tools}
 
+vrun's `--backend` (from `vrun --help`): `{b.facts.backend_help}`.
+
 Times are wall-clock milliseconds: median and fastest of the repetitions. *overhead* is the
 median minus the baseline's median (the same command run directly in a ready env, no tool).
-*÷ vrun* is the row's median over vrun's (above 1: slower than vrun); *overhead ÷ vrun's*
+*÷ X* is the row's median over row X's (above 1: slower than X); *overhead ÷ vrun's*
 compares the overheads alone. *CPU* is user + system time of the whole process tree (median).
 {rss}
 
 ### 1. Warm no-op session (`python -c pass`, env ready): each tool's own overhead
 
 {warm_table(run.noop, with_rss=True)}
-
-### 2. Warm test session (`pytest -q`, 102 tests, env ready)
+{compare}
+### 2. Warm test session (`pytest -q`, env ready)
 
 {warm_table(run.test, with_rss=False)}
 
-### 3. Cold build of the test env (venv + pytest + editable project) and one `pytest -q`
+### 3. Cold test session: create the env, install pytest and the project editable, one `pytest -q`
 
 The env's directory is removed before each run (untimed); package caches (pip's, uv's,
 virtualenv's) are warm; every installer reads only the local wheelhouse.
 
-{cold_table(run.cold)}
+{ratio_table(run.cold, ["vrun", "uv run"])}
 
+{cold_summary(run.cold)}
+
+{ci_section(run)}
 ### vrun's warm import profile (`python -X importtime -m vrun noop`, median of {a.import_runs} runs)
 
 With the plan cache (the default: what a repeated `vrun noop` runs).
@@ -972,12 +1420,23 @@ def update_readme(block: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, set up, measure, report; return the exit status (1 when anything failed)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (5/3/2); write no files")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (5/3/2/2); write no files")
     parser.add_argument("--warm", type=int, help="warm no-op repetitions (default 20; --quick 5)")
     parser.add_argument("--test", type=int, help="warm test repetitions (default 10; --quick 3)")
-    parser.add_argument("--cold", type=int, help="cold build repetitions (default 5; --quick 2)")
+    parser.add_argument("--cold", type=int, help="cold test repetitions (default 5; --quick 2)")
+    parser.add_argument("--ci", type=int, help="CI-shaped repetitions (default 5; --quick 2)")
     parser.add_argument("--rss-runs", type=int, default=5, help="peak-RSS runs per no-op row (default 5)")
     parser.add_argument("--import-runs", type=int, default=10, help="import-profile runs (default 10)")
+    parser.add_argument(
+        "--compare-ref",
+        metavar="REF",
+        help="also build vrun from this git ref and time its warm no-op next to this checkout's",
+    )
+    parser.add_argument(
+        "--second-python",
+        metavar="X.Y",
+        help="the CI scenario's second Python from pyenv ('none': skip the scenario; default: pick one)",
+    )
     parser.add_argument("--workdir", type=Path, help="work here and keep it (reuses tools, wheelhouse)")
     parser.add_argument("--reinstall", action="store_true", help="reinstall the tools in --workdir")
     parser.add_argument(
@@ -987,34 +1446,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.warm = args.warm or (5 if args.quick else 20)
     args.test = args.test or (3 if args.quick else 10)
     args.cold = args.cold or (2 if args.quick else 5)
+    args.ci = args.ci or (2 if args.quick else 5)
 
     began = time.perf_counter()
     temp = None if args.workdir else tempfile.mkdtemp(prefix="vrun-bench-")
     work = Path(temp) if temp else args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     print(f"working in {work}", file=sys.stderr)
-    loads: dict[str, tuple[float, float]] = {}
+    loads: dict[str, tuple[float, float, float]] = {}
     try:
-        online = base_environ(work)
+        second = find_second_python(args.second_python)
+        pythons = (PY, second[0]) if second else (PY,)
+        online = base_environ(work, [second[1]] if second else [])
+        # hatch refuses a HATCH_CONFIG that does not exist; an empty one means its defaults.
+        Path(online["HATCH_CONFIG"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(online["HATCH_CONFIG"]).touch()
         versions = install_tools(work, online, reinstall=args.reinstall)
+        ref = None
+        if args.compare_ref:
+            ref, versions[f"vrun@{args.compare_ref}"] = install_ref(
+                work, online, args.compare_ref, reinstall=args.reinstall
+            )
         wheelhouse = build_wheelhouse(work, online)
         env = offline_environ(online, wheelhouse)
-        template = make_project(work)
-        names = ("vrun", "vrun-uv", "nox", "nox-uv", "tox", "tox-uv", "uv")
-        bench = Bench(work, env, {n: copy_project(template, work, n) for n in names})
+        facts = vrun_facts(str(work / "tools" / "vrun" / "bin" / "vrun"), env)
+        template = make_project(work, pythons)
+        projects = {n: copy_project(template, work, n) for n in PROJECTS if n != "vrun-ref" or ref}
+        bench = Bench(work, env, projects, pythons, ref, facts)
         logs = work / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(logs, ignore_errors=True)  # this run's logs only
+        logs.mkdir(parents=True)
         print(f"set up in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+        if second is None:
+            print("no second Python: the CI scenario is skipped", file=sys.stderr)
+        if not facts.parallel:
+            print("the installed vrun has no --parallel: no `vrun -p auto` row", file=sys.stderr)
 
         print("building the envs of the warm scenarios", file=sys.stderr)
-        for case in prepare_cases(bench):
-            run_once(case, env, logs / f"prepare-{case.cwd.name}.log")
+        for i, case in enumerate(prepare_cases(bench)):
+            try:
+                run_once(case, env, logs / f"prepare-{i}-{case.cwd.name}.log")
+            except BenchError as exc:  # its rows fail in their warm-ups; the others go on
+                print(f"  FAILED: {exc}", file=sys.stderr)
 
         def scenario(name: str, cases: Sequence[Case], reps: int, warmup: int) -> list[Result]:
             print(f"scenario: {name}", file=sys.stderr)
-            start = os.getloadavg()[0]
+            start, t0 = os.getloadavg()[0], time.perf_counter()
             results = measure(cases, reps=reps, warmup=warmup, env=env, logs=logs, title=name)
-            loads[name] = (start, os.getloadavg()[0])
+            loads[name] = (start, os.getloadavg()[0], time.perf_counter() - t0)
             return results
 
         noop = scenario("noop", warm_noop_cases(bench), args.warm, 2)
@@ -1022,8 +1501,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         rss = measure_rss(noop, runs=args.rss_runs, env=env, logs=logs)
         test = scenario("test", warm_test_cases(bench), args.test, 2)
         print("import profile", file=sys.stderr)
-        profiles = [import_profile(bench, args.import_runs, extra) for extra in ({}, dict(NO_PLAN_CACHE))]
+        profiles: list[str] = []
+        for extra in ({}, dict(NO_PLAN_CACHE)):
+            try:
+                profiles.append(import_tables(*import_profile(bench, args.import_runs, extra)))
+            except BenchError as exc:
+                print(f"  FAILED: {exc}", file=sys.stderr)
+                profiles.append(f"Failed: {str(exc).splitlines()[0]}\n")
         cold = scenario("cold", cold_cases(bench), args.cold, 1)
+        ci = scenario("ci", ci_cases(bench), args.ci, 1) if second else []
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -1034,10 +1520,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(
         args,
         versions,
+        bench,
         noop,
         test,
         cold,
-        [import_tables(rows, wall) for rows, wall in profiles],
+        ci,
+        profiles,
         loads,
         rss,
         time.perf_counter() - began,
@@ -1051,7 +1539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         update_readme(text)
         print(f"wrote {HERE / 'results.md'} and the results block of {HERE / 'README.md'}", file=sys.stderr)
-    return 1 if any(r.error for r in (*noop, *test, *cold)) else 0
+    failed = any(r.error for r in run.results()) or any(p.startswith("Failed:") for p in profiles)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
