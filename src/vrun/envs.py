@@ -111,6 +111,21 @@ def check_venvs_dir(root: str) -> str | None:
     return venvs
 
 
+def venvs_usable(root: str) -> bool:
+    """Whether ``.venvs/`` exists as a directory this user owns and others cannot write (one
+    ``stat``: the check every reuse of an env makes; :func:`check_venvs_dir` checks fully).
+
+    :raises EnvDirError: it exists but is not a directory, is another user's, or world-writable.
+    """
+    venvs = venvs_dir(root)
+    try:
+        st = os.stat(venvs)
+    except OSError:
+        return False
+    _check_venvs_stat(venvs, st)
+    return True
+
+
 def _check_venvs_stat(venvs: str, st: os.stat_result) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise EnvDirError(f"{venvs} is not a directory", "move it away: vrun keeps its envs there")
@@ -129,18 +144,36 @@ def prepare_venvs_dir(root: str) -> str:
         full disk).
     """
     venvs = check_venvs_dir(root)
-    if venvs is None:
-        venvs = venvs_dir(root)
-        try:
-            os.mkdir(venvs, 0o755)
-        except FileExistsError:  # made meanwhile by another process: check it as found
-            return prepare_venvs_dir(root)
-        except OSError as exc:
+    if venvs is not None:
+        _write_setup_files(venvs)  # a 0.1 .venvs may lack one
+        return venvs
+    venvs = venvs_dir(root)
+    # Made complete in a temporary folder, then renamed into place: no other process ever sees a
+    # .venvs without vrun's tag (rename(2) refuses to replace a non-empty directory).
+    tmp = f"{venvs}.{os.getpid()}.tmp"
+    try:
+        os.mkdir(tmp, 0o755)
+        _write_setup_files(tmp)
+        os.rename(tmp, venvs)
+    except OSError as exc:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.path.lexists(venvs):
             raise EnvDirError(f"cannot create {venvs}: {exc.strerror}") from exc
+        return prepare_venvs_dir(root)  # made meanwhile by another process: check it as found
+    return venvs
+
+
+def _write_setup_files(venvs: str) -> None:
+    """Write ``CACHEDIR.TAG`` and ``.gitignore`` into ``venvs`` where missing.
+
+    :raises EnvDirError: when they cannot be written.
+    """
     from vrun.inputs import write_atomic
 
     tag = os.path.join(venvs, "CACHEDIR.TAG")
-    try:  # the tag first: it is what makes the folder vrun's for another process checking it now
+    try:
         if not _has_our_tag(tag):
             write_atomic(tag, _CACHEDIR_TAG)
         if not os.path.isfile(os.path.join(venvs, ".gitignore")):
@@ -149,7 +182,6 @@ def prepare_venvs_dir(root: str) -> str:
             )
     except OSError as exc:
         raise EnvDirError(f"cannot write in {venvs}: {exc.strerror}") from exc
-    return venvs
 
 
 def _is_vrun_setup_file(name: str) -> bool:

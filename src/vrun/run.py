@@ -13,11 +13,10 @@ Light on purpose: a warm run imports this module, :mod:`vrun.envs`, :mod:`vrun.p
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from vrun import output
-from vrun.envs import MARKER, link_last_used, lock_for, touch_used
+from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_USAGE, BuildError, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
@@ -25,6 +24,7 @@ from vrun.prepare import command_environ, expand_argv, has_posargs, join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from collections.abc import Mapping, Sequence
     from typing import Any
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     Plan = dict[str, Any]
     SessionPlan = dict[str, Any]
     Result = dict[str, Any]
+else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
+    import _signal as signal
 
 #: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
 EXIT_TIMEOUT = 124
@@ -233,7 +235,7 @@ def ready_env(
     def waiting() -> None:
         output.info(f"waiting for another vrun process to finish with {os.path.basename(s['env_dir'])}")
 
-    if not options.recreate and s["marker"] is not None and os.path.isdir(os.path.dirname(s["env_dir"])):
+    if not options.recreate and s["marker"] is not None and venvs_usable(plan["root"]):
         lock.acquire(exclusive=False, on_wait=waiting)
         if (
             s["marker"] is not None
@@ -243,9 +245,7 @@ def ready_env(
             touch_used(s["env_dir"])
             link_last_used(plan["root"], s["name"], s["env_dir"])
             if s["install"]["mode"] == "wheel" and not options.no_install:
-                from vrun.build import reinstall_project
-
-                reinstall_project(plan, s, environ, lock)
+                _reinstall(plan, s, environ, lock)
             return False
         lock.release()
     from vrun.build import build_env
@@ -255,6 +255,25 @@ def ready_env(
     )
     s["marker"] = plan["inputs"][marker] = signature(marker)
     return built
+
+
+def _reinstall(plan: Plan, s: SessionPlan, environ: Mapping[str, str], lock: EnvLock) -> None:
+    """Reinstall the project into a reused env (``install_project = "wheel"``) under the *exclusive*
+    lock, so no other vrun runs commands in the env while it changes; when another process is using
+    the env, skip it with a warning rather than wait for it (a ``vrun shell`` may hold it for hours)."""
+    if not lock.acquire(exclusive=True, blocking=False):
+        lock.acquire(exclusive=False)  # flock(2) may drop the shared lock while trying to convert it
+        output.warning(
+            f"not reinstalling the project into {os.path.basename(s['env_dir'])}: another vrun process is "
+            "using the env; its project may be older than the source"
+        )
+        return
+    try:
+        from vrun.build import reinstall_project
+
+        reinstall_project(plan, s, environ, lock)
+    finally:
+        lock.acquire(exclusive=False)
 
 
 def run_commands(
