@@ -348,6 +348,7 @@ def test_install_that_lands_elsewhere_is_refused(project: Path, vrun: Vrun, tmp_
         {
             "vrun.toml": """
                 [sessions.s]
+                backend = "virtualenv"  # pip reads pip.conf; uv does not
                 deps = ["alpha"]
                 install_project = false
                 commands = ["python -c 'import alpha; print(alpha.__file__)'"]
@@ -397,10 +398,16 @@ def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) 
     second = vrun("s", check=0, umask=0)  # a reused wheel-mode env has the project reinstalled
     assert "reinstalling the project" in second.stderr
     (env,) = envs_of(project, "s")
+    # Not counted: uv's own empty `.lock` in the env, which uv makes 0666 on purpose (other users
+    # may lock it; it holds no code), and `__pycache__` written by the session's commands, which
+    # run under the caller's umask like any program they start: vrun guards what *it* installs.
     writable = [
         path
         for path in [project / ".venvs", env, *env.rglob("*")]
-        if not path.is_symlink() and path.stat().st_mode & stat.S_IWOTH
+        if not path.is_symlink()
+        and path.stat().st_mode & stat.S_IWOTH
+        and path.name not in (".lock", "__pycache__")
+        and "__pycache__" not in path.parts
     ]
     assert writable == []
     (site,) = env.glob("lib/python*/site-packages")

@@ -608,7 +608,7 @@ def test_uv_backend_builds_its_own_env(project: Path, vrun: Vrun, tmp_path: Path
     vrun.env["VRUN_BACKEND"] = "uv"
     assert f"reusing env {env.name}" in vrun("test", check=0).stderr
     del vrun.env["VRUN_BACKEND"]
-    switched = vrun("test", check=0)
+    switched = vrun("--backend", "virtualenv", "test", check=0)
     assert "backend changed" in switched.stderr
     assert len(envs_of(project, "test")) == 2
 

@@ -179,7 +179,9 @@ def start(offline_env: dict[str, str], project: Path, tmp_path: Path) -> Iterato
     (tmp_path / "tmp").mkdir()
     keep = ("HOME", "NO_COLOR", "PYTHONDONTWRITEBYTECODE")
     base = {
-        k: v for k, v in offline_env.items() if k.startswith(("PIP_", "VRUN_", "VIRTUALENV_")) or k in keep
+        k: v
+        for k, v in offline_env.items()
+        if k.startswith(("PIP_", "UV_", "VRUN_", "VIRTUALENV_")) or k in keep
     }
     started: list[tuple[Pane, str]] = []
 

@@ -237,7 +237,7 @@ def run_tool(
         blamed = failing_requirement(text)
         detail = f": could not install {blamed}" if blamed else ""
         if "No space left on device" in text:
-            detail = ": no space left on device"
+            detail = ": No space left on device (the disk is full)"
         raise BuildError(f"{what} failed (exit {outcome.status}){detail}", output=text)
     return text
 

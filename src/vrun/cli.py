@@ -180,7 +180,7 @@ def main(argv: Sequence[str]) -> int:
         handler = getattr(commands, f"cmd_{command or 'sessions'}")
         return int(handler(args, posargs))
     except VrunError as exc:
-        output.error(exc.message, exc.hint)
+        output.error(exc.message, exc.hint, getattr(exc, "output", ""))
         return exc.exit_code
     except KeyboardInterrupt:
         output.error("interrupted")

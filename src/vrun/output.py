@@ -117,8 +117,16 @@ def debug(message: str) -> None:
     log(DEBUG, message)
 
 
-def error(message: str, hint: str | None = None) -> None:
-    """An ``error:`` line and, when given, a ``hint:`` line (pypa/build's CLI boundary does the same)."""
+def error(message: str, hint: str | None = None, detail: str = "") -> None:
+    """An ``error:`` line and, when given, a ``hint:`` line (pypa/build's CLI boundary does the same).
+
+    :param detail: a tool's own output to show first, as it is (a failed installer's).
+    """
+    if detail:
+        try:
+            sys.stderr.write(detail if detail.endswith("\n") else detail + "\n")
+        except (BrokenPipeError, ValueError):
+            pass
     log(ERROR, f"error: {message}")
     if hint:
         log(ERROR, f"hint: {hint}")

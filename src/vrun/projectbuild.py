@@ -8,7 +8,8 @@ backend), and installs the resulting wheel.
 
 - ``editable`` builds (PEP 660) are cached in ``<cache dir>/builds/<key>/``. The key is what the
   env key calls the project's metadata (:func:`vrun.envkey.project_inputs`: pyproject.toml's
-  build tables, setup.cfg, setup.py and the files they name, ``project_inputs``) plus the
+  build tables, setup.cfg, setup.py and the files they name, ``project_inputs``), the project's
+  location (the wheel points at it) and the
   interpreter's implementation, version and platform. An editable wheel points at the source
   tree, so it stays valid while those inputs are unchanged, like uv's own cache of editable builds
   (uv's ``cache-keys``); a change to any of them builds anew.
@@ -40,12 +41,12 @@ _RUN_DIRS: list[str] = []
 
 
 def build_key(s: Mapping[str, Any], mode: str) -> str:
-    """The cache key of ``s``'s project build: its project metadata, the mode and the interpreter."""
+    """The cache key of ``s``'s project build: its project metadata, the mode, the project's own
+    location (an editable wheel points at the source tree) and the interpreter."""
     interp = s["interpreter"]
-    blob = json.dumps(
-        [s["components"]["project"], mode, interp["implementation"], interp["version"], interp["machine"]],
-        sort_keys=True,
-    ).encode()
+    where = s["install"]["project"]  # an editable wheel points at this source tree
+    facts = [interp["implementation"], interp["version"], interp["machine"]]
+    blob = json.dumps([s["components"]["project"], mode, where, *facts], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -17,7 +17,7 @@ import time
 
 from vrun import output
 from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
-from vrun.errors import EXIT_USAGE, BuildError, Interrupted, VrunError
+from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
 from vrun.prepare import command_environ, expand_argv, has_posargs, join
@@ -176,7 +176,7 @@ def run_sessions(
 
 
 def _fail(result: Result, exc: VrunError, reason: str | None = None) -> None:
-    output.error(exc.message, exc.hint)
+    output.error(exc.message, exc.hint, getattr(exc, "output", ""))
     result.update(status="failed", reason=exc.message if reason is None else reason, exit_code=exc.exit_code)
 
 
@@ -196,14 +196,7 @@ def _run_one(
     try:
         try:
             built = ready_env(plan, s, options, environ, lock)
-        except BuildError as exc:
-            if exc.output:
-                import sys
-
-                sys.stderr.write(exc.output if exc.output.endswith("\n") else exc.output + "\n")
-            _fail(result, exc)
-            return
-        except VrunError as exc:  # --no-install with no ready env, an unusable .venvs, ...
+        except VrunError as exc:  # a failed build, --no-install with no ready env, an unusable .venvs, ...
             _fail(result, exc)
             return
         except KeyboardInterrupt:
