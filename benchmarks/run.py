@@ -113,13 +113,12 @@ def offline_environ(env: Mapping[str, str], wheelhouse: Path) -> dict[str, str]:
     """``env`` pointed at the local wheelhouse only, with the network made unreachable.
 
     pip reads ``PIP_NO_INDEX``/``PIP_FIND_LINKS`` (also inside its isolated build envs), uv reads
-    ``UV_NO_INDEX``/``UV_FIND_LINKS``; all proxies point at :data:`DEAD_PROXY`.
+    ``UV_OFFLINE``/``UV_FIND_LINKS``; all proxies point at :data:`DEAD_PROXY`.
     """
     out = dict(env)
     out.update(
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
-        UV_NO_INDEX="1",
         UV_FIND_LINKS=str(wheelhouse),
         UV_OFFLINE="1",
     )

@@ -109,7 +109,7 @@ def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, 
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
-        UV_NO_INDEX="1",
+        UV_OFFLINE="1",  # with find-links: the wheelhouse and nothing else (uv has no UV_NO_INDEX)
         UV_FIND_LINKS=str(wheelhouse),
         UV_NO_CONFIG="1",
         VRUN_CACHE_DIR=str(cache_dir),

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from vrun.activation import SUPPORTED_SHELLS, activate_code
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
 from vrun.shell import (
-    SUPPORTED_SHELLS,
     ShellPlan,
-    activate_code,
     clean_environ,
     default_rc_root,
     detect_shell,

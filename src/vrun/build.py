@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vrun import __version__, output
-from vrun.backends import InstallPlan, get_backend
+from vrun.backends import get_backend
 from vrun.envs import (
     MARKER,
     SCHEMA_VERSION,
@@ -34,11 +34,12 @@ from vrun.envs import (
 )
 from vrun.errors import BuildError, EnvNotReadyError
 from vrun.inputs import write_atomic
+from vrun.installplan import InstallPlan
 from vrun.interpreters import Interpreter
 
 
 def install_plan(s: Mapping[str, Any]) -> InstallPlan:
-    """The session plan's ``install`` entry as an :class:`~vrun.backends.InstallPlan`."""
+    """The session plan's ``install`` entry as an :class:`~vrun.installplan.InstallPlan`."""
     spec = s["install"]
     return InstallPlan(
         requirements=tuple(spec["requirements"]),

@@ -222,7 +222,8 @@ def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, s
 
 def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun activate SESSION``: print code that activates the env in the current shell."""
-    from vrun.shell import activate_code, detect_shell, inherited_env_problem
+    from vrun.activation import activate_code
+    from vrun.shell import detect_shell, inherited_env_problem
 
     kind, _exe = detect_shell(os.environ, args.shell)
     if inherited_env_problem(os.environ):

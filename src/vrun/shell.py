@@ -34,8 +34,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
-import re
-import shlex
 import shutil
 import stat
 import subprocess
@@ -45,16 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import CommandNotFoundError, UsageError, VrunError
-
-#: The shells ``vrun shell`` and ``vrun activate`` know, by program name.
-SUPPORTED_SHELLS: tuple[str, ...] = ("bash", "zsh", "fish", "sh", "dash", "csh", "tcsh")
+from vrun.activation import CSH_SHELLS, SUPPORTED_SHELLS, fish_activate, rc_files, unsupported
+from vrun.errors import CommandNotFoundError, UsageError, VrunError
+from vrun.prepare import clean_path
 
 #: Set to the env directory in a shell that ``vrun shell`` started.
 SHELL_MARKER = "VRUN_SHELL"
-
-_POSIX = ("bash", "zsh", "sh", "dash")
-_CSH = ("csh", "tcsh")
 
 #: Variables an activate script leaves behind (virtualenv's activate, activate.fish and
 #: activate.csh); fish exports them, so a stale copy can reach a new shell through the environment.
@@ -64,10 +58,6 @@ _ACTIVATION_LEFTOVERS = (
     "_OLD_PKG_CONFIG_PATH",
     "_OLD_FISH_PROMPT_OVERRIDE",
 )
-
-#: Characters shown as they are in a prompt prefix vrun writes itself: none of them means anything
-#: to bash's, zsh's, dash's or tcsh's prompt expansion (``\\ $ ` % !`` and quotes all do).
-_PROMPT_SAFE = re.compile(r"[^\w.,:+=@/-]")
 
 
 @dataclass(frozen=True)
@@ -92,13 +82,6 @@ def shell_kind(name: str) -> str | None:
     """
     base = os.path.basename(name.strip()).lstrip("-")
     return base if base in SUPPORTED_SHELLS else None
-
-
-def _unsupported(what: str) -> UsageError:
-    return UsageError(
-        f"unsupported shell {what}; vrun supports {', '.join(SUPPORTED_SHELLS)}",
-        "choose one with --shell NAME",
-    )
 
 
 def _parent_process(ppid: int) -> tuple[str, str | None] | None:
@@ -144,7 +127,7 @@ def detect_shell(
     if override is not None:
         kind = shell_kind(override)
         if kind is None:
-            raise _unsupported(repr(override))
+            raise unsupported(repr(override))
         exe = override if os.sep in override else shutil.which(override, path=path)
         if exe is None or not os.access(exe, os.X_OK):
             raise UsageError(f"shell {override!r} not found", f"install {kind}, or pass its path to --shell")
@@ -161,7 +144,7 @@ def detect_shell(
     login = environ.get("SHELL", "")
     kind = shell_kind(login) if login else None
     if kind is None:
-        raise _unsupported(f"$SHELL={login!r}" if login else "(no $SHELL, and vrun's parent is not a shell)")
+        raise unsupported(f"$SHELL={login!r}" if login else "(no $SHELL, and vrun's parent is not a shell)")
     exe = login if os.path.isabs(login) else shutil.which(login, path=path)
     if exe is None:
         raise UsageError(f"shell {login!r} from $SHELL not found", "choose one with --shell NAME")
@@ -215,19 +198,6 @@ def refuse_nested(environ: Mapping[str, str]) -> None:
         )
 
 
-def _path_without(value: str, drop: set[str]) -> str:
-    """``value`` (a ``PATH``-like list) without the entries in ``drop`` and without repeats, in order."""
-    seen: set[str] = set()
-    kept = []
-    for entry in value.split(os.pathsep):
-        key = _norm(entry)
-        if key in drop or key in seen:
-            continue
-        seen.add(key)
-        kept.append(entry)
-    return os.pathsep.join(kept)
-
-
 def clean_environ(environ: Mapping[str, str], env_dir: Path | None = None) -> dict[str, str]:
     """Return ``environ`` with no virtual environment in it, ready for activating another.
 
@@ -247,94 +217,14 @@ def clean_environ(environ: Mapping[str, str], env_dir: Path | None = None) -> di
         if name in _ACTIVATION_LEFTOVERS or name == SHELL_MARKER or name.startswith("_OLD_VIRTUAL_"):
             del env[name]
     if "PATH" in env:
-        env["PATH"] = _path_without(env["PATH"], {_norm(os.path.join(p, "bin")) for p in envs})
+        env["PATH"] = clean_path(env["PATH"], [os.path.join(p, "bin") for p in envs])
     if "PKG_CONFIG_PATH" in env:
-        pkg = _path_without(
-            env["PKG_CONFIG_PATH"], {_norm(os.path.join(p, "lib", "pkgconfig")) for p in envs}
-        )
+        pkg = clean_path(env["PKG_CONFIG_PATH"], [os.path.join(p, "lib", "pkgconfig") for p in envs])
         if pkg:
             env["PKG_CONFIG_PATH"] = pkg
         else:
             del env["PKG_CONFIG_PATH"]
     return env
-
-
-def _fish_quote(value: str) -> str:
-    """Quote for fish: inside single quotes only ``\\`` and ``'`` are special (fish docs, "Quotes")."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _csh_quote(value: str) -> str:
-    """Quote for csh/tcsh as virtualenv's ``CShellActivator.quote`` does: ``!`` and ``\\`` outside quotes.
-
-    :raises UsageError: ``value`` holds a newline, which csh cannot quote (virtualenv skips the csh
-        scripts for such paths).
-    """
-    if "\n" in value:
-        raise UsageError(
-            f"csh and tcsh cannot handle a newline in {value!r}", "use another shell with --shell"
-        )
-    quoted = shlex.quote(value)
-    quoted = f"'{quoted}'" if quoted == value else quoted
-    return quoted.replace("\\", "'\\\\'").replace("!", "'\\!'")
-
-
-def _posix_activate(env_dir: Path, session: str) -> str:
-    """Activation for bash, zsh, sh and dash: virtualenv's ``bin/activate``, then the session's name.
-
-    ``bin/activate`` sets ``VIRTUAL_ENV_PROMPT`` to the prompt the env was created with (or its
-    directory name) and prefixes only bash's and zsh's ``PS1``; this fixes the name when it differs
-    and prefixes ``PS1`` for sh/dash, saving ``_OLD_VIRTUAL_PS1`` so that ``deactivate`` restores it.
-    """
-    name = shlex.quote(session)
-    prefix = shlex.quote(f"({_PROMPT_SAFE.sub('_', session)}) ")
-    return (
-        f". {shlex.quote(str(env_dir / 'bin' / 'activate'))}\n"
-        f'if [ "${{VIRTUAL_ENV_PROMPT-}}" != {name} ]; then\n'
-        f"    VIRTUAL_ENV_PROMPT={name}; export VIRTUAL_ENV_PROMPT\n"
-        f'    if [ -n "${{_OLD_VIRTUAL_PS1+x}}" ]; then PS1={prefix}"$_OLD_VIRTUAL_PS1"; fi\n'
-        "fi\n"
-        'if [ -z "${_OLD_VIRTUAL_PS1+x}" ] && [ -z "${VIRTUAL_ENV_DISABLE_PROMPT-}" ]; then\n'
-        f'    _OLD_VIRTUAL_PS1="${{PS1-}}"; PS1={prefix}"${{PS1-}}"\n'
-        "fi\n"
-    )
-
-
-def _fish_activate(env_dir: Path, session: str) -> str:
-    """Activation for fish; its prompt prints ``$VIRTUAL_ENV_PROMPT`` on every draw."""
-    return (
-        f"source {_fish_quote(str(env_dir / 'bin' / 'activate.fish'))}; "
-        f"set -gx VIRTUAL_ENV_PROMPT {_fish_quote(session)}"
-    )
-
-
-def _csh_activate(env_dir: Path, session: str) -> str:
-    """Activation for csh/tcsh on one line (csh's ``eval`` joins lines): activate.csh, then the name."""
-    return (
-        f"source {_csh_quote(str(env_dir / 'bin' / 'activate.csh'))}; "
-        f"setenv VIRTUAL_ENV_PROMPT {_csh_quote(session)}"
-    )
-
-
-def activate_code(kind: str, env_dir: Path, session: str) -> str:
-    """Return the code ``vrun activate`` prints, to be run by the current shell.
-
-    bash, zsh, sh, dash: ``eval "$(vrun activate SESSION)"``; fish: ``vrun activate SESSION | source``;
-    csh, tcsh: ``eval "`vrun activate SESSION`"``. It sources the activate script virtualenv wrote for
-    that shell, so ``deactivate`` undoes it as usual (and puts ``PATH`` back exactly).
-
-    :param kind: one of :data:`SUPPORTED_SHELLS`.
-    :param env_dir: the env's directory (absolute).
-    :param session: the session's name, for ``VIRTUAL_ENV_PROMPT`` and the prompt.
-    :raises UsageError: ``kind`` is not supported, or csh is asked to quote a newline.
-    """
-    if kind in _POSIX:
-        return _posix_activate(env_dir, session)
-    if kind == "fish":
-        return _fish_activate(env_dir, session) + "\n"
-    if kind in _CSH:
-        return _csh_activate(env_dir, session) + "\n"
-    raise _unsupported(repr(kind))
 
 
 def default_rc_root(environ: Mapping[str, str]) -> Path:
@@ -355,67 +245,6 @@ def default_rc_root(environ: Mapping[str, str]) -> Path:
 
 def _home(environ: Mapping[str, str]) -> str:
     return environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
-
-
-def _rc_files(kind: str, env_dir: Path, session: str) -> dict[str, str]:
-    """The rc files for ``kind``, by file name; empty for fish, which takes its code on the command line."""
-    header = "# written by vrun shell: your rc files first, then the session's env activated\n"
-    if kind == "bash":
-        return {
-            "bashrc": header
-            + "if [ -f ~/.bashrc ]; then . ~/.bashrc; fi\n"
-            + _posix_activate(env_dir, session)
-        }
-    if kind in ("sh", "dash"):
-        user_env = (
-            'if [ -n "${_VRUN_ENV+x}" ]; then ENV=$_VRUN_ENV; unset _VRUN_ENV; else unset ENV; fi\n'
-            # POSIX: the shell applies parameter expansion to ENV's value
-            'if [ -n "${ENV-}" ]; then eval "_vrun_rc=\\"$ENV\\""; '
-            'if [ -r "$_vrun_rc" ]; then . "$_vrun_rc"; fi; unset _vrun_rc; fi\n'
-        )
-        return {"shrc": header + user_env + _posix_activate(env_dir, session)}
-    if kind == "zsh":
-        zshenv = (
-            header + "_vrun_zdotdir=$ZDOTDIR\n"
-            "if [[ -n ${_VRUN_ZDOTDIR+x} ]]; then ZDOTDIR=$_VRUN_ZDOTDIR; else unset ZDOTDIR; fi\n"
-            "unset _VRUN_ZDOTDIR\n"
-            "[[ -f ${ZDOTDIR:-$HOME}/.zshenv ]] && builtin source ${ZDOTDIR:-$HOME}/.zshenv\n"
-            "# keep the ZDOTDIR the user's .zshenv left for .zshrc; zsh reads .zshrc from ours\n"
-            "if [[ -n ${ZDOTDIR+x} ]]; then _vrun_user_zdotdir=$ZDOTDIR; fi\n"
-            "ZDOTDIR=$_vrun_zdotdir\n"
-            "unset _vrun_zdotdir\n"
-        )
-        zshrc = (
-            # assigning keeps ZDOTDIR's export flag, which stays what the user's .zshenv left
-            header + "if [[ -n ${_vrun_user_zdotdir+x} ]]; then ZDOTDIR=$_vrun_user_zdotdir\n"
-            "else unset ZDOTDIR; fi\n"
-            "unset _vrun_user_zdotdir\n"
-            "[[ -f ${ZDOTDIR:-$HOME}/.zshrc ]] && builtin source ${ZDOTDIR:-$HOME}/.zshrc\n"
-            + _posix_activate(env_dir, session)
-        )
-        return {".zshenv": zshenv, ".zshrc": zshrc}
-    if kind in _CSH:
-        user_rc = ".tcshrc" if kind == "tcsh" else ".cshrc"
-        # csh keeps ``home`` and HOME apart (tcsh syncs them): set both.
-        rc = (
-            header + 'set home = "$_VRUN_HOME:q"\n'
-            'setenv HOME "$_VRUN_HOME:q"\n'
-            "unsetenv _VRUN_HOME\n"
-            f'if ( -f "$home/{user_rc}" ) then\n'
-            f'    source "$home/{user_rc}"\n'
-            'else if ( -f "$home/.cshrc" ) then\n'
-            '    source "$home/.cshrc"\n'
-            "endif\n"
-            f"source {_csh_quote(str(env_dir / 'bin' / 'activate.csh'))}\n"
-            f'if ( "$VIRTUAL_ENV_PROMPT:q" != {_csh_quote(session)} ) then\n'
-            f"    setenv VIRTUAL_ENV_PROMPT {_csh_quote(session)}\n"
-            "    if ( $?_OLD_VIRTUAL_PROMPT ) then\n"
-            f"        set prompt = '({_PROMPT_SAFE.sub('_', session)}) '\"$_OLD_VIRTUAL_PROMPT:q\"\n"
-            "    endif\n"
-            "endif\n"
-        )
-        return {".tcshrc": rc, ".cshrc": rc}
-    return {}
 
 
 def shell_exec_plan(
@@ -441,12 +270,12 @@ def shell_exec_plan(
     :raises UsageError: ``kind`` is not supported.
     """
     if kind not in SUPPORTED_SHELLS:
-        raise _unsupported(repr(kind))
+        raise unsupported(repr(kind))
     env = clean_environ(environ, env_dir)
     env[SHELL_MARKER] = str(env_dir)
     if kind == "fish":
-        return ShellPlan((executable, "-i", "-C", _fish_activate(env_dir, session)), env, {})
-    texts = _rc_files(kind, env_dir, session)
+        return ShellPlan((executable, "-i", "-C", fish_activate(env_dir, session)), env, {})
+    texts = rc_files(kind, env_dir, session)
     digest = hashlib.sha256(repr(sorted(texts.items())).encode()).hexdigest()[:16]
     rc_dir = (rc_root or default_rc_root(environ)) / f"{kind}-{digest}"
     files = {rc_dir / name: text for name, text in texts.items()}
@@ -462,7 +291,7 @@ def shell_exec_plan(
         if "ENV" in environ:
             env["_VRUN_ENV"] = environ["ENV"]
         env["ENV"] = str(rc_dir / "shrc")
-    elif kind in _CSH:
+    elif kind in CSH_SHELLS:
         env["_VRUN_HOME"] = _home(environ)
         env["HOME"] = str(rc_dir)
     return ShellPlan(argv, env, files)

@@ -1,0 +1,100 @@
+"""What to install into an env, in installer-neutral terms, and how to check it landed.
+
+Both backends (:mod:`vrun.backends`) turn an :class:`InstallPlan` into the same arguments for
+``pip install`` and ``uv pip install`` (pip's command-line and requirements syntax); after the
+install, :meth:`InstallPlan.missing_from` checks the requested distributions are in the env's
+site-packages (their ``.dist-info``, named as the wheel spec escapes them).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What to install into an env, in installer-neutral terms.
+
+    :param requirements: PEP 508 strings, local paths (``./lib``) and ``-e PATH`` entries.
+    :param requirement_files: ``-r`` files (absolute).
+    :param constraint_files: ``-c`` files (absolute).
+    :param project: the project root to install, or ``None``.
+    :param editable: install the project in editable mode (PEP 660).
+    :param extras: the project's extras.
+    :param names: PEP 503-normalized names that must be installed in the env afterwards (the
+        named requirements and the project), checked by :meth:`missing_from`.
+    """
+
+    requirements: tuple[str, ...] = ()
+    requirement_files: tuple[str, ...] = ()
+    constraint_files: tuple[str, ...] = ()
+    project: str | None = None
+    editable: bool = True
+    extras: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to install."""
+        return not (self.requirements or self.requirement_files or self.project)
+
+    def describe(self) -> str:
+        """A short description for the log, e.g. ``"2 requirements, 1 -r file, the project (editable)"``."""
+        parts = []
+        if self.requirements:
+            parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
+        for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
+            if files:
+                parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
+        if self.project is not None:
+            built = ", built by vrun" if self.project.endswith(".whl") else ""
+            parts.append(f"the project ({'editable' if self.editable else 'wheel'}{built})")
+        return ", ".join(parts)
+
+    def project_only(self) -> InstallPlan:
+        """This plan without its requirements: what reinstalling the project alone takes."""
+        return InstallPlan(project=self.project, editable=self.editable, extras=self.extras, names=self.names)
+
+    def args(self) -> list[str]:
+        """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
+        out: list[str] = []
+        for req in self.requirements:
+            out += ["-e", req[2:].strip()] if req.startswith("-e") else [req]
+        for path in self.requirement_files:
+            out += ["-r", path]
+        for path in self.constraint_files:
+            out += ["-c", path]
+        if self.project is not None and self.project.endswith(".whl"):  # a build from vrun's cache
+            name = os.path.basename(self.project).split("-")[0]
+            extras = f"[{','.join(self.extras)}]" if self.extras else ""
+            out.append(f"{name}{extras} @ {pathlib.Path(self.project).as_uri()}")
+        elif self.project is not None:
+            target = self.project + (f"[{','.join(self.extras)}]" if self.extras else "")
+            out += ["-e", target] if self.editable else [target]
+        return out
+
+    def missing_from(self, env_dir: str) -> list[str]:
+        """The :attr:`names` with no ``*.dist-info`` (or ``*.egg-info``) in the env's site-packages.
+
+        What lets vrun refuse to mark an env whose installer wrote elsewhere (a ``target`` in
+        pip.conf): the dist-info directory names are normalized as PEP 503 / the wheel spec's
+        escaping describe, without running the env's interpreter.
+        """
+        found: set[str] = set()
+        lib = os.path.join(env_dir, "lib")
+        for purelib in (os.path.join(lib, d, "site-packages") for d in _listdir(lib)):
+            for entry in _listdir(purelib):
+                stem, dot, suffix = entry.rpartition(".")
+                if dot and suffix in ("dist-info", "egg-info"):
+                    found.add(re.sub(r"[-_.]+", "-", stem.split("-")[0]).lower())
+        return [name for name in self.names if name not in found]
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
