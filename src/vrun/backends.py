@@ -50,6 +50,7 @@ class Backend(Protocol):
     """
 
     name: str
+    seed: tuple[str, ...]
 
     def create(
         self,
@@ -160,6 +161,8 @@ class VirtualenvBackend:
     """virtualenv to create (pip seeded, so ``pip`` works inside), pip to install."""
 
     name = "virtualenv"
+    #: What every new env gets besides the session's plan: virtualenv seeds pip itself.
+    seed: tuple[str, ...] = ()
 
     def create(
         self,
@@ -238,12 +241,14 @@ def find_uv() -> str | None:
 class UvBackend:
     """uv to create (``uv venv``) and to install (``uv pip install``): same plan, far faster.
 
-    Its envs get pip too (``uv pip install pip`` right after ``uv venv``): people run
-    ``pip install`` inside ``vrun shell``, and a global pip found on PATH would install elsewhere.
-    It costs one more uv call, ~20-40 ms with uv's cache warm (docs/envs.md has the measurement).
+    Its envs get pip too (:attr:`seed`, installed with the env's first install): people run
+    ``pip install`` inside ``vrun shell``, and a global pip found on PATH would install elsewhere
+    (docs/envs.md has the cost).
     """
 
     name = "uv"
+    #: What every new env gets besides the session's plan.
+    seed: tuple[str, ...] = ("pip",)
 
     def __init__(self, uv: str) -> None:
         self.uv = uv
@@ -257,23 +262,13 @@ class UvBackend:
         system_site_packages: bool,
         lock: EnvLock | None,
     ) -> None:
-        """``uv venv``, then pip into it (see the class docstring)."""
+        """``uv venv``, never downloading a Python."""
         argv = [self.uv, "venv", "--quiet", "--python", interpreter.executable, "--prompt", prompt, env_dir]
         if system_site_packages:
             argv.append("--system-site-packages")
         env = installer_environ(env_dir, os.environ)
         env["UV_PYTHON_DOWNLOADS"] = "never"
         run_tool(argv, what="uv venv", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
-        pip = [
-            self.uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            os.path.join(env_dir, "bin", "python"),
-            "pip",
-        ]
-        run_tool(pip, what="uv pip install pip", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
 
     def install(
         self,
@@ -289,8 +284,8 @@ class UvBackend:
         if reinstall:
             plan = plan.project_only()
         argv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *plan.args()]
-        if reinstall and plan.names:
-            argv[3:3] = ["--reinstall-package", plan.names[-1], "--no-deps"]
+        if reinstall and plan.project_name:
+            argv[3:3] = ["--reinstall-package", plan.project_name, "--no-deps"]
         if not output.verbose():
             argv.insert(3, "--quiet")
         run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)

@@ -49,6 +49,7 @@ def install_plan(s: Mapping[str, Any]) -> InstallPlan:
         editable=spec["mode"] == "editable",
         extras=tuple(spec["extras"]),
         names=tuple(spec["names"]),
+        project_name=spec["project_name"],
     )
 
 
@@ -134,8 +135,10 @@ def _create_and_install(
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
             todo = dataclasses.replace(todo, project=wheel)
+    todo = dataclasses.replace(todo, seed=backend.seed)
     if not todo.empty:
-        output.info(f"installing {todo.describe()} with {backend.name}")
+        if todo.describe():
+            output.info(f"installing {todo.describe()} with {backend.name}")
         backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
         missing = todo.missing_from(env_dir)
         if missing:

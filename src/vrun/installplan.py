@@ -24,6 +24,8 @@ class InstallPlan:
     :param project: the project root to install, or ``None``.
     :param editable: install the project in editable mode (PEP 660).
     :param extras: the project's extras.
+    :param project_name: the project's PEP 503-normalized name, when known.
+    :param seed: requirements every new env gets from its backend (pip, for uv), installed first.
     :param names: PEP 503-normalized names that must be installed in the env afterwards (the
         named requirements and the project), checked by :meth:`missing_from`.
     """
@@ -35,11 +37,13 @@ class InstallPlan:
     editable: bool = True
     extras: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    project_name: str | None = None
+    seed: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when there is nothing to install."""
-        return not (self.requirements or self.requirement_files or self.project)
+        return not (self.seed or self.requirements or self.requirement_files or self.project)
 
     def describe(self) -> str:
         """A short description for the log, e.g. ``"2 requirements, 1 -r file, the project (editable)"``."""
@@ -56,11 +60,17 @@ class InstallPlan:
 
     def project_only(self) -> InstallPlan:
         """This plan without its requirements: what reinstalling the project alone takes."""
-        return InstallPlan(project=self.project, editable=self.editable, extras=self.extras, names=self.names)
+        return InstallPlan(
+            project=self.project,
+            editable=self.editable,
+            extras=self.extras,
+            names=self.names,
+            project_name=self.project_name,
+        )
 
     def args(self) -> list[str]:
         """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
-        out: list[str] = []
+        out: list[str] = list(self.seed)
         for req in self.requirements:
             out += ["-e", req[2:].strip()] if req.startswith("-e") else [req]
         for path in self.requirement_files:
