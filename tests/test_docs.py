@@ -4,7 +4,8 @@
   parsed; one that is a vrun config (``vrun.toml`` keys, or ``[tool.vrun]`` in a pyproject) or a
   session's keys on their own passes :func:`vrun.config.load_config` in a project where the files
   it names exist. The others must be recognized: a pyproject excerpt or a
-  ``[dependency-groups]`` one.
+  ``[dependency-groups]`` one. An ```ini block parses as tox's INI and a ```python one as Python;
+  a ``tox.ini`` or ``noxfile.py`` goes through ``vrun init`` and its translation loads.
 - Every ``vrun ...`` command line shown (console and bash blocks, ``run:`` steps of the CI
   recipes, inline code) parses with vrun's own parsers (:func:`vrun.cli.build_parsers` after
   :func:`vrun.cli.hoist_subcommand`), so no page shows an option vrun does not have.
@@ -155,6 +156,33 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
     (tmp_path / name).write_text(example, encoding="utf-8")
     config_loaded = load_config(tmp_path / name)
     assert config_loaded.sessions, where
+
+
+OTHER_FILES = [b for b in BLOCKS if b.lang in ("ini", "python")]
+
+
+@pytest.mark.parametrize("block", OTHER_FILES, ids=[b.where for b in OTHER_FILES])
+def test_ini_and_python_example(block: Block, tmp_path: Path) -> None:
+    """A tox.ini parses as tox's INI, Python parses; a tox.ini or noxfile.py (migrating.md) is what
+    ``vrun init`` reads: its translation loads."""
+    import ast
+
+    from vrun.init import write_config
+    from vrun.init_toxini import parse_ini
+
+    first = block.text.splitlines()[0]
+    if block.lang == "ini":
+        assert parse_ini(block.text, "tox") is not None, block.where
+    else:
+        ast.parse(block.text)
+    name = first.removeprefix("# ").strip()
+    if name not in ("tox.ini", "noxfile.py"):
+        return
+    files = {name: block.text, "pyproject.toml": '[project]\nname = "example"\nversion = "1"\n'}
+    files.update(dict.fromkeys(re.findall(r"[\w-]+\.txt", block.text), ""))
+    write_project(tmp_path, files)
+    path, _notes = write_config(tmp_path)
+    assert load_config(path).sessions
 
 
 # --- command lines -----------------------------------------------------------------------------
