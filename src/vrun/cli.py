@@ -162,7 +162,7 @@ def main(argv: Sequence[str]) -> int:
         cut = argv.index("--")
         argv, posargs = argv[:cut], argv[cut + 1 :]
     parsers = build_parsers()
-    argv = _hoist_subcommand(argv, parsers)
+    argv = hoist_subcommand(argv, parsers)
     if argv[:1] == ["help"]:
         target = argv[1] if len(argv) > 1 and argv[1] in parsers else ""
         parsers[target].print_help()
@@ -196,7 +196,7 @@ def main(argv: Sequence[str]) -> int:
 _VALUE_OPTIONS = frozenset({"--color", "-f", "--config", "--backend", "-k", "--keyword", "-t", "--tag"})
 
 
-def _hoist_subcommand(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:
+def hoist_subcommand(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:
     """Let options come before the subcommand, git-style: ``vrun -q run test`` = ``vrun run -q test``."""
     i = 0
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":

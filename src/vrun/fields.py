@@ -194,7 +194,7 @@ def _string_command(ctx: Context, key: str, command: str, shell: bool) -> Comman
     if shell:
         return Command((command,), shell=True, source=command)
     try:
-        argv = _split_keeping_placeholders(command)
+        argv = split_keeping_placeholders(command)
     except ValueError as exc:
         raise ctx.error(
             key,
@@ -213,14 +213,18 @@ def _string_command(ctx: Context, key: str, command: str, shell: bool) -> Comman
     return Command(tuple(argv), shell=False, source=command)
 
 
-_POSARGS_DEFAULT = re.compile(r"\{posargs:[^}]*\}")
+#: A ``{posargs:DEFAULT}`` placeholder, whose DEFAULT may hold spaces.
+POSARGS_DEFAULT = re.compile(r"\{posargs:[^}]*\}")
 
 
-def _split_keeping_placeholders(command: str) -> list[str]:
-    """:func:`shlex.split`, except that a ``{posargs:DEFAULT}`` placeholder stays in one word.
+def split_keeping_placeholders(command: str, keep: re.Pattern[str] = POSARGS_DEFAULT) -> list[str]:
+    """:func:`shlex.split` (POSIX rules), except that each match of ``keep`` stays in one word.
 
-    Its DEFAULT may hold spaces (``pytest {posargs:-q tests}``, as tox allows); it is split
-    when substituted, not here.
+    By default ``keep`` is a ``{posargs:DEFAULT}`` placeholder: its DEFAULT may hold spaces
+    (``pytest {posargs:-q tests}``, as tox allows); it is split when substituted, not here.
+    ``vrun init`` passes a pattern for every tox ``{...}`` substitution.
+
+    :raises ValueError: as :func:`shlex.split` does, for unbalanced quotes or a trailing escape.
     """
     saved: list[str] = []
 
@@ -228,7 +232,7 @@ def _split_keeping_placeholders(command: str) -> list[str]:
         saved.append(match.group(0))
         return f"\0{len(saved) - 1}\0"
 
-    argv = shlex.split(_POSARGS_DEFAULT.sub(hide, command))
+    argv = shlex.split(keep.sub(hide, command))
     return [re.sub("\0(\\d+)\0", lambda m: saved[int(m.group(1))], arg) for arg in argv]
 
 

@@ -122,9 +122,26 @@ class Context:
         return "editable" if isinstance((data or {}).get("project"), dict) or has_setup else None
 
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
+
+
+def basic_string(value: str) -> str:
+    """``value`` as a TOML basic string: in double quotes, with ``"``, ``\\``, newline and tab
+    escaped and other control characters written ``\\uXXXX`` (the TOML 1.0 spec, "String")."""
+    out = []
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def key_part(name: str) -> str:
-    """A table name as it is written in a dotted TOML key (quoted unless bare)."""
-    return name if BARE_KEY.fullmatch(name) else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A table name as it is written in a dotted TOML key (a :func:`basic_string` unless bare)."""
+    return name if BARE_KEY.fullmatch(name) else basic_string(name)
 
 
 def _toml_type(value: object) -> str:

@@ -1,0 +1,146 @@
+"""What every ``vrun init`` translator builds and shares: the :class:`Session` tables to write, the
+:class:`Notes` on what was not translated, and the rules for commands, requirements and
+``install_project`` as vrun's config loader will read them back (:mod:`vrun.fields`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vrun import SUBCOMMANDS, reqfiles, tomlfile
+from vrun.fields import POSARGS_DEFAULT, SHELL_OPERATORS, split_keeping_placeholders
+from vrun.prepare import quote
+
+#: Names a session may not take: vrun's subcommands.
+RESERVED = frozenset(SUBCOMMANDS)
+
+
+@dataclass
+class Session:
+    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out."""
+
+    name: str
+    description: str = ""
+    python: str | list[str] | None = None
+    deps: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+    install_project: str | bool | None = None  # None: vrun's default
+    system_site_packages: bool = False
+    pass_env: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    tags: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    commands: list[str | list[str]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "python")}
+
+
+class Notes:
+    """Notes in order, each once."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, None] = {}
+
+    def add(self, text: str) -> None:
+        """Add ``text`` unless it is already there."""
+        self.items[text] = None
+
+    def list(self) -> list[str]:
+        """The notes in the order first added."""
+        return list(self.items)
+
+
+def command_item(argv: list[str]) -> str | list[str]:
+    """A command as vrun will read it back: a string when it splits back to ``argv``, else an array.
+
+    :param argv: the program and its arguments; ``{...}`` placeholders stay as written.
+    :return: the string form when :func:`vrun.fields.split_keeping_placeholders` (the config
+        loader's split) gives ``argv`` back and no word is a shell operator (vrun rejects those in
+        a string command), else ``argv`` itself, to be written as a TOML array.
+    """
+    text = " ".join(_quote(word) for word in argv)
+    try:
+        same = split_keeping_placeholders(text) == argv
+    except ValueError:
+        same = False
+    if same and not any(word in SHELL_OPERATORS for word in argv) and argv and argv[0]:
+        return text
+    return argv
+
+
+def _quote(word: str) -> str:
+    """Quote ``word`` for :func:`shlex.split`, as lightly as possible (placeholders stay bare)."""
+    if re.fullmatch(r"[\w@%+=:,./{}-]+", word) or POSARGS_DEFAULT.fullmatch(word):
+        return word
+    if "'" not in word:
+        return f"'{word}'"
+    if not re.search(r'["\\$`]', word):
+        return f'"{word}"'
+    return quote(word)
+
+
+def requirement(entry: str, where: str, root: Path, notes: Notes) -> str | None:
+    """A ``deps`` entry as vrun takes it, or ``None`` after adding a note naming ``where``.
+
+    :param entry: a tox ``deps`` line or a nox ``session.install`` argument: a PEP 508 requirement
+        (checked with ``packaging``), or pip's ``-r FILE`` / ``-c FILE`` in any spelling that
+        :func:`vrun.reqfiles.file_option` reads; a leading ``{project_root}/`` is dropped.
+    :param root: the project directory; a ``-r``/``-c`` file that does not exist there is dropped.
+    :return: the requirement, or ``-r FILE`` / ``-c FILE``; ``None`` for other pip options, missing
+        files and invalid requirements.
+    """
+    entry = entry.strip()
+    if entry.startswith("{project_root}/"):
+        entry = entry[len("{project_root}/") :]
+    option = reqfiles.file_option(entry)
+    if option is not None and option[0] in ("-r", "-c") and option[1]:
+        flag, name = option
+        if name.startswith("{project_root}/"):
+            name = name[len("{project_root}/") :]
+        if not (root / name).is_file():
+            notes.add(f"{where}: {flag} file {name!r} does not exist; dropped")
+            return None
+        return f"{flag} {name}"
+    if entry.startswith("-"):
+        notes.add(f"{where}: pip option {entry!r} not translated (deps takes requirements, -r and -c)")
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(entry)
+    except InvalidRequirement:
+        notes.add(f"{where}: {entry!r} is not a PEP 508 requirement; dropped")
+        return None
+    return entry
+
+
+def project_default(root: Path) -> str | None:
+    """vrun's default ``install_project`` for ``root``: ``"editable"`` when ``pyproject.toml`` has a
+    ``[project]`` table or there is a ``setup.py``, else ``None`` (the rule of
+    :attr:`vrun.schema.Context.install_default`; an unreadable ``pyproject.toml`` counts as none)."""
+    data = tomlfile.pyproject(str(root)) or {}
+    if isinstance(data.get("project"), dict) or (root / "setup.py").is_file():
+        return "editable"
+    return None
+
+
+def install_value(root: Path, wanted: str | None, where: str, notes: Notes) -> str | bool | None:
+    """The ``install_project`` value to write for a session that wants ``wanted``.
+
+    :param wanted: ``"editable"``, ``"wheel"``, or ``None`` for "do not install the project".
+    :return: ``False`` to turn off vrun's default, a mode that differs from it, or ``None`` to leave
+        the key out (the default already does it, or there is no project to install).
+    """
+    default = project_default(root)
+    if wanted is None:
+        return False if default else None
+    if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
+        return None  # nothing to install (tox would need skipsdist here)
+    return None if wanted == default else wanted
