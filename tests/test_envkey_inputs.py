@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun import envkey, inputs, interpreters, resolve
+from vrun import envkey, inputs, interpreters, keydiff, resolve
 from vrun.config import load_config
 from vrun.interpreters import Interpreter
 
@@ -177,7 +177,7 @@ def test_project_inputs_config_key(tmp_path: Path) -> None:
     second = key()
     assert first.digest != second.digest and rec.changed()
     assert (
-        envkey.explain_change(first.components, second.components)
+        keydiff.explain_change(first.components, second.components)
         == "project metadata changed: src/pkg/_deps.py"
     )
     with inputs.recording() as rec:
@@ -243,7 +243,7 @@ def test_index_variables_are_in_the_key(keyed: Callable[[dict[str, str]], envkey
     ):
         changed = keyed({name: value})
         assert changed.digest != base.digest, name
-        assert envkey.explain_change(base.components, changed.components) == "installer settings changed"
+        assert keydiff.explain_change(base.components, changed.components) == "installer settings changed"
     assert keyed({"PIP_FIND_LINKS": "/a"}).digest != keyed({"PIP_FIND_LINKS": "/b"}).digest
 
 

@@ -12,10 +12,11 @@ import pytest
 from vrun import output
 from vrun.backends import failing_requirement, installer_environ
 from vrun.config import Config, Session
-from vrun.envkey import compute_key, explain_change
+from vrun.envkey import compute_key
 from vrun.errors import UsageError
 from vrun.installplan import InstallPlan
 from vrun.interpreters import Interpreter
+from vrun.keydiff import explain_change
 from vrun.output import color_enabled, human_size
 from vrun.prepare import clean_path, command_environ, expand_argv
 from vrun.reqfiles import Walk

@@ -5,22 +5,30 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 def main() -> None:
-    """Run vrun and exit with its status.
+    """Run vrun with ``sys.argv`` and exit with its status (:func:`run`)."""
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run vrun with ``argv`` (without the program name); return the exit status.
 
     A plain ``vrun NAME... [-- POSARGS]`` whose stored plan still holds (:mod:`vrun.plancache`)
     goes straight to the session loop, :func:`vrun.run.run_plan`, the same one the full command
     line (:mod:`vrun.cli`) plans for and calls; anything else goes through the command line.
     """
-    argv = sys.argv[1:]
     from vrun.plancache import lookup
 
     hit = lookup(argv, os.environ)
     if hit is None:
         from vrun.cli import main as cli_main
 
-        sys.exit(cli_main(argv))
+        return cli_main(argv)
     from vrun.errors import Interrupted
     from vrun.run import RunOptions, run_plan
 
@@ -31,22 +39,26 @@ def main() -> None:
         code = 130
     except Interrupted as exc:  # SIGTERM/SIGHUP between sessions: as cli.main does, no traceback
         code = 128 + exc.signum
-    if "vrun.projectbuild" in sys.modules:  # it built something: let its atexit cleanup run
-        sys.exit(code)
-    _exit_now(code)
+    if plan.get("changed") and code < 128:  # an env was (re)built: the next run finds it ready
+        from vrun.plancache import store
+
+        store(argv[: argv.index("--")] if "--" in argv else argv, plan, os.environ)
+    return code
 
 
-def _exit_now(code: int) -> None:
-    """Flush and leave without the interpreter's teardown (~1 ms of a warm run): nothing the warm
-    path holds needs it (locks are released, files closed, no atexit handler registered)."""
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` as the ``vrun`` command does: flush, then leave without the interpreter's
+    teardown (~1 ms of a warm run; nothing vrun holds needs it) unless an atexit cleanup is due (a
+    project build's temporary folders). Output that could not be written turns success into 1."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
-            if code == 0:
-                code = 1  # output that could not be written is a failure, never a silent success
+            code = code or 1
+    if "vrun.projectbuild" in sys.modules:
+        sys.exit(code)
     os._exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    leave(run(sys.argv[1:]))

@@ -218,7 +218,7 @@ def wipe(root: str, env_dir: str) -> None:
 
 def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
     """One line saying why an env is being built (tox's "python changed 3.12.1 -> 3.12.4")."""
-    from vrun.envkey import explain_change
+    from vrun.keydiff import explain_change
 
     env_dir = s["env_dir"]
     if recreate:

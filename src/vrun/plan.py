@@ -188,11 +188,12 @@ def plan_session(
         env_dir=env_dir,
         digest=key.digest,
         components=key.components,
-        marker=inputs.stat_file(marker) if ready else None,
+        # Not a plan input: whether the env is ready is the session loop's to check each run (it
+        # compares this signature, and builds when the env is gone or changed), so a deleted env
+        # does not cost a new plan.
+        marker=inputs.signature(marker) if ready else None,
         install=install_spec(config, session),
     )
-    if not ready:
-        inputs.stat_file(marker)  # its appearance invalidates the plan
     return entry
 
 

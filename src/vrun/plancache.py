@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 #: :data:`vrun.plan.PLAN_SCHEMA`, repeated to keep this module light (a test checks they match).
 PLAN_SCHEMA = 3
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-_MARKER_SUFFIX = os.sep + "vrun.json"
 #: The directory of the vrun package running (the one :func:`vrun.plan.record_code_identity` records).
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -100,9 +99,10 @@ def store(names: Sequence[str], plan: dict[str, Any], environ: Mapping[str, str]
     if not holds(plan, environ):
         return False
     limit = plan["started_ns"] - inputs.RACY_WINDOW_NS
-    for path, sig in plan["inputs"].items():
-        if sig is not None and sig[0] > limit and not path.endswith(_MARKER_SUFFIX):
+    for sig in plan["inputs"].values():
+        if sig is not None and sig[0] > limit:
             return False
+    plan.pop("changed", None)  # the run's own note that it built an env
     key = plan_key(names)
     path = _path(key, environ)
     try:

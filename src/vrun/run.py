@@ -219,8 +219,11 @@ def ready_env(
     An env the plan found ready is reused when its marker still has the signature planning
     recorded (and its ``python`` is there): a ``stat``, no parsing. Anything else is handed to
     :func:`vrun.build.build_env`, which decides under the exclusive lock; the signature of the
-    marker it wrote goes back into the plan, so a stored plan vouches for the env it built.
-    With ``install_project = "wheel"`` a reused env gets the project reinstalled (its source may
+    marker it wrote goes back into the plan (``plan["changed"]``), so a plan stored again finds
+    the env ready next time.
+    The marker is not a recorded input of the plan: an env deleted or rebuilt behind vrun's back
+    is rebuilt here, from the same plan. With ``install_project = "wheel"`` a reused env gets
+    the project reinstalled (its source may
     have changed; tox does the same).
     """
     marker = os.path.join(s["env_dir"], MARKER)
@@ -246,7 +249,8 @@ def ready_env(
     built = build_env(
         plan, s, environ, lock, recreate=options.recreate, no_install=options.no_install, on_wait=waiting
     )
-    s["marker"] = plan["inputs"][marker] = signature(marker)
+    s["marker"] = signature(marker)
+    plan["changed"] = True  # worth storing again: the next run finds this env ready
     return built
 
 
