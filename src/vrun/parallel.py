@@ -196,7 +196,7 @@ def _start(
     flags = {
         "--recreate": options.recreate,
         "--no-install": options.no_install,
-        "--skip-missing-interpreters": options.skip_missing_interpreters,
+        "--skip-missing-interpreters": options.skip_missing,
         "--install-only": options.install_only,
     }
     argv += [flag for flag, wanted in flags.items() if wanted]

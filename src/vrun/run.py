@@ -55,15 +55,7 @@ class RunOptions:
         the log and reports to CI itself.
     """
 
-    __slots__ = (
-        "child",
-        "fail_fast",
-        "install_only",
-        "jobs",
-        "no_install",
-        "recreate",
-        "skip_missing_interpreters",
-    )
+    __slots__ = ("child", "fail_fast", "install_only", "jobs", "no_install", "recreate", "skip_missing")
 
     def __init__(
         self,
@@ -78,7 +70,7 @@ class RunOptions:
     ) -> None:
         self.recreate = recreate
         self.no_install = no_install
-        self.skip_missing_interpreters = skip_missing_interpreters
+        self.skip_missing = skip_missing_interpreters
         self.fail_fast = fail_fast
         self.install_only = install_only
         self.jobs = jobs
@@ -203,12 +195,7 @@ def run_sessions(
             result.update(status="skipped", reason=reason)
             output.warning(f"skipping {s['name']}: {reason}")
             continue
-        if (
-            s["error"] is not None
-            and s["missing_interpreter"]
-            and options.skip_missing_interpreters
-            and not in_ci
-        ):
+        if s["error"] is not None and s["missing_interpreter"] and options.skip_missing and not in_ci:
             result.update(status="skipped", reason=f"no interpreter for {s['python']!r}")
             output.warning(f"skipping {s['name']}: {s['error']}")
             continue
