@@ -331,8 +331,9 @@ def test_timeout_fails_the_session_with_124_and_kills_its_group(
     argv = ["python", "-c", stubborn_parent, str(grandchild_file), str(child_file), STUBBORN]
     command_project(project, json.dumps([argv]), extra="timeout = 1")
     vrun.env["VRUN_KILL_GRACE"] = "0.3"
-    proc = vrun("c", check=124, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = vrun("--report", "r.json", "c", check=1, stdin=subprocess.DEVNULL, start_new_session=True)
     assert "session c failed: timed out after 1s" in proc.stderr
+    assert json.loads((project / "r.json").read_text())["sessions"][0]["exit_code"] == 124
     assert "Traceback" not in proc.stderr
     for pid_file in (child_file, grandchild_file):
         pid = read_pid(pid_file)

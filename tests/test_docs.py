@@ -37,12 +37,6 @@ from vrun.schema import SESSION_KEYS, TOP_KEYS
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
-#: Options docs/ci.md specifies ahead of their implementation (on another branch). A command line
-#: using one is not checked against the parsers; the lead empties this set when merging it.
-PENDING_FLAGS = frozenset(
-    {"-p", "--parallel", "-x", "--fail-fast", "--install-only", "--report", "--junitxml"}
-)
-
 _FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 
@@ -328,8 +322,6 @@ def test_command_line_parses(where: str, line: str) -> None:
     """Every vrun command line in the docs uses options and subcommands vrun has."""
     for argv in vrun_commands(line):
         options = argv[: argv.index("--")] if "--" in argv else argv
-        if PENDING_FLAGS & {word.partition("=")[0] for word in options}:
-            continue  # documented ahead of the implementation: see PENDING_FLAGS
         parse(argv, mention=where.endswith("`"))
 
 

@@ -133,14 +133,14 @@ def test_warm_run_prints_exactly_what_the_full_path_prints(project: Path, vrun: 
 
 def test_failures_and_missing_commands_behave_the_same_warm(project: Path, vrun: Vrun) -> None:
     write_project(project, PROJECT)
-    cold = vrun("fails", check=3)
+    cold = vrun("fails", check=1)
     hot, modules = traced(vrun, "fails")
-    assert hot.returncode == 3 and warm(modules)
+    assert hot.returncode == 1 and warm(modules)
     assert "command failed with exit code 3" in cold.stderr
     assert "command failed with exit code 3" in hot.stderr and "failed" in hot.stderr.splitlines()[-1]
-    vrun("nocmd", check=127)
+    vrun("nocmd", check=1)
     hot, modules = traced(vrun, "nocmd")
-    assert hot.returncode == 127 and warm(modules)
+    assert hot.returncode == 1 and warm(modules)
     assert "'no-such-program-xyz' not found in the env" in hot.stderr
 
 

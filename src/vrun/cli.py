@@ -2,16 +2,15 @@
 
 ``vrun [NAME...] [-- POSARGS]`` runs sessions; a first word naming a built-in subcommand
 (``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``) runs that
-instead. Exit statuses: 0 every selected session passed; a failing session's own status
-(its command's exit code, 128+N for a signal, 127 for a command not found); 1 a failed
-build; 2 bad configuration, usage or a missing interpreter; 130/143 interrupted.
+instead. Exit statuses (docs/cli.md): 0 every selected session passed; 1 a session failed (its
+command's own status is in the log and the report); 2 bad configuration or usage; 128+N
+interrupted by signal N; ``vrun run`` and ``vrun shell`` pass their command's status through.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,6 +58,27 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _jobs(value: str) -> int:
+    """``-p``'s value: a positive number of sessions, or ``auto`` (one per CPU)."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value!r}")
+    return int(value)
+
+
+def _optional_jobs(argv: list[str]) -> list[str]:
+    """``-p``/``--parallel`` without a number means ``auto``: ``vrun -p test`` runs test."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in ("-p", "--parallel"):
+            nxt = argv[i + 1] if i + 1 < len(argv) else ""
+            if nxt != "auto" and not nxt.isdigit():
+                out.append("auto")
+    return out
+
+
 def build_parsers() -> dict[str, argparse.ArgumentParser]:
     """The top-level parser (key ``""``) and one parser per subcommand."""
     top = argparse.ArgumentParser(
@@ -75,6 +95,24 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     top.add_argument(
         "-t", "--tag", action="append", default=[], metavar="TAG", help="only sessions tagged TAG"
     )
+    top.add_argument(
+        "-p",
+        "--parallel",
+        metavar="N|auto",
+        type=_jobs,
+        default=0,
+        help="run up to N sessions at once (`auto` or no N: one per CPU); each session's output is "
+        "printed whole when it ends",
+    )
+    top.add_argument(
+        "-x", "--fail-fast", action="store_true", help="after the first failed session, start no other"
+    )
+    top.add_argument(
+        "--install-only", action="store_true", help="build or update the selected envs; run no command"
+    )
+    top.add_argument("--report", metavar="FILE", type=Path, help="write a JSON report of the run to FILE")
+    top.add_argument("--junitxml", metavar="FILE", type=Path, help="write JUnit XML of the run to FILE")
+    top.add_argument("--parallel-child", metavar="PLAN", help=argparse.SUPPRESS)
     _common(top)
     _build_flags(top)
     parsers: dict[str, argparse.ArgumentParser] = {"": top}
@@ -162,7 +200,7 @@ def main(argv: Sequence[str]) -> int:
         cut = argv.index("--")
         argv, posargs = argv[:cut], argv[cut + 1 :]
     parsers = build_parsers()
-    argv = hoist_subcommand(argv, parsers)
+    argv = hoist_subcommand(_optional_jobs(argv), parsers)
     if argv[:1] == ["help"]:
         target = argv[1] if len(argv) > 1 and argv[1] in parsers else ""
         parsers[target].print_help()
@@ -189,11 +227,18 @@ def main(argv: Sequence[str]) -> int:
         output.error("interrupted")
         return 128 + exc.signum
     except BrokenPipeError:  # `vrun list | head`: the reader left; nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        output.stdout_gone()
+        return 0 if command in _OUTPUT_ONLY else 1
 
 
-_VALUE_OPTIONS = frozenset({"--color", "-f", "--config", "--backend", "-k", "--keyword", "-t", "--tag"})
+#: Subcommands whose work is their output: when its reader leaves (`vrun list | head`), they are done.
+_OUTPUT_ONLY = frozenset({"list", "path", "activate", "freeze", "completion", "init"})
+
+
+_VALUE_OPTIONS = frozenset(
+    {"--color", "-f", "--config", "--backend", "-k", "--keyword", "-t", "--tag", "-p", "--parallel"}
+    | {"--report", "--junitxml", "--parallel-child"}
+)
 
 
 def hoist_subcommand(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from vrun import inputs, output
 from vrun.config import BUILTIN_COMMANDS, Config, Session
-from vrun.errors import EXIT_USAGE, UsageError, VrunError
+from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError, VrunError
 from vrun.plan import RecordingEnviron, make_plan, plan_session, session_state
 from vrun.run import RunOptions, ready_env, run_plan
 from vrun.selection import select_sessions
@@ -37,6 +37,10 @@ def options(args: argparse.Namespace) -> RunOptions:
         recreate=getattr(args, "recreate", False),
         no_install=getattr(args, "no_install", False),
         skip_missing_interpreters=getattr(args, "skip_missing_interpreters", False),
+        fail_fast=getattr(args, "fail_fast", False),
+        install_only=getattr(args, "install_only", False),
+        jobs=getattr(args, "parallel", 0) or 0,
+        child=getattr(args, "parallel_child", None) is not None,
     )
 
 
@@ -45,8 +49,21 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     Posargs go to the sessions the user selected, not to those pulled in by ``requires``. The plan
     is stored (:mod:`vrun.plancache`) only for an invocation in the allow-list (``args.cache_names``).
+    ``--report`` and ``--junitxml`` are written from the results. ``--parallel-child PLAN`` (what
+    :mod:`vrun.parallel` starts) runs the stored plan of one session instead of planning.
     """
+    import time
+
     from vrun import plancache
+
+    started, clock = time.time(), time.monotonic()
+    if args.parallel_child is not None:
+        import marshal
+
+        with open(args.parallel_child, "rb") as fh:
+            plan = marshal.load(fh)
+        code, results = run_plan(plan, posargs, options(args), os.environ)
+        return write_reports(args, results, code, started, time.monotonic() - clock)
 
     clashing = [n for n in args.sessions if n in BUILTIN_COMMANDS]
     if clashing:
@@ -70,9 +87,38 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
             notices=notices,
         )
     plan.update(inputs=dict(recorder.files), environ=dict(recorder.environ), started_ns=recorder.started_ns)
-    code, _results = run_plan(plan, posargs, options(args), os.environ)
+    code, results = run_plan(plan, posargs, options(args), os.environ)
     if args.cache_names is not None and code != EXIT_USAGE:
         plancache.store(args.cache_names, plan, os.environ)
+    return write_reports(args, results, code, started, time.monotonic() - clock)
+
+
+def write_reports(
+    args: argparse.Namespace, results: list[dict[str, Any]], code: int, started: float, duration: float
+) -> int:
+    """Write ``--report FILE`` (:func:`vrun.report.json_report`) and ``--junitxml FILE``; return the
+    exit status: ``code``, or 1 instead of 0 when a file could not be written (an ``error:`` line)."""
+    if args.report is None and args.junitxml is None:
+        return code
+    from vrun import __version__
+    from vrun.report import json_report, write_json_report, write_junit
+
+    try:
+        if args.report is not None:
+            report = json_report(
+                results,  # type: ignore[arg-type]
+                version=__version__,
+                argv=sys.argv[1:],
+                exit_code=code,
+                started=started,
+                duration=duration,
+            )
+            write_json_report(args.report, report)
+        if args.junitxml is not None:
+            write_junit(args.junitxml, results)  # type: ignore[arg-type]
+    except OSError as exc:
+        output.error(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}")
+        return code or EXIT_FAILURE
     return code
 
 

@@ -24,13 +24,15 @@ SHELLS = ("bash", "zsh", "fish")
 def options() -> list[tuple[str, str, bool, str]]:
     """``(short, long, takes a value, help)`` of the top-level options, read from the command line's
     own parser (:func:`vrun.cli.build_parsers`), so completion cannot drift from it."""
+    import argparse
+
     from vrun.cli import build_parsers
 
     found = []
     for action in build_parsers()[""]._actions:
         longs = [o[2:] for o in action.option_strings if o.startswith("--")]
         shorts = [o[1:] for o in action.option_strings if len(o) == 2]
-        if longs:
+        if longs and action.help != argparse.SUPPRESS:  # hidden: --parallel-child, vrun's own
             text = (action.help or "").replace("'", "").split(" (")[0]
             found.append((shorts[0] if shorts else "", longs[0], action.nargs != 0, text))
     return found

@@ -72,6 +72,8 @@ class Session:
     :param timeout: seconds all its commands may take, or ``None``.
     :param external: programs it may run from outside its env without a note (names or paths).
     :param backend: ``auto``, ``uv`` or ``virtualenv``: its own ``backend``, else the top level's.
+    :param parallel: whether ``vrun -p`` may run it beside other sessions (``parallel = false``:
+        it runs alone).
     """
 
     name: str
@@ -95,6 +97,7 @@ class Session:
     timeout: float | None = None
     external: tuple[str, ...] = ()
     backend: str = "auto"
+    parallel: bool = True
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ def _session(
         timeout=get("timeout", fields.timeout, default=None),
         external=get("external", fields.external),
         backend=get("backend", fields.backend, default=backend),
+        parallel=get("parallel", boolean, default=True),
     )
     if matrix is None:
         return [template]

@@ -96,10 +96,58 @@ def log(level: int, message: str) -> None:
         line = f"{_COLORS.get(level, '')}{line}{_RESET}"
     try:
         sys.stdout.flush()  # keep vrun's lines in order with what it printed to stdout
+    except BrokenPipeError:
+        stdout_gone()
+    except ValueError:
+        pass
+    try:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # stderr's reader went away: nothing more to say
         pass
+
+
+def stdout_line(text: str) -> None:
+    """Write one line of vrun's own to stdout (CI folding, annotations); a reader that went away
+    (``vrun NAME | head``) is not an error: the run goes on and keeps its exit status."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+    except ValueError:
+        pass
+
+
+def stdout_bytes(data: bytes) -> None:
+    """Write ``data`` (a session's captured output) to stdout as it is; see :func:`stdout_line`."""
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        stdout_gone()
+    except (ValueError, AttributeError):
+        pass
+
+
+def stdout_gone() -> None:
+    """stdout's reader went away: point stdout at ``/dev/null``, so that later writes and the
+    flush at exit cannot fail (Python would then exit 120, whatever vrun's status)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def child_flags() -> list[str]:
+    """The ``-v``/``-q`` and ``--color`` flags that give a child vrun this process's settings."""
+    flags = ["-v"] if _State.threshold <= DEBUG else ["-q"] if _State.threshold >= WARNING else []
+    if _State.color is None:
+        _State.color = color_enabled("auto", os.environ, sys.stderr)
+    return [*flags, "--color", "always" if _State.color else "never"]
 
 
 def info(message: str) -> None:

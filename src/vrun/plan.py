@@ -24,7 +24,7 @@ from vrun.prepare import has_posargs
 from vrun.selection import required_names
 
 #: Bumped when the plan's layout changes; a stored plan of another schema is ignored.
-PLAN_SCHEMA = 3
+PLAN_SCHEMA = 4
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -145,6 +145,7 @@ def plan_session(
         "timeout": session.timeout,
         "external": list(session.external),
         "tags": list(session.tags),
+        "parallel": session.parallel,
     }
     try:
         interp = find_interpreter(session.python, session=session.name, environ=environ, probe=probe)

@@ -17,10 +17,11 @@ import time
 
 from vrun import output
 from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
-from vrun.errors import EXIT_USAGE, Interrupted, VrunError
+from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
 from vrun.prepare import command_environ, expand_argv, has_posargs, join
+from vrun.report import append_step_summary, ci_name, fold_end, fold_start, github_annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,17 +47,34 @@ class RunOptions:
     :param recreate: rebuild envs even when one is ready (``-r``).
     :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
     :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
-        FAILED; never in CI (``CI`` set), as tox does.
+        FAILED; never in CI (:func:`vrun.report.ci_name`), as tox does.
+    :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
+    :param install_only: make the envs ready, run no command (``--install-only``).
+    :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.parallel`); 0: one by one.
+    :param child: this vrun runs one session for a ``-p`` parent, which prints the summary, folds
+        the log and reports to CI itself.
     """
 
-    __slots__ = ("no_install", "recreate", "skip_missing_interpreters")
+    __slots__ = ("child", "fail_fast", "install_only", "jobs", "no_install", "recreate", "skip_missing")
 
     def __init__(
-        self, *, recreate: bool = False, no_install: bool = False, skip_missing_interpreters: bool = False
+        self,
+        *,
+        recreate: bool = False,
+        no_install: bool = False,
+        skip_missing_interpreters: bool = False,
+        fail_fast: bool = False,
+        install_only: bool = False,
+        jobs: int = 0,
+        child: bool = False,
     ) -> None:
         self.recreate = recreate
         self.no_install = no_install
-        self.skip_missing_interpreters = skip_missing_interpreters
+        self.skip_missing = skip_missing_interpreters
+        self.fail_fast = fail_fast
+        self.install_only = install_only
+        self.jobs = jobs
+        self.child = child
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
@@ -72,11 +90,9 @@ def run_plan(
     ``requires``; naming a session that takes none is a usage error (exit 2) before anything runs.
     A session whose requirement did not pass is skipped. SIGTERM and SIGHUP outside a command
     (while vrun itself works, e.g. building) stop the run like Ctrl-C: the partial env is removed,
-    the exit status is 128+N.
-
-    Exit status: 0 when every session passed (or was skipped for a missing interpreter under
-    ``--skip-missing-interpreters``); else the first failed session's status; 1 when a session was
-    skipped because its requirement did not pass.
+    the exit status is 128+N. With ``options.jobs`` the sessions run at once (:mod:`vrun.parallel`).
+    Under GitHub Actions the failed sessions are annotated and the results appended to
+    ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
     """
     for session in plan["sessions"]:
         if posargs and session["explicit"] and session["commands"] and not session["posargs"]:
@@ -90,24 +106,78 @@ def run_plan(
         output.warning(notice)
     old = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        results = run_sessions(plan, posargs, options, environ)
+        if options.jobs:
+            from vrun.parallel import run_parallel
+
+            results = run_parallel(plan, posargs, options, environ)
+        else:
+            results = run_sessions(plan, posargs, options, environ)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    output.summary(results)
+    if not options.child:
+        output.summary(results)
+        report_to_ci(results, environ)
     return exit_status(results), results
 
 
+def report_to_ci(results: Sequence[Result], environ: Mapping[str, str]) -> None:
+    """Under GitHub Actions: an ``::error`` annotation per failed session (``::warning`` per skipped
+    one) on stdout, and the results table appended to ``$GITHUB_STEP_SUMMARY``."""
+    if ci_name(environ) != "github-actions":
+        return
+    for line in github_annotations(results):  # type: ignore[arg-type]
+        output.stdout_line(line)
+    try:
+        append_step_summary(environ, results)  # type: ignore[arg-type]
+    except OSError as exc:
+        output.warning(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+
+
 def exit_status(results: Sequence[Result]) -> int:
-    """vrun's exit status for these session results (see :func:`run_plan`); an interrupt wins."""
+    """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
+
+    An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
+    because a session it requires did not pass (the failing command's own status is in the log
+    and the report). Else 0.
+    """
     for result in results:
         if result["reason"].startswith("interrupted by"):
             return int(result["exit_code"])
     for result in results:
-        if result["status"] == "failed":
-            return int(result["exit_code"]) or 1
-    blocked = any(r["status"] == "skipped" and r["reason"].startswith("requires") for r in results)
-    return 1 if blocked else 0
+        if result["status"] == "failed" or result["reason"].startswith("requires "):
+            return EXIT_FAILURE
+    return 0
+
+
+def new_result(s: SessionPlan) -> Result:
+    """The result of session ``s`` before it runs: passed, no commands (a ``SessionRecord``)."""
+    return {
+        "name": s["name"],
+        "python": {
+            "spec": s["python"],
+            "version": (s["interpreter"] or {}).get("version"),
+            "executable": (s["interpreter"] or {}).get("executable"),
+        },
+        "env_dir": s["env_dir"],
+        "env_key": s["digest"],
+        "status": "passed",
+        "reason": "",
+        "exit_code": 0,
+        "duration": 0.0,
+        "commands": [],
+    }
+
+
+def skip_reason(s: SessionPlan, results: Mapping[str, Result], options: RunOptions) -> str | None:
+    """Why session ``s`` must not start, given the results so far: ``fail-fast`` (``-x`` after a
+    failure) or a session it requires that did not pass; None when it may run."""
+    if options.fail_fast and any(r["status"] == "failed" for r in results.values()):
+        return "fail-fast"
+    blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
+    if blocked:
+        return f"requires {', '.join(blocked)}, which did not pass"
+    return None
 
 
 def run_sessions(
@@ -115,43 +185,23 @@ def run_sessions(
 ) -> list[Result]:
     """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
     build or a failed command becomes its result. An interrupt stops the loop after that session."""
-    in_ci = bool(environ.get("CI")) and environ.get("CI", "").lower() not in ("0", "false")
-    github = environ.get("GITHUB_ACTIONS") == "true"
+    in_ci = ci_name(environ) is not None
     results: dict[str, Result] = {}
     for s in plan["sessions"]:
         start = time.monotonic()
-        result: Result = {
-            "name": s["name"],
-            "python": {
-                "spec": s["python"],
-                "version": (s["interpreter"] or {}).get("version"),
-                "executable": (s["interpreter"] or {}).get("executable"),
-            },
-            "env_dir": s["env_dir"],
-            "env_key": s["digest"],
-            "status": "passed",
-            "reason": "",
-            "exit_code": 0,
-            "duration": 0.0,
-            "commands": [],
-        }
-        results[s["name"]] = result
-        blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
-        if blocked:
-            result.update(status="skipped", reason=f"requires {', '.join(blocked)}, which did not pass")
-            output.warning(f"skipping {s['name']}: {result['reason']}")
+        result = results[s["name"]] = new_result(s)
+        reason = skip_reason(s, results, options)
+        if reason is not None:
+            result.update(status="skipped", reason=reason)
+            output.warning(f"skipping {s['name']}: {reason}")
             continue
-        if (
-            s["error"] is not None
-            and s["missing_interpreter"]
-            and options.skip_missing_interpreters
-            and not in_ci
-        ):
+        if s["error"] is not None and s["missing_interpreter"] and options.skip_missing and not in_ci:
             result.update(status="skipped", reason=f"no interpreter for {s['python']!r}")
             output.warning(f"skipping {s['name']}: {s['error']}")
             continue
-        if github:
-            print(f"::group::vrun {s['name']}", flush=True)
+        fold = None if options.child else fold_start(environ, s["name"], f"vrun {s['name']}")
+        if fold is not None:
+            output.stdout_line(fold)
         output.log(
             output.SESSION, f"session {s['name']}" + (f": {s['description']}" if s["description"] else "")
         )
@@ -164,8 +214,9 @@ def run_sessions(
             result["exit_code"] = 128 + exc.signum
         finally:
             result["duration"] = time.monotonic() - start
-            if github:
-                print("::endgroup::", flush=True)
+            end = None if fold is None else fold_end(environ, s["name"])
+            if end is not None:
+                output.stdout_line(end)
         if result["status"] == "passed":
             output.log(output.SUCCESS, f"session {s['name']} passed in {result['duration']:.1f}s")
         else:
@@ -203,10 +254,15 @@ def _run_one(
             raise Interrupted(signal.SIGINT) from None
         if not built:
             output.info(f"reusing env {os.path.basename(s['env_dir'])}")
+        if options.install_only:
+            output.info(f"env {os.path.basename(s['env_dir'])} is ready; no command run (--install-only)")
+            _not_run(plan, s, posargs, 0, result)
+            return
         try:
             run_commands(plan, s, posargs, environ, result)
         except VrunError as exc:  # a command not found (127) or not executable (126)
             _fail(result, exc)
+            _not_run(plan, s, posargs, len(result["commands"]), result)
     finally:
         lock.release()
 
@@ -296,7 +352,7 @@ def run_commands(
     )
     deadline = None if s["timeout"] is None else time.monotonic() + s["timeout"]
     here = os.getcwd()
-    for template, shell, _source in s["commands"]:
+    for index, (template, shell, _source) in enumerate(s["commands"]):
         argv = expand_argv(template, posargs, shell=shell, env_dir=env_dir, project_root=root, session=name)
         shown = argv[0] if shell else join(argv)
         output.log(output.COMMAND, shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
@@ -306,12 +362,16 @@ def run_commands(
                 output.info(note)
         remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
         outcome = run_command(argv, environ=cmd_env, cwd=s["cwd"], shell=shell, timeout=remaining)
-        result["commands"].append({"argv": argv, "exit_code": outcome.status, "duration": outcome.duration})
+        result["commands"].append(
+            {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
+        )
         if outcome.received is not None:
+            _not_run(plan, s, posargs, index + 1, result)
             raise Interrupted(outcome.received)
         if outcome.timed_out:
             reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
             result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
+            _not_run(plan, s, posargs, index + 1, result)
             return
         if outcome.status != 0:
             status = outcome.status
@@ -325,7 +385,17 @@ def run_commands(
             else:
                 reason = f"command failed with exit code {status}: {shown}"
             result.update(status="failed", reason=reason, exit_code=status)
+            _not_run(plan, s, posargs, index + 1, result)
             return
+
+
+def _not_run(plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, first: int, result: Result) -> None:
+    """Record the session's commands from index ``first`` on as not run (``exit_code`` None)."""
+    for template, shell, _source in s["commands"][first:]:
+        argv = expand_argv(
+            template, posargs, shell=shell, env_dir=s["env_dir"], project_root=plan["root"], session=s["name"]
+        )
+        result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})
 
 
 def uses_posargs(commands: Sequence[Sequence[Any]]) -> bool:

@@ -44,6 +44,7 @@ SESSION_KEYS = (
     "timeout",
     "external",
     "backend",
+    "parallel",
 )
 #: Keys other tools use for the same thing, suggested when ``difflib`` finds nothing close.
 ALIASES = {

@@ -1,0 +1,209 @@
+"""What a run tells CI: ``--report`` (checked against its schema), ``--junitxml`` (read back with
+junitparser), GitHub annotations and step summary, GitLab sections, CI detection, the exit-status
+table, and a stdout reader that goes away early."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Vrun, write_project
+from vrun.report import REPORT_SCHEMA
+
+jsonschema = pytest.importorskip("jsonschema")
+junitparser = pytest.importorskip("junitparser")
+
+MIXED = {
+    "vrun.toml": """
+        [sessions.good]
+        commands = ["python -c 'print(\\"all good\\")'"]
+        [sessions.bad]
+        commands = ["python -c 'import sys; print(\\"boom\\"); sys.exit(3)'", "python -V"]
+        [sessions.blocked]
+        requires = ["bad"]
+        commands = ["python -V"]
+    """
+}
+
+
+@pytest.mark.parametrize("extra", [[], ["-p", "3"]], ids=["serial", "parallel"])
+def test_json_report_matches_schema(project: Path, vrun: Vrun, extra: list[str]) -> None:
+    write_project(project, MIXED)
+    vrun(*extra, "--report", "out/report.json", "good", "bad", "blocked", check=1)
+    report = json.loads((project / "out" / "report.json").read_text())
+    jsonschema.validate(report, REPORT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert report["exit_code"] == 1
+    assert report["argv"][-3:] == ["good", "bad", "blocked"]
+    assert report["totals"] == {"passed": 1, "failed": 1, "skipped": 1}
+    good, bad, blocked = report["sessions"]
+    assert good["status"] == "passed" and good["python"]["version"] == "{}.{}.{}".format(
+        *sys.version_info[:3]
+    )
+    assert good["env_dir"].endswith(f"good-{good['env_key']}")
+    assert bad["exit_code"] == 3
+    assert [c["exit_code"] for c in bad["commands"]] == [3, None]  # the second never ran
+    assert blocked["reason"] == "requires bad, which did not pass"
+    if extra:  # under -p the output is captured: the failing command's tail is in the report
+        assert "boom" in bad["commands"][0]["output_tail"]
+
+
+def test_junitxml_read_back(project: Path, vrun: Vrun) -> None:
+    write_project(project, MIXED)
+    vrun("-p", "2", "--junitxml", "junit.xml", "good", "bad", "blocked", check=1)
+    xml = junitparser.JUnitXml.fromfile(str(project / "junit.xml"))
+    (suite,) = list(xml)
+    assert (suite.tests, suite.failures, suite.skipped) == (3, 1, 1)
+    cases = {case.name: case for case in suite}
+    assert cases["good"].is_passed
+    (failure,) = cases["bad"].result
+    assert isinstance(failure, junitparser.Failure)
+    assert failure.message.startswith("command failed with exit code 3: ")
+    assert "sys.exit(3)" in failure.text and "boom" in failure.text
+    (skipped,) = cases["blocked"].result
+    assert isinstance(skipped, junitparser.Skipped)
+
+
+@pytest.mark.parametrize("extra", [[], ["-p", "2"]], ids=["serial", "parallel"])
+def test_github_actions_groups_annotations_summary(
+    project: Path, vrun: Vrun, tmp_path: Path, extra: list[str]
+) -> None:
+    write_project(project, MIXED)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step output\n")
+    vrun.env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    proc = vrun(*extra, "good", "bad", "blocked", check=1)
+    lines = proc.stdout.splitlines()
+    assert "::group::vrun good" in lines and "::group::vrun bad" in lines
+    assert lines.count("::endgroup::") == 2
+    (error,) = [line for line in lines if line.startswith("::error ")]
+    assert error.startswith("::error title=vrun session bad failed::command `")
+    assert error.endswith("sys.exit(3)'` exited with status 3")
+    assert any(line.startswith("::warning title=vrun session blocked skipped::") for line in lines)
+    text = summary.read_text()
+    assert text.startswith("earlier step output\n### vrun\n")
+    assert "| good |" in text and "| failed |" in text
+    assert "1 passed, 1 failed, 1 skipped" in text
+
+
+def test_github_summary_on_the_warm_path(project: Path, vrun: Vrun, tmp_path: Path) -> None:
+    """A plain `vrun NAME` may run from the plan cache: it reports to GitHub all the same."""
+    write_project(project, MIXED)
+    summary = tmp_path / "summary.md"
+    vrun.env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    for _ in range(2):
+        proc = vrun("bad", check=1)
+        assert "::error title=vrun session bad failed::" in proc.stdout
+    assert summary.read_text().count("### vrun") == 2
+
+
+def test_gitlab_sections(project: Path, vrun: Vrun) -> None:
+    write_project(project, MIXED)
+    vrun.env["GITLAB_CI"] = "true"
+    proc = vrun("good", check=0)
+    assert "section_start:" in proc.stdout and ":good[collapsed=true]" in proc.stdout
+    assert "section_end:" in proc.stdout
+    assert "::group::" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("ci", "expected"), [({}, 0), ({"CI": "false"}, 0), ({"CI": "true"}, 1), ({"BUILDKITE": "true"}, 1)]
+)
+def test_ci_detection_for_skip_missing_interpreters(
+    project: Path, vrun: Vrun, ci: dict[str, str], expected: int
+) -> None:
+    write_project(project, {"vrun.toml": '[sessions.future]\npython = "3.99"\ncommands = ["python -V"]\n'})
+    vrun.env.update(ci)
+    vrun("future", "--skip-missing-interpreters", check=expected)
+
+
+def test_exit_status_table(project: Path, vrun: Vrun) -> None:
+    write_project(
+        project,
+        {
+            "vrun.toml": """
+                [sessions.three]
+                commands = ["python -c 'raise SystemExit(3)'"]
+                [sessions.two]
+                commands = ["python -c 'raise SystemExit(2)'"]
+                [sessions.missing]
+                commands = ["no-such-program-xyz"]
+                [sessions.future]
+                python = "3.99"
+                commands = ["python -V"]
+            """
+        },
+    )
+    for name in ("three", "two", "missing", "future"):
+        assert "failed" in vrun(name, check=1).stderr  # a failed session: 1, whatever its command said
+    assert "exit code 2" in vrun("two", check=1).stderr  # the command's own status is in the log
+    vrun("nosuch", check=2)  # vrun's own usage error
+    vrun("--no-such-option", check=2)
+    vrun("run", "three", "--", "python", "-c", "raise SystemExit(5)", check=5)  # passed through
+    (project / "vrun.toml").write_text("[sessions.x\n")
+    vrun("x", check=2)  # configuration error
+
+
+def _with_closed_stdout(vrun: Vrun, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run vrun with a stdout pipe whose reader is already gone (`vrun … | head -0`)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "vrun", *args],
+            cwd=vrun.cwd,
+            env=vrun.env,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+
+
+def vrun_traceback(stderr: str) -> list[str]:
+    """Lines of a traceback through vrun's own code, or Python's complaint at exit."""
+    lines = stderr.splitlines()
+    return [
+        x for x in lines if "Exception ignored" in x or (x.strip().startswith('File "') and "/vrun/" in x)
+    ]
+
+
+@pytest.mark.parametrize("github", [False, True])
+def test_broken_stdout_pipe_never_turns_failure_into_success(project: Path, vrun: Vrun, github: bool) -> None:
+    write_project(
+        project,
+        {
+            "vrun.toml": """
+                [sessions.bad]
+                commands = ["python -c 'raise SystemExit(3)'"]
+                [sessions.silent]
+                commands = ["python -c 'pass'"]
+            """
+        },
+    )
+    if github:
+        vrun.env["GITHUB_ACTIONS"] = "true"
+    for _ in range(2):  # cold, then from the plan cache
+        failed = _with_closed_stdout(vrun, "bad")
+        assert failed.returncode == 1, failed.stderr
+        assert not vrun_traceback(failed.stderr)  # the command's own BrokenPipeError is its business
+        passed = _with_closed_stdout(vrun, "silent")
+        assert passed.returncode == 0, passed.stderr
+        assert not vrun_traceback(passed.stderr)
+    parallel = _with_closed_stdout(vrun, "-p", "2", "silent", "bad")
+    assert parallel.returncode == 1, parallel.stderr
+    assert not vrun_traceback(parallel.stderr)
+
+
+def test_report_unwritable_is_an_error(project: Path, vrun: Vrun) -> None:
+    write_project(project, MIXED)
+    (project / "afile").write_text("")
+    proc = vrun("--report", "afile/report.json", "good", check=1)
+    assert "cannot write" in proc.stderr
