@@ -321,7 +321,6 @@ def test_the_docs_show_command_lines() -> None:
 def test_command_line_parses(where: str, line: str) -> None:
     """Every vrun command line in the docs uses options and subcommands vrun has."""
     for argv in vrun_commands(line):
-        options = argv[: argv.index("--")] if "--" in argv else argv
         parse(argv, mention=where.endswith("`"))
 
 
