@@ -8,7 +8,7 @@
   a ``tox.ini`` or ``noxfile.py`` goes through ``vrun init`` and its translation loads.
 - Every ``vrun ...`` command line shown (console and bash blocks, ``run:`` steps of the CI
   recipes, inline code) parses with vrun's own parsers (:func:`vrun.cli.build_parsers` after
-  :func:`vrun.cli.hoist_subcommand`), so no page shows an option vrun does not have.
+  :func:`vrun.cli.normalize`), so no page shows an option vrun does not have.
 - A few representative command lines run for real against a small offline project.
 
 A wrong example is fixed in the docs, never here.
@@ -31,7 +31,7 @@ import pytest
 from tests.conftest import REPO, Vrun, write_project
 from vrun import reqfiles
 from vrun._compat import tomllib
-from vrun.cli import build_parsers, hoist_subcommand
+from vrun.cli import build_parsers, normalize
 from vrun.config import load_config
 from vrun.schema import SESSION_KEYS, TOP_KEYS
 
@@ -288,7 +288,7 @@ def parse(argv: list[str], mention: bool = False) -> argparse.Namespace | None:
     if "--" in argv:
         argv = argv[: argv.index("--")]
     parsers = build_parsers()
-    argv = hoist_subcommand(argv, parsers)
+    argv = normalize(argv, parsers)
     if argv[:1] in (["help"], ["version"]):
         return None
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""

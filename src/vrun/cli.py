@@ -67,6 +67,12 @@ def _jobs(value: str) -> int:
     return int(value)
 
 
+def normalize(argv: list[str], parsers: dict[str, argparse.ArgumentParser]) -> list[str]:
+    """The command line as the parsers take it: ``-p`` without a number means ``-p auto``, and
+    options before a subcommand move after it (:func:`hoist_subcommand`)."""
+    return hoist_subcommand(_optional_jobs(argv), parsers)
+
+
 def _optional_jobs(argv: list[str]) -> list[str]:
     """``-p``/``--parallel`` without a number means ``auto``: ``vrun -p test`` runs test."""
     out: list[str] = []
@@ -200,7 +206,7 @@ def main(argv: Sequence[str]) -> int:
         cut = argv.index("--")
         argv, posargs = argv[:cut], argv[cut + 1 :]
     parsers = build_parsers()
-    argv = hoist_subcommand(_optional_jobs(argv), parsers)
+    argv = normalize(argv, parsers)
     if argv[:1] == ["help"]:
         target = argv[1] if len(argv) > 1 and argv[1] in parsers else ""
         parsers[target].print_help()
