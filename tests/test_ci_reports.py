@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun.report import REPORT_SCHEMA
+from vrun.reportschema import REPORT_SCHEMA
 
 jsonschema = pytest.importorskip("jsonschema")
 junitparser = pytest.importorskip("junitparser")

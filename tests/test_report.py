@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import REPO
-from vrun import __version__, report
+from vrun import __version__, ci, report, reportschema
 
 if TYPE_CHECKING:
     from vrun.report import SessionRecord
@@ -102,14 +102,14 @@ def make_report(records: list[SessionRecord]) -> Any:
 
 def test_schema_file_is_the_module_schema() -> None:
     on_disk = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
-    assert on_disk == report.REPORT_SCHEMA, (
-        "regenerate docs/report.schema.json from vrun.report.REPORT_SCHEMA"
+    assert on_disk == reportschema.REPORT_SCHEMA, (
+        "regenerate docs/report.schema.json from vrun.reportschema.REPORT_SCHEMA"
     )
 
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     jsonschema = jsonschema_module()
-    jsonschema.Draft202012Validator.check_schema(report.REPORT_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(reportschema.REPORT_SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -123,13 +123,13 @@ def test_report_validates_against_schema(records: list[SessionRecord]) -> None:
     data = json.loads(json.dumps(data))
     jsonschema = jsonschema_module()
     jsonschema.Draft202012Validator(
-        report.REPORT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        reportschema.REPORT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(data)
 
 
 def test_report_content() -> None:
     data = make_report(all_records())
-    assert data["report_version"] == report.REPORT_VERSION
+    assert data["report_version"] == reportschema.REPORT_VERSION
     assert data["vrun_version"] == __version__
     assert data["argv"] == ["-t", "ci"]
     assert data["exit_code"] == 1
@@ -162,7 +162,7 @@ def test_schema_rejects_inconsistent_records(change: dict[str, Any], where: str)
     data = json.loads(json.dumps(make_report([passed_record()])))
     data["sessions"][0].update(change)
     jsonschema = jsonschema_module()
-    errors = list(jsonschema.Draft202012Validator(report.REPORT_SCHEMA).iter_errors(data))
+    errors = list(jsonschema.Draft202012Validator(reportschema.REPORT_SCHEMA).iter_errors(data))
     assert errors
     assert any(where in json.dumps([*e.absolute_path, e.message]) for e in errors)
 
@@ -265,14 +265,14 @@ def test_junit_empty_run() -> None:
 
 
 def test_escape_data_and_property() -> None:
-    assert report.escape_data("50%\r\nnext: a, b") == "50%25%0D%0Anext: a, b"
-    assert report.escape_property("50%\r\nnext: a, b") == "50%25%0D%0Anext%3A a%2C b"
+    assert ci.escape_data("50%\r\nnext: a, b") == "50%25%0D%0Anext: a, b"
+    assert ci.escape_property("50%\r\nnext: a, b") == "50%25%0D%0Anext%3A a%2C b"
     # % first: a literal "%0A" must not come out as a newline
-    assert report.escape_data("%0A") == "%250A"
+    assert ci.escape_data("%0A") == "%250A"
 
 
 def test_github_annotations() -> None:
-    lines = report.github_annotations(all_records())
+    lines = ci.github_annotations(all_records())
     assert lines == [
         "::error title=vrun session lint failed::command `ruff check 'src tests'` exited with status 3",
         "::warning title=vrun session test-3.13 skipped::no interpreter matches python = '3.13'",
@@ -284,7 +284,7 @@ def test_github_annotations_escape_properties_and_data() -> None:
     record = failed_record()
     record["name"] = "odd:name,100%"
     record["commands"][0]["argv"] = ["sh", "-c", "echo 1\necho 2%"]
-    (line,) = report.github_annotations([record])
+    (line,) = ci.github_annotations([record])
     assert line == (
         "::error title=vrun session odd%3Aname%2C100%25 failed::"
         "command `sh -c 'echo 1%0Aecho 2%25'` exited with status 3"
@@ -293,12 +293,12 @@ def test_github_annotations_escape_properties_and_data() -> None:
 
 
 def test_group_helpers() -> None:
-    assert report.github_group_start("vrun test\n100%") == "::group::vrun test%0A100%25"
-    assert report.github_group_end() == "::endgroup::"
+    assert ci.github_group_start("vrun test\n100%") == "::group::vrun test%0A100%25"
+    assert ci.github_group_end() == "::endgroup::"
 
 
 def test_step_summary_table() -> None:
-    text = report.step_summary(all_records())
+    text = ci.step_summary(all_records())
     lines = text.splitlines()
     assert lines[2] == "| session | python | status | duration | reason |"
     assert lines[4] == "| test-3.11 | 3.11.7 | passed | 1.2s |  |"
@@ -314,7 +314,7 @@ def test_step_summary_table() -> None:
 def test_step_summary_escapes_cells() -> None:
     record = skipped_record()
     record["reason"] = "a | b\n<script> `x`"
-    row = report.step_summary([record]).splitlines()[4]
+    row = ci.step_summary([record]).splitlines()[4]
     assert row.endswith("| a \\| b \\<script\\> \\`x\\` |")
     assert row.count(" | ") == 4  # five cells, the escaped pipe not among the separators
 
@@ -323,8 +323,8 @@ def test_append_step_summary(tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     summary.write_text("earlier output\n", encoding="utf-8")
     environ = {"GITHUB_STEP_SUMMARY": str(summary)}
-    assert report.append_step_summary(environ, [passed_record()]) is True
-    assert report.append_step_summary(environ, [failed_record()]) is True
+    assert ci.append_step_summary(environ, [passed_record()]) is True
+    assert ci.append_step_summary(environ, [failed_record()]) is True
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier output\n### vrun\n")
     assert text.count("### vrun") == 2
@@ -332,8 +332,8 @@ def test_append_step_summary(tmp_path: Path) -> None:
 
 
 def test_append_step_summary_without_variable(tmp_path: Path) -> None:
-    assert report.append_step_summary({}, [passed_record()]) is False
-    assert report.append_step_summary({"GITHUB_STEP_SUMMARY": ""}, [passed_record()]) is False
+    assert ci.append_step_summary({}, [passed_record()]) is False
+    assert ci.append_step_summary({"GITHUB_STEP_SUMMARY": ""}, [passed_record()]) is False
 
 
 # ---------------------------------------------------------------- CI detection and GitLab sections
@@ -374,34 +374,34 @@ def test_append_step_summary_without_variable(tmp_path: Path) -> None:
     ],
 )
 def test_ci_name(environ: dict[str, str], expected: str | None) -> None:
-    assert report.ci_name(environ) == expected
+    assert ci.ci_name(environ) == expected
 
 
 def test_gitlab_sections() -> None:
-    start = report.gitlab_section_start("test-3.11", "vrun test-3.11\nnext", timestamp=1700000000)
+    start = ci.gitlab_section_start("test-3.11", "vrun test-3.11\nnext", timestamp=1700000000)
     assert start == "\x1b[0Ksection_start:1700000000:test-3.11[collapsed=true]\r\x1b[0Kvrun test-3.11 next"
-    assert report.gitlab_section_end("test-3.11", timestamp=1700000005) == (
+    assert ci.gitlab_section_end("test-3.11", timestamp=1700000005) == (
         "\x1b[0Ksection_end:1700000005:test-3.11\r\x1b[0K"
     )
-    opened = report.gitlab_section_start("a b/c", "t", collapsed=False, timestamp=1)
+    opened = ci.gitlab_section_start("a b/c", "t", collapsed=False, timestamp=1)
     assert opened == "\x1b[0Ksection_start:1:a_b_c\r\x1b[0Kt"
     now = int(time.time())
-    stamp = int(re.findall(r"section_end:(\d+):", report.gitlab_section_end("x"))[0])
+    stamp = int(re.findall(r"section_end:(\d+):", ci.gitlab_section_end("x"))[0])
     assert now <= stamp <= now + 5
 
 
 def test_fold_start_and_end() -> None:
     github = {"GITHUB_ACTIONS": "true", "CI": "true"}
-    assert report.fold_start(github, "lint", "vrun lint") == "::group::vrun lint"
-    assert report.fold_end(github, "lint") == "::endgroup::"
+    assert ci.fold_start(github, "lint", "vrun lint") == "::group::vrun lint"
+    assert ci.fold_end(github, "lint") == "::endgroup::"
     gitlab = {"GITLAB_CI": "true", "CI": "true"}
-    start = report.fold_start(gitlab, "lint", "vrun lint")
+    start = ci.fold_start(gitlab, "lint", "vrun lint")
     assert start is not None and start.startswith("\x1b[0Ksection_start:")
     assert start.endswith(":lint[collapsed=true]\r\x1b[0Kvrun lint")
-    end = report.fold_end(gitlab, "lint")
+    end = ci.fold_end(gitlab, "lint")
     assert end is not None and end.startswith("\x1b[0Ksection_end:")
-    assert report.fold_start({"CI": "true"}, "lint", "vrun lint") is None
-    assert report.fold_end({}, "lint") is None
+    assert ci.fold_start({"CI": "true"}, "lint", "vrun lint") is None
+    assert ci.fold_end({}, "lint") is None
 
 
 def test_module_imports_light() -> None:

@@ -12,7 +12,7 @@ The scheduler only decides *when* a session starts:
 - a session with ``parallel = false`` runs alone;
 - a child's output goes to a pseudo-terminal when vrun's stdout is a terminal (tools keep their
   colours; the child's stdin is ``/dev/null``), else to a file, and is printed whole, folded
-  for CI (:func:`vrun.report.fold_start`), when the session ends: logs never interleave;
+  for CI (:func:`vrun.ci.fold_start`), when the session ends: logs never interleave;
 - on a terminal (stderr) a status line shows what runs and for how long; elsewhere a plain
   ``started NAME`` line;
 - SIGINT, SIGTERM and SIGHUP are forwarded to every child's process group (each child is a
@@ -39,9 +39,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from vrun import output
+from vrun.ci import fold_end, fold_start
 from vrun.errors import Interrupted
 from vrun.execute import grace_seconds
-from vrun.report import fold_end, fold_start, xml_safe
+from vrun.report import xml_safe
 from vrun.run import RunOptions, new_result, skip_reason
 
 Result = dict[str, Any]

@@ -16,12 +16,12 @@ import os
 import time
 
 from vrun import output
+from vrun.ci import append_step_summary, ci_name, fold_end, fold_start, github_annotations
 from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
 from vrun.prepare import command_environ, expand_argv, has_posargs, join
-from vrun.report import append_step_summary, ci_name, fold_end, fold_start, github_annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class RunOptions:
     :param recreate: rebuild envs even when one is ready (``-r``).
     :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
     :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
-        FAILED; never in CI (:func:`vrun.report.ci_name`), as tox does.
+        FAILED; never in CI (:func:`vrun.ci.ci_name`), as tox does.
     :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
     :param install_only: make the envs ready, run no command (``--install-only``).
     :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.parallel`); 0: one by one.
