@@ -11,13 +11,10 @@ an orphan writing into an env that another run is wiping.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from vrun import __version__, output
 from vrun.backends import get_backend
@@ -35,7 +32,11 @@ from vrun.envs import (
 from vrun.errors import BuildError, EnvNotReadyError
 from vrun.inputs import write_atomic
 from vrun.installplan import InstallPlan
-from vrun.interpreters import Interpreter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
 
 
 def install_plan(s: Mapping[str, Any]) -> InstallPlan:
@@ -51,13 +52,6 @@ def install_plan(s: Mapping[str, Any]) -> InstallPlan:
         names=tuple(spec["names"]),
         project_name=spec["project_name"],
     )
-
-
-def interpreter(s: Mapping[str, Any]) -> Interpreter:
-    """The session plan's interpreter facts as an :class:`~vrun.interpreters.Interpreter`."""
-    facts = dict(s["interpreter"])
-    facts["version_info"] = tuple(facts["version_info"])
-    return Interpreter(**facts)
 
 
 def build_env(
@@ -126,7 +120,11 @@ def _create_and_install(
     backend = get_backend(s["backend"])
     _quiet_libraries()
     backend.create(
-        interpreter(s), env_dir, prompt=s["name"], system_site_packages=s["system_site_packages"], lock=lock
+        s["interpreter"]["executable"],
+        env_dir,
+        prompt=s["name"],
+        system_site_packages=s["system_site_packages"],
+        lock=lock,
     )
     todo = install_plan(s)
     if todo.project is not None:
@@ -134,8 +132,8 @@ def _create_and_install(
 
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
-            todo = dataclasses.replace(todo, project=wheel)
-    todo = dataclasses.replace(todo, seed=backend.seed)
+            todo = todo.replace(project=wheel)
+    todo = todo.replace(seed=backend.seed)
     if not todo.empty:
         if todo.describe():
             output.info(f"installing {todo.describe()} with {backend.name}")
@@ -163,7 +161,7 @@ def reinstall_project(
     with _safe_umask():
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
-            todo = dataclasses.replace(todo, project=wheel)
+            todo = todo.replace(project=wheel)
         backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
 
 

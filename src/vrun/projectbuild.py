@@ -28,12 +28,15 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
-from typing import Any, Literal
 
 from vrun import output
 from vrun.envs import EnvLock
 from vrun.resolve import cache_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Literal
 
 #: wheel builds of this run: key -> wheel path (built once per run, removed at exit).
 _RUN_WHEELS: dict[str, str] = {}
@@ -112,14 +115,14 @@ def _build(
     from build import BuildBackendException, BuildException, ProjectBuilder
     from pyproject_hooks import quiet_subprocess_runner
 
-    from vrun.build import interpreter
     from vrun.errors import VrunError
 
     output.info(f"building the project ({distribution}) with {backend.name}")
     work = tempfile.mkdtemp(prefix="vrun-build-env-")
     try:
         env_dir = os.path.join(work, "env")
-        backend.create(interpreter(s), env_dir, prompt="build", system_site_packages=False, lock=None)
+        python = s["interpreter"]["executable"]
+        backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
         python = os.path.join(env_dir, "bin", "python")
         builder = ProjectBuilder(root, python_executable=python, runner=quiet_subprocess_runner)
         backend.install_requirements(
