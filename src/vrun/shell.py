@@ -45,6 +45,7 @@ from typing import NoReturn
 
 from vrun.activation import CSH_SHELLS, SUPPORTED_SHELLS, fish_activate, rc_files, unsupported
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
+from vrun.inputs import write_atomic
 from vrun.prepare import clean_path
 
 #: Set to the env directory in a shell that ``vrun shell`` started.
@@ -329,9 +330,7 @@ def write_rc_files(plan: ShellPlan) -> None:
                 continue
         except OSError:
             pass
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_atomic(str(path), text)
 
 
 def exec_shell(plan: ShellPlan) -> NoReturn:
