@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
 from vrun import output
 from vrun.envs import EnvLock
@@ -128,10 +129,16 @@ def _build(
         backend.install_requirements(
             env_dir, sorted(builder.build_system_requires), environ=environ, cwd=root
         )
-        extra = builder.get_requires_for_build(distribution)
+        with warnings.catch_warnings():
+            if not output.verbose():
+                warnings.simplefilter("ignore")
+            extra = builder.get_requires_for_build(distribution)
         if extra:
             backend.install_requirements(env_dir, sorted(extra), environ=environ, cwd=root)
-        return builder.build(distribution, outdir)
+        with warnings.catch_warnings():  # a backend's deprecation notices: shown with -v only
+            if not output.verbose():
+                warnings.simplefilter("ignore")
+            return builder.build(distribution, outdir)
     except (VrunError, BuildException, BuildBackendException, OSError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         output.info(
