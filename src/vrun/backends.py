@@ -18,25 +18,12 @@ from vrun.envs import EnvLock
 from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.execute import run_command
 from vrun.installplan import InstallPlan
+from vrun.prepare import REDIRECTING
 
-#: Variables that would make an installer install somewhere other than the env (pip's ``--user``,
-#: ``--target``, ``--prefix`` and ``--root`` as environment variables, uv's ``--system``), or make
-#: the env's python look elsewhere for its standard library or packages. Removed for installers;
-#: ``PIP_USER=0`` then also overrides ``user = true`` in a pip config file.
-UNSAFE_INSTALL_VARS = (
-    "PIP_USER",
-    "PIP_TARGET",
-    "PIP_PREFIX",
-    "PIP_ROOT",
-    "PIP_BREAK_SYSTEM_PACKAGES",
-    "UV_SYSTEM_PYTHON",
-    "UV_PYTHON",
-    "UV_PROJECT_ENVIRONMENT",
-    "UV_BREAK_SYSTEM_PACKAGES",
-    "PYTHONHOME",
-    "PYTHONPATH",
-    "PYTHONUSERBASE",
-)
+#: Removed from an installer's environment: :data:`vrun.prepare.REDIRECTING`, and what would make
+#: the env's python look elsewhere for packages. ``PIP_USER=0`` is then set, which also overrides
+#: ``user = true`` in a pip config file.
+UNSAFE_INSTALL_VARS = (*REDIRECTING, "PYTHONPATH", "PYTHONUSERBASE")
 
 
 TYPE_CHECKING = False

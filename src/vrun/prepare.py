@@ -86,10 +86,11 @@ DEFAULT_PASS_ENV = (
     "PYTHONNOUSERSITE",
     "VRUN_*",
 )
-#: Always removed, whatever ``pass_env`` says: they would point the interpreter, pip or uv
-#: outside the env (pip's ``--user``/``--target``/``--prefix``/``--root`` as variables, uv's
-#: ``--system``/``--python``/project env), or leave a stale activation behind.
-ALWAYS_REMOVED = (
+#: Variables that would send an installer's work outside the env: pip's ``--user``/``--target``/
+#: ``--prefix``/``--root`` as variables, uv's ``--system``/``--python``/project env, and
+#: ``PYTHONHOME``. The one list: removed for session commands (:data:`ALWAYS_REMOVED`) and for
+#: vrun's own installers (:func:`vrun.backends.installer_environ`).
+REDIRECTING = (
     "PYTHONHOME",
     "PIP_USER",
     "PIP_TARGET",
@@ -100,9 +101,10 @@ ALWAYS_REMOVED = (
     "UV_PYTHON",
     "UV_PROJECT_ENVIRONMENT",
     "UV_BREAK_SYSTEM_PACKAGES",
-    "VIRTUAL_ENV_PROMPT",
-    "__PYVENV_LAUNCHER__",
 )
+#: Always removed from a command's environment, whatever ``pass_env`` says: the redirecting
+#: variables, and a stale activation's leftovers.
+ALWAYS_REMOVED = (*REDIRECTING, "VIRTUAL_ENV_PROMPT", "__PYVENV_LAUNCHER__")
 
 
 class NameFilter:
