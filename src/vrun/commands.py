@@ -17,7 +17,7 @@ from typing import Any
 from vrun import inputs, output
 from vrun.config import BUILTIN_COMMANDS, Config, Session
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError, VrunError
-from vrun.plan import RecordingEnviron, make_plan, plan_session, session_state
+from vrun.plan import RecordingEnviron, make_plan, session_state
 from vrun.run import RunOptions, ready_env, run_plan
 from vrun.selection import select_sessions
 
@@ -198,18 +198,20 @@ def single_plan(
 
     :raises VrunError: when its interpreter is missing (exit 2).
     """
-    entry = plan_session(config, session, RecordingEnviron(os.environ), backend=args.backend, probe=probe)
+    plan = make_plan(
+        config,
+        [session],
+        explicit=set(),
+        environ=RecordingEnviron(os.environ),
+        backend=args.backend,
+        probe=probe,
+    )
+    entry = plan["sessions"][0]
     if entry["error"] is not None:
         exc = VrunError(entry["error"], entry["error_hint"])
         exc.exit_code = EXIT_USAGE
         raise exc
-    return {
-        "root": str(config.root),
-        "config": str(config.path),
-        "notices": [],
-        "sessions": [entry],
-        "inputs": {},
-    }
+    return plan
 
 
 _KEPT_LOCKS: list[object] = []

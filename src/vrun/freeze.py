@@ -43,12 +43,7 @@ def _requested_names(config: Config, session: Session) -> set[str]:
         lines += [str(dep) for dep in project.get("dependencies", [])]
         optional = project.get("optional-dependencies", {})
         lines += [str(dep) for extra in session.extras for dep in optional.get(extra, [])]
-    names: set[str] = set()
-    for line in lines:
-        match = _PIN.match(line + "==") or _PIN.match(line.split(";")[0].split("[")[0].split(" ")[0] + "==")
-        if match:
-            names.add(canonicalize_name(match[1]))
-    return names
+    return set(reqfiles.iter_names(lines, with_markers=True))
 
 
 def _project_name(config: Config) -> str | None:

@@ -78,6 +78,7 @@ def make_plan(
     environ: Mapping[str, str],
     backend: str | None = None,
     notices: Sequence[str] = (),
+    probe: bool = True,
 ) -> dict[str, Any]:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
@@ -85,6 +86,7 @@ def make_plan(
     :param environ: the planning environment (a :class:`RecordingEnviron`).
     :param backend: ``--backend``, or ``None``.
     :param notices: lines to show before running (e.g. two configs found).
+    :param probe: run interpreters to learn about them (``False`` for read-only commands).
     """
     record_code_identity()
     return {
@@ -93,8 +95,10 @@ def make_plan(
         "config": str(config.path),
         "notices": list(notices),
         "sessions": [
-            plan_session(config, s, environ, backend=backend, explicit=s.name in explicit) for s in sessions
+            plan_session(config, s, environ, backend=backend, explicit=s.name in explicit, probe=probe)
+            for s in sessions
         ],
+        "inputs": {},
     }
 
 

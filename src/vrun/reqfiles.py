@@ -158,9 +158,10 @@ def display(path: str, root: str) -> str:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def iter_names(lines: Sequence[str]) -> Iterator[str]:
-    """PEP 503-normalized names of the PEP 508 requirements among ``lines``; local paths, options
-    and requirements with an environment marker (which may not apply) are skipped."""
+def iter_names(lines: Sequence[str], *, with_markers: bool = False) -> Iterator[str]:
+    """PEP 503-normalized names of the PEP 508 requirements among ``lines``; local paths and
+    options are skipped, and so are requirements with an environment marker (which may not
+    apply) unless ``with_markers``."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
@@ -171,5 +172,5 @@ def iter_names(lines: Sequence[str]) -> Iterator[str]:
             req = Requirement(line)
         except InvalidRequirement:
             continue
-        if req.marker is None:
+        if with_markers or req.marker is None:
             yield canonicalize_name(req.name)

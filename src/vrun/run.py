@@ -21,7 +21,7 @@ from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
-from vrun.prepare import command_environ, expand_argv, has_posargs, join
+from vrun.prepare import command_environ, expand_argv, join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -396,8 +396,3 @@ def _not_run(plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, first: i
             template, posargs, shell=shell, env_dir=s["env_dir"], project_root=plan["root"], session=s["name"]
         )
         result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})
-
-
-def uses_posargs(commands: Sequence[Sequence[Any]]) -> bool:
-    """True when some command (``[argv, shell, source]``) has a ``{posargs}`` placeholder."""
-    return any(has_posargs(argv) for argv, _shell, _source in commands)
