@@ -118,7 +118,6 @@ def _create_and_install(
     env_dir = s["env_dir"]
     started = time.monotonic()
     backend = get_backend(s["backend"])
-    _quiet_libraries()
     backend.create(
         s["interpreter"]["executable"],
         env_dir,
@@ -248,11 +247,3 @@ def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
     if marker is None:
         return "new env"
     return explain_change(marker["components"], s["components"]) or "new env"
-
-
-def _quiet_libraries() -> None:
-    """virtualenv and its helpers log through :mod:`logging`; show only their errors (``-vv``: all)."""
-    import logging
-
-    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if output.verbose() else logging.ERROR)

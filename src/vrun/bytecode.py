@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import os
 
+from vrun.envs import site_packages
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -59,17 +61,6 @@ def cache_tag(implementation: str, version_info: Sequence[int]) -> str | None:
     if implementation == "PyPy":
         return f"pypy{major}{minor}"
     return None
-
-
-def site_packages(env_dir: str) -> list[str]:
-    """The env's ``lib/<python>/site-packages`` folders (POSIX layout, CPython and PyPy)."""
-    lib = os.path.join(env_dir, "lib")
-    try:
-        names = sorted(os.listdir(lib))
-    except OSError:
-        return []
-    found = (os.path.join(lib, name, "site-packages") for name in names)
-    return [path for path in found if os.path.isdir(path) and not os.path.islink(path)]
 
 
 def _identity(st: os.stat_result) -> str:
