@@ -228,3 +228,10 @@ def test_python_3_7_is_refused_with_the_supported_range(project: Path, vrun: Vru
     run = vrun("old", check=1)  # a failed session (its own status, 2, is in the report)
     assert "older than vrun supports for sessions: 3.8 and newer" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("path", ["/tmp/a b/c%d/ü.whl", "/x/y-1.0-py3-none-any.whl", "/odd/#?;=+@,'&$!"])
+def test_file_uri_is_pathlibs(path: str) -> None:
+    from vrun.installplan import file_uri
+
+    assert file_uri(path) == Path(path).as_uri()

@@ -173,6 +173,7 @@ class VirtualenvBackend:
         """
         from virtualenv import cli_run
 
+        _quiet_libraries()
         argv = [env_dir, "--python", python, "--prompt", prompt, "--no-setuptools"]
         argv += ["--no-periodic-update", "--quiet"]
         if system_site_packages:
@@ -379,3 +380,11 @@ def get_backend(name: str) -> Backend:
             raise UsageError("the uv backend needs uv", hint="pip install 'vrun[uv]' or put uv on PATH")
         return UvBackend(uv)
     raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+def _quiet_libraries() -> None:
+    """virtualenv and its helpers log through :mod:`logging`; show only their errors (``-vv``: all)."""
+    import logging
+
+    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if output.verbose() else logging.ERROR)

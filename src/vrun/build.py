@@ -118,7 +118,6 @@ def _create_and_install(
     env_dir = s["env_dir"]
     started = time.monotonic()
     backend = get_backend(s["backend"])
-    _quiet_libraries()
     backend.create(
         s["interpreter"]["executable"],
         env_dir,
@@ -145,8 +144,20 @@ def _create_and_install(
                 hint="an installer setting sends packages elsewhere: check target, prefix, root and user in "
                 "pip.conf (or uv.toml), and PIP_TARGET, PIP_PREFIX, PIP_ROOT, PIP_USER",
             )
+    _seed_bytecode(s, environ)
     write_marker(s, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
+
+
+def _seed_bytecode(s: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Start the new env with the bytecode earlier envs compiled (:mod:`vrun.bytecode`)."""
+    from vrun import bytecode
+    from vrun.resolve import cache_dir
+
+    if bytecode.enabled(environ):
+        interp = s["interpreter"]
+        tag = bytecode.cache_tag(interp["implementation"], interp["version_info"])
+        bytecode.seed(s["env_dir"], tag, cache_dir(environ))
 
 
 def reinstall_project(
@@ -236,11 +247,3 @@ def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
     if marker is None:
         return "new env"
     return explain_change(marker["components"], s["components"]) or "new env"
-
-
-def _quiet_libraries() -> None:
-    """virtualenv and its helpers log through :mod:`logging`; show only their errors (``-vv``: all)."""
-    import logging
-
-    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if output.verbose() else logging.ERROR)

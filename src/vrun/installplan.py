@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 
+from vrun.envs import site_packages
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -113,7 +115,7 @@ class InstallPlan:
         if self.project is not None and self.project.endswith(".whl"):  # a build from vrun's cache
             name = os.path.basename(self.project).split("-")[0]
             extras = f"[{','.join(self.extras)}]" if self.extras else ""
-            out.append(f"{name}{extras} @ {_file_uri(self.project)}")
+            out.append(f"{name}{extras} @ {file_uri(self.project)}")
         elif self.project is not None:
             target = self.project + (f"[{','.join(self.extras)}]" if self.extras else "")
             out += ["-e", target] if self.editable else [target]
@@ -127,8 +129,7 @@ class InstallPlan:
         escaping describe, without running the env's interpreter.
         """
         found: set[str] = set()
-        lib = os.path.join(env_dir, "lib")
-        for purelib in (os.path.join(lib, d, "site-packages") for d in _listdir(lib)):
+        for purelib in site_packages(env_dir):
             for entry in _listdir(purelib):
                 stem, dot, suffix = entry.rpartition(".")
                 if dot and suffix in ("dist-info", "egg-info"):
@@ -143,7 +144,11 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
-def _file_uri(path: str) -> str:
-    from pathlib import Path  # only for a wheel vrun built: pathlib costs ~3 ms on the build path
+#: The bytes a ``file:`` URI's path keeps as they are: RFC 3986's unreserved characters and ``/``.
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
 
-    return Path(path).as_uri()
+
+def file_uri(path: str) -> str:
+    """The ``file://`` URI of an absolute POSIX path, percent-encoded as :meth:`pathlib.Path.as_uri`
+    does (RFC 8089), without importing :mod:`pathlib` and :mod:`urllib` (~5 ms) on the build path."""
+    return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))

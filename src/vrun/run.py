@@ -263,8 +263,25 @@ def _run_one(
         except VrunError as exc:  # a command not found (127) or not executable (126)
             _fail(result, exc)
             _not_run(plan, s, posargs, len(result["commands"]), result)
+        if built:
+            _remember_bytecode(s, environ)
     finally:
         lock.release()
+
+
+def _remember_bytecode(s: SessionPlan, environ: Mapping[str, str]) -> None:
+    """After the first run in an env this run built, remember its bytecode (:mod:`vrun.bytecode`)."""
+    from vrun import bytecode
+
+    if bytecode.enabled(environ):
+        from vrun.resolve import cache_dir
+
+        interp = s["interpreter"]
+        bytecode.harvest(
+            s["env_dir"],
+            bytecode.cache_tag(interp["implementation"], interp["version_info"]),
+            cache_dir(environ),
+        )
 
 
 def ready_env(
