@@ -734,6 +734,7 @@ PROJECTS = (
     "hatch",
     "uv",
     "cold-vrun",
+    "cold-vrun-nomemo",
     "cold-vrun-virtualenv",
     "cold-nox",
     "cold-tox-uv",
@@ -750,6 +751,8 @@ UV_RUN = ("run", "--python", PY, "--group", "test")
 NOX_UV = ("-db", "uv")
 #: vrun's full path (parse the config, compute the env key) instead of its plan cache.
 NO_PLAN_CACHE = (("VRUN_PLAN_CACHE", "0"),)
+#: A new env compiles its own bytecode instead of starting with what earlier envs compiled.
+NO_BYTECODE_MEMO = (("VRUN_BYTECODE_CACHE", "0"),)
 
 
 def prepare_cases(b: Bench) -> list[Case]:
@@ -873,6 +876,14 @@ def cold_cases(b: Bench) -> list[Case]:
     vrun = b.bin("vrun", "vrun")
     return [
         Case("vrun", (vrun, TEST), p["cold-vrun"], reset=(".venvs",), note="default backend"),
+        Case(
+            "vrun, bytecode memo off",
+            (vrun, TEST),
+            p["cold-vrun-nomemo"],
+            reset=(".venvs",),
+            note="VRUN_BYTECODE_CACHE=0: as on a machine's first build",
+            env=NO_BYTECODE_MEMO,
+        ),
         Case(
             "vrun --backend virtualenv",
             (vrun, "--backend", "virtualenv", TEST),
@@ -1107,9 +1118,12 @@ def cold_summary(results: Sequence[Result]) -> str:
     missing = Result(Case("", (), Path()), error="missing")
     vrun, uv = by.get("vrun", missing), by.get("uv run", missing)
     venv = by.get("vrun --backend virtualenv", missing)
+    nomemo = by.get("vrun, bytecode memo off", missing)
     return (
         f"vrun's default cold test session ÷ `uv run`: **{ratio(vrun.median(), uv.median())}** "
         f"(median of the per-round ratios: {paired(vrun, uv)}; target: at most 1.00x, goal 0.60x). "
+        f"With the bytecode memo off (a machine's first build): {ratio(nomemo.median(), uv.median())} "
+        f"of `uv run` (per round: {paired(nomemo, uv)}). "
         f"`vrun --backend virtualenv` (the previous default) ÷ vrun's default: "
         f"{ratio(venv.median(), vrun.median())} (per round: {paired(venv, vrun)})."
     )
