@@ -165,15 +165,23 @@ class Tool:
 TOOLS = (
     # A wheel built from this repository and installed like any other (pip compiles its .pyc
     # at install time); an editable one gets .pyc only from runs, never with PYTHONDONTWRITEBYTECODE.
-    Tool("vrun", ("vrun[uv]",), ("vrun", "virtualenv", "uv")),
+    Tool("vrun", ("vrun-cli",), ("vrun-cli", "virtualenv", "uv")),
     Tool("nox", ("nox[uv]",), ("nox", "uv")),
     Tool("tox-uv", ("tox", "tox-uv"), ("tox", "tox-uv", "uv")),
     Tool("hatch", ("hatch",), ("hatch", "uv")),
     Tool("uv", ("uv",), ("uv",)),
 )
 
+#: Prints "dist version, ..." for the named distributions that are installed (a ref built before
+#: the rename to vrun-cli is "vrun").
 _VERSIONS_CODE = (
-    "import importlib.metadata as m, sys\nprint(', '.join(f'{d} {m.version(d)}' for d in sys.argv[1:]))"
+    "import importlib.metadata as m, sys\n"
+    "def v(d):\n"
+    "    try:\n"
+    "        return f'{d} {m.version(d)}'\n"
+    "    except m.PackageNotFoundError:\n"
+    "        return ''\n"
+    "print(', '.join(filter(None, map(v, sys.argv[1:]))))"
 )
 
 
@@ -194,7 +202,7 @@ def install_tools(work: Path, env: Mapping[str, str], *, reinstall: bool) -> dic
     if not all((work / "tools" / t.name / ".bench-installed").exists() for t in TOOLS):
         print("  fetching the tools' wheels (and building vrun's)", file=sys.stderr)
         others = sorted({spec for t in TOOLS for spec in t.install if not spec.startswith("vrun")})
-        specs = [f"{REPO}[uv]", *others]
+        specs = [str(REPO), *others]
         check([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), *specs], env=env)
     versions: dict[str, str] = {}
     for tool in TOOLS:
@@ -239,8 +247,9 @@ def install_ref(work: Path, env: Mapping[str, str], ref: str, *, reinstall: bool
 
     ``git archive <commit>`` is unpacked into ``work/ref-<hash>/src`` (the repository and its
     worktrees are not touched), ``pip wheel`` builds it with its dependencies into
-    ``work/ref-<hash>/wheels``, and the venv installs that wheel (with the ``uv`` extra) from
-    there alone. Both vruns have the same version number, so the wheel is installed by path.
+    ``work/ref-<hash>/wheels``, and the venv installs that wheel (and uv, which older refs did not
+    depend on) from there alone. Both vruns have the same version number, so the wheel is
+    installed by path.
     """
     try:
         commit = check(
@@ -266,20 +275,20 @@ def install_ref(work: Path, env: Mapping[str, str], ref: str, *, reinstall: bool
         check(["tar", "-xf", str(tar), "-C", str(base / "src")], env=env)
         tar.unlink()
         pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels)]
-        check([*pip_wheel, f"{base / 'src'}[uv]"], env=env)
+        check([*pip_wheel, str(base / "src"), "uv"], env=env)  # uv: a ref from before it was a dependency
         (base / ".bench-built").write_text("ok\n")
     if not done.exists():
-        wheel = next(iter(sorted(wheels.glob("vrun-*.whl"))), None)
+        wheel = next(iter(sorted(wheels.glob("vrun*.whl"))), None)  # vrun-cli; "vrun" before the rename
         if wheel is None:
             raise BenchError(f"no vrun wheel in {wheels}")
         print(f"  installing {info.label}", file=sys.stderr)
         shutil.rmtree(venv, ignore_errors=True)
         check([sys.executable, "-m", "venv", str(venv)], env=env)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index"]
-        check([*pip, "--find-links", str(wheels), f"{wheel}[uv]"], env=env)
+        check([*pip, "--find-links", str(wheels), str(wheel), "uv"], env=env)
         done.write_text("ok\n")
     versions = check(
-        [str(venv / "bin" / "python"), "-c", _VERSIONS_CODE, "vrun", "virtualenv", "uv"], env=env
+        [str(venv / "bin" / "python"), "-c", _VERSIONS_CODE, "vrun-cli", "vrun", "virtualenv", "uv"], env=env
     )
     return info, f"{versions.strip()} (commit {short})"
 

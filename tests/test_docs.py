@@ -3,9 +3,12 @@
 - Every TOML example (```toml blocks, and what ``$ cat vrun.toml`` prints in a console block) is
   parsed; one that is a vrun config (``vrun.toml`` keys, or ``[tool.vrun]`` in a pyproject) or a
   session's keys on their own passes :func:`vrun.config.load_config` in a project where the files
-  it names exist. The others must be recognized: a pyproject excerpt or a
-  ``[dependency-groups]`` one. An ```ini block parses as tox's INI and a ```python one as Python;
-  a ``tox.ini`` or ``noxfile.py`` goes through ``vrun init`` and its translation loads.
+  it names exist, and passes vrun's JSON Schema. The others must be recognized: a pyproject
+  excerpt, a ``[dependency-groups]`` one, or a taplo configuration (which must give ``vrun.toml``
+  and ``pyproject.toml`` vrun's published schemas). An ```ini block parses as tox's INI, a
+  ```python one as Python and a ```json one as JSON (a SchemaStore catalog entry or an editor's
+  schema association is checked); a ``tox.ini`` or ``noxfile.py`` goes through ``vrun init`` and
+  its translation loads.
 - Every ``vrun ...`` command line shown (console and bash blocks, ``run:`` steps of the CI
   recipes, inline code) parses with vrun's own parsers (:func:`vrun.cli.build_parsers` after
   :func:`vrun.cli.normalize`), so no page shows an option vrun does not have.
@@ -97,12 +100,14 @@ def _kind(data: dict[str, Any]) -> str:
         return "session keys"
     if data and set(data) <= {"build-system", "project", "dependency-groups", "tool"}:
         return "pyproject"
+    if "rule" in data and set(data) <= {"include", "exclude", "rule", "schema", "formatting"}:
+        return "taplo config"
     if data and all(isinstance(v, list) and all(isinstance(r, str) for r in v) for v in data.values()):
         return "dependency groups"
     raise AssertionError(f"not a vrun config nor a recognized excerpt: {sorted(data)}")
 
 
-def _make_inputs(root: Path, config: dict[str, Any], data: dict[str, Any]) -> str:
+def make_inputs(root: Path, config: dict[str, Any], data: dict[str, Any]) -> str:
     """Create the files ``config``'s sessions name; return what pyproject.toml must add."""
     groups: dict[str, list[str]] = {}
     installs = False
@@ -137,11 +142,14 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
         return
     if kind == "pyproject":
         return  # another tool's settings: parsing is what there is to check
+    if kind == "taplo config":
+        _check_taplo_config(data)
+        return
     if kind == "session keys":
         example = f"[sessions.example]\n{example}"
         data = tomllib.loads(example)
     config = data["tool"]["vrun"] if kind.startswith("pyproject") else data
-    extra = _make_inputs(tmp_path, config, data)
+    extra = make_inputs(tmp_path, config, data)
     name = "pyproject.toml" if kind.startswith("pyproject") else "vrun.toml"
     if name == "pyproject.toml":
         example += "\n" + extra
@@ -150,6 +158,68 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
     (tmp_path / name).write_text(example, encoding="utf-8")
     config_loaded = load_config(tmp_path / name)
     assert config_loaded.sessions, where
+    validate_config(config, where)
+
+
+def validate_config(config: dict[str, Any], where: str) -> None:
+    """``config`` (a vrun.toml, or a ``[tool.vrun]`` table) passes vrun's JSON Schema
+    (:func:`vrun.configschema.build_schema`): an editor would not flag an example vrun loads."""
+    import jsonschema
+
+    from vrun.configschema import build_schema
+
+    errors = [error.message for error in jsonschema.Draft7Validator(build_schema()).iter_errors(config)]
+    assert not errors, f"{where}: vrun loads it, its JSON Schema rejects it: {errors}"
+
+
+def _published_schema(url: str) -> str:
+    """The file name of one of vrun's published JSON Schemas at ``url`` (asserting it is one)."""
+    from vrun import configschema
+
+    name = url.removeprefix(configschema.DOCS_URL)
+    assert name in configschema.files(), f"{url} is not one of vrun's schemas"
+    return name
+
+
+def _check_taplo_config(data: dict[str, Any]) -> None:
+    """A ``.taplo.toml`` (docs/schema.md): each rule's schema is one vrun publishes, and a
+    ``vrun.toml`` gets vrun's schema, a ``pyproject.toml`` the pyproject one (by the rules'
+    ``include`` globs, matched as taplo does, the last matching rule winning)."""
+    import fnmatch
+
+    from vrun import configschema
+
+    chosen = {}
+    for path in ("project/vrun.toml", "project/pyproject.toml"):
+        for rule in data["rule"]:
+            if any(fnmatch.fnmatch(path, pattern) for pattern in rule["include"]):
+                chosen[path.rsplit("/", 1)[1]] = _published_schema(rule["schema"]["path"])
+    assert chosen == {
+        "vrun.toml": configschema.SCHEMA_FILE,
+        "pyproject.toml": configschema.PYPROJECT_SCHEMA_FILE,
+    }
+
+
+JSON_BLOCKS = [b for b in BLOCKS if b.lang == "json"]
+
+
+@pytest.mark.parametrize("block", JSON_BLOCKS, ids=[b.where for b in JSON_BLOCKS])
+def test_json_example(block: Block) -> None:
+    """A JSON example parses; a SchemaStore catalog entry matches ``vrun.toml``, and an editor's
+    schema association (Even Better TOML's setting) maps ``vrun.toml`` and nothing else to vrun's
+    published schema."""
+    import json
+
+    data = json.loads(block.text)
+    if "fileMatch" in data:
+        assert data["fileMatch"] == ["vrun.toml"] and data["name"] and data["description"], block.where
+        assert data["url"] == "https://json.schemastore.org/vrun.json", block.where
+    for associations in (v for k, v in data.items() if k.endswith("schema.associations")):
+        for pattern, url in associations.items():
+            assert _published_schema(url)
+            assert re.search(pattern, "file:///home/me/project/vrun.toml"), block.where
+            for other in ("file:///p/my-vrun.toml", "file:///p/vrun.toml.txt", "file:///p/pyproject.toml"):
+                assert not re.search(pattern, other), (block.where, other)
 
 
 OTHER_FILES = [b for b in BLOCKS if b.lang in ("ini", "python")]

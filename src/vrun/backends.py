@@ -312,6 +312,8 @@ OLDEST_PYTHON = (3, 8)
 #: Implementations ``uv venv`` builds envs for; others (GraalPy, ...) go to virtualenv under ``auto``.
 UV_IMPLEMENTATIONS = ("CPython", "PyPy")
 _UV_STATUS: dict[str, str | None] = {}
+#: What to do when uv is missing: it is a dependency of vrun's distribution, vrun-cli.
+UV_HINT = "reinstall vrun-cli (it depends on uv), install uv beside vrun, or put uv on PATH"
 
 
 def uv_problem(uv: str | None) -> str | None:
@@ -356,7 +358,7 @@ def select_backend(wanted: str, interpreter: Interpreter) -> tuple[str, str | No
     problem = uv_problem(find_uv())
     if wanted == "uv":
         if problem:
-            raise UsageError(f"the uv backend needs uv: {problem}", hint="pip install uv, or put uv on PATH")
+            raise UsageError(f"the uv backend needs uv: {problem}", hint=UV_HINT)
         return wanted, None
     if wanted != "auto":
         raise UsageError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(BACKENDS)}")
@@ -377,7 +379,7 @@ def get_backend(name: str) -> Backend:
     if name == "uv":
         uv = find_uv()
         if uv is None:
-            raise UsageError("the uv backend needs uv", hint="pip install 'vrun[uv]' or put uv on PATH")
+            raise UsageError("the uv backend needs uv", hint=UV_HINT)
         return UvBackend(uv)
     raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
 

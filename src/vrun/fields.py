@@ -32,11 +32,11 @@ from vrun.schema import (
 )
 
 #: A variable name, or an fnmatch glob of names (``GITHUB_*``), for ``pass_env``.
-_VARIABLE_GLOB = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
+VARIABLE_GLOB = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
 #: Tokens that mean the user expected a shell; without one they would reach the program as arguments.
 SHELL_OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">>", "<", "2>", "&"})
 #: Variables a session may not set: they would point the interpreter away from its env.
-_RESERVED_ENV = {
+RESERVED_ENV = {
     "VIRTUAL_ENV": "vrun sets it to the session's env",
     "PYTHONHOME": "it would make the env's python load another standard library",
 }
@@ -261,8 +261,8 @@ def set_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...
             raise ctx.error(item_key, f"expected a string, got {got(item)}: quote it")
         if "\0" in item:
             raise ctx.error(item_key, "a NUL character cannot be in an environment variable")
-        if name in _RESERVED_ENV:
-            raise ctx.error(item_key, f"a session cannot set {name}: {_RESERVED_ENV[name]}")
+        if name in RESERVED_ENV:
+            raise ctx.error(item_key, f"a session cannot set {name}: {RESERVED_ENV[name]}")
         pairs.append((name, item))
     return tuple(pairs)
 
@@ -282,7 +282,7 @@ def pass_env(ctx: Context, key: str, value: object) -> tuple[str, ...]:
     """``pass_env``: variable names or fnmatch globs of names (``GITHUB_*``)."""
     names = str_list(ctx, key, value)
     for i, name in enumerate(names):
-        if not _VARIABLE_GLOB.fullmatch(name):
+        if not VARIABLE_GLOB.fullmatch(name):
             hint = "set values in env" if "=" in name else "a variable name like CI, or a glob like GITHUB_*"
             raise ctx.error(f"{key}[{i}]", f"{name!r} is not a variable name or glob", hint)
     return names

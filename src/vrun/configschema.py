@@ -1,0 +1,386 @@
+"""The JSON Schema of ``vrun.toml`` and ``[tool.vrun]``, generated from vrun's own definitions.
+
+The keys come from :data:`vrun.schema.TOP_KEYS` and :data:`vrun.schema.SESSION_KEYS`, the value
+sets from :data:`~vrun.schema.BACKEND_CHOICES` and :data:`~vrun.schema.INSTALL_MODES`, the
+patterns from :data:`vrun.config.SESSION_NAME`, :data:`vrun.schema.EXTRA_NAME` and
+:data:`vrun.fields.VARIABLE_GLOB`; this module adds a description and a value shape for each key
+(:data:`TOP_PROPERTIES`, :data:`SESSION_PROPERTIES`). A key in the key lists without an entry
+here, or an entry for a key that is no longer there, is an :class:`UndescribedKeyError`, so the
+schema cannot fall behind the loader. ``docs/vrun.schema.json`` and
+``docs/vrun-pyproject.schema.json`` are this module's output (``python -m vrun.configschema
+--write docs``); a test regenerates them and fails when the committed files differ.
+
+The schema is JSON Schema draft-07, the draft SchemaStore recommends and taplo (Even Better
+TOML) reads. It is looser than :func:`vrun.config.load_config` where a rule needs more than the
+file (PEP 508 requirements, ``-r`` files that must exist, ``requires`` naming real sessions,
+dependency groups): it catches typos and wrong types while editing; vrun checks the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from typing import Any, NamedTuple
+
+from vrun import SUBCOMMANDS, fields
+from vrun.config import SESSION_NAME
+from vrun.envs import NAME_MAX, NAME_OVERHEAD
+from vrun.schema import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, SESSION_KEYS, TOP_KEYS
+
+#: Where the documentation site lives (pyproject's ``Documentation`` URL and mkdocs' ``site_url``).
+DOCS_URL = "https://vrun-dev.github.io/vrun/"
+#: The JSON Schema draft of both schemas: draft-07, as SchemaStore advises for editor support.
+DRAFT = "http://json-schema.org/draft-07/schema#"
+#: The schema of ``vrun.toml`` (and of the ``[tool.vrun]`` table), as written to ``docs/``.
+SCHEMA_FILE = "vrun.schema.json"
+#: The schema of a whole ``pyproject.toml`` whose ``[tool.vrun]`` table is checked.
+PYPROJECT_SCHEMA_FILE = "vrun-pyproject.schema.json"
+#: SchemaStore's schema of ``pyproject.toml``, which the pyproject schema extends.
+SCHEMASTORE_PYPROJECT = "https://json.schemastore.org/pyproject.json"
+#: How to regenerate the committed schemas (from the repository's root).
+REGENERATE = "python -m vrun.configschema --write docs"
+
+
+class Key(NamedTuple):
+    """What the schema says about one key.
+
+    :param description: one or two sentences for an editor's hover text, in vrun's terms.
+    :param shape: the JSON Schema (draft-07) of the key's value, without its description.
+    :param anchor: the section of docs/config.md that documents it (a GitHub-style anchor).
+    """
+
+    description: str
+    shape: dict[str, Any]
+    anchor: str
+
+
+class UndescribedKeyError(LookupError):
+    """A key of :data:`~vrun.schema.TOP_KEYS` / :data:`~vrun.schema.SESSION_KEYS` has no
+    :class:`Key` here, or a :class:`Key` here names a key vrun no longer has."""
+
+
+def _full(pattern: re.Pattern[str]) -> str:
+    """``pattern`` (used with ``fullmatch``) as a JSON Schema pattern, which matches anywhere
+    unless anchored (ECMA-262 syntax; vrun's patterns use nothing Python-only)."""
+    return f"^(?:{pattern.pattern})$"
+
+
+_TEXT = {"type": "string", "pattern": r"\S"}  # vrun's "a non-empty string"
+_TEXTS = {"type": "array", "items": _TEXT}
+_BACKEND = {"type": "string", "enum": list(BACKEND_CHOICES)}
+_SESSION_REF = {
+    "type": "string",
+    "pattern": _full(SESSION_NAME),
+    "maxLength": NAME_MAX - NAME_OVERHEAD,
+}
+_SESSION_REFS = {"type": "array", "items": _SESSION_REF}
+
+#: The top-level keys (of ``vrun.toml``, or of ``[tool.vrun]``).
+TOP_PROPERTIES: dict[str, Key] = {
+    "default": Key(
+        "The sessions a bare `vrun` runs, in this order (a matrix's base name stands for all its "
+        "entries). Every session when absent.",
+        _SESSION_REFS,
+        "top-level-keys",
+    ),
+    "python": Key(
+        'The interpreter spec ("3.12", "pypy3.10", ">=3.10", a path) of every session that names '
+        "none. The interpreter running vrun when absent. A matrix (a list) belongs to a session.",
+        _TEXT,
+        "python",
+    ),
+    "backend": Key(
+        'How envs are built: "auto" (uv wherever it can build the env, else virtualenv + pip), '
+        '"uv" or "virtualenv". A session\'s own backend, --backend and VRUN_BACKEND win over it.',
+        {**_BACKEND, "default": "auto"},
+        "top-level-keys",
+    ),
+    "sessions": Key(
+        "One table per session, [sessions.NAME]. A name starts with a letter or digit and holds "
+        "letters, digits, _ . + -; it cannot be a vrun command.",
+        {
+            "type": "object",
+            "propertyNames": {**_SESSION_REF, "not": {"enum": list(SUBCOMMANDS)}},
+            "additionalProperties": {"$ref": "#/definitions/session"},
+        },
+        "session-names-and-matrices",
+    ),
+    "project_inputs": Key(
+        "Glob patterns, relative to the project root, of further files that decide the project's "
+        "metadata: their contents go into the hash of every env that installs the project.",
+        _TEXTS,
+        "top-level-keys",
+    ),
+}
+
+#: The keys of a ``[sessions.NAME]`` table.
+SESSION_PROPERTIES: dict[str, Key] = {
+    "description": Key(
+        "Shown by `vrun list` and in the session's header line.", {"type": "string"}, "session-keys"
+    ),
+    "python": Key(
+        'The interpreter spec ("3.12", "pypy3.10", ">=3.10", a path); a list makes a matrix: '
+        "test-3.11, test-3.12. The top-level python when absent.",
+        {"oneOf": [_TEXT, {**_TEXTS, "minItems": 1}]},
+        "python",
+    ),
+    "deps": Key(
+        "What to install: PEP 508 requirements, local projects (./lib, -e ../core), -r FILE and "
+        "-c FILE (paths relative to the project root).",
+        _TEXTS,
+        "deps",
+    ),
+    "groups": Key(
+        "PEP 735 dependency groups of the root's pyproject.toml [dependency-groups] to install.",
+        _TEXTS,
+        "groups",
+    ),
+    "extras": Key(
+        "The project's own extras to install with it (needs install_project).",
+        {"type": "array", "items": {"type": "string", "pattern": _full(EXTRA_NAME)}},
+        "session-keys",
+    ),
+    "install_project": Key(
+        'How the project itself is installed: "editable" (or true), "wheel" (rebuilt and '
+        'reinstalled each run), or false. "editable" when the root has [project] or setup.py.',
+        {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": list(INSTALL_MODES)}]},
+        "install_project",
+    ),
+    "commands": Key(
+        "Run in order, in the env, without a shell; the first failure stops the session. A string "
+        "is split like a POSIX shell would; an array is the argv as is. {posargs} takes what "
+        "follows -- on the command line.",
+        {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    _TEXT,
+                    {
+                        "type": "array",
+                        "items": [{"type": "string", "minLength": 1}],
+                        "additionalItems": {"type": "string"},
+                        "minItems": 1,
+                    },
+                ]
+            },
+        },
+        "commands",
+    ),
+    "shell": Key(
+        "Run the string commands through /bin/sh -c (pipes, &&, redirections).",
+        {"type": "boolean", "default": False},
+        "session-keys",
+    ),
+    "env": Key(
+        "set_env: variables set for the commands. VIRTUAL_ENV and PYTHONHOME are vrun's to set.",
+        {
+            "type": "object",
+            "propertyNames": {
+                "pattern": "^[^=\\u0000]+$",
+                "not": {"enum": list(fields.RESERVED_ENV)},
+            },
+            "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
+        },
+        "env-set_env",
+    ),
+    "pass_env": Key(
+        "Variables of your environment let through to the commands, on top of the default "
+        "allow-list: names, or globs like GITHUB_*.",
+        {"type": "array", "items": {"type": "string", "pattern": _full(fields.VARIABLE_GLOB)}},
+        "pass_env",
+    ),
+    "system_site_packages": Key(
+        "Let the env see the base interpreter's site-packages.",
+        {"type": "boolean", "default": False},
+        "session-keys",
+    ),
+    "tags": Key("Labels for vrun -t TAG and vrun -k.", _TEXTS, "session-keys"),
+    "requires": Key(
+        "Sessions that must pass first; this one is skipped when one of them does not.",
+        _SESSION_REFS,
+        "requires",
+    ),
+    "cwd": Key(
+        "The directory the commands run in, relative to the project root; it must exist.",
+        _TEXT,
+        "session-keys",
+    ),
+    "timeout": Key(
+        "Seconds the session's commands may take in all; past it the running command is stopped "
+        "and the session fails (exit status 124).",
+        {"type": "number", "exclusiveMinimum": 0},
+        "timeout",
+    ),
+    "external": Key(
+        "Programs the commands may run from outside the env without a note: names, or absolute paths.",
+        _TEXTS,
+        "commands",
+    ),
+    "backend": Key(
+        'This session\'s backend: "auto", "uv" or "virtualenv" (part of its env\'s hash). The '
+        "top-level backend when absent.",
+        _BACKEND,
+        "session-keys",
+    ),
+    "parallel": Key(
+        "false: under vrun -p this session runs alone, never beside another.",
+        {"type": "boolean", "default": True},
+        "session-keys",
+    ),
+}
+
+
+def _properties(where: str, names: tuple[str, ...], described: dict[str, Key]) -> dict[str, Any]:
+    """The ``properties`` of one table: each key of ``names`` with its description and docs link.
+
+    :raises UndescribedKeyError: when ``names`` and ``described`` differ.
+    """
+    missing = [name for name in names if name not in described]
+    stale = [name for name in described if name not in names]
+    if missing:
+        raise UndescribedKeyError(
+            f"the JSON Schema has no description for {where} key(s) {', '.join(missing)}: add a "
+            f"Key(description, shape, anchor) for each to vrun.configschema.{_table_name(where)}, "
+            f"then run `{REGENERATE}`"
+        )
+    if stale:
+        raise UndescribedKeyError(
+            f"vrun.configschema.{_table_name(where)} describes {', '.join(stale)}, which vrun no "
+            f"longer has as {where} key(s): remove them, then run `{REGENERATE}`"
+        )
+    properties = {}
+    for name in names:
+        key = described[name]
+        url = f"{DOCS_URL}config/#{key.anchor}"
+        properties[name] = {
+            "description": f"{key.description}\n{url}",
+            **key.shape,
+            "x-taplo": {"links": {"key": url}},
+        }
+    return properties
+
+
+def _table_name(where: str) -> str:
+    return "TOP_PROPERTIES" if where == "top-level" else "SESSION_PROPERTIES"
+
+
+def build_schema() -> dict[str, Any]:
+    """The JSON Schema (draft-07) of ``vrun.toml``, which is also that of ``[tool.vrun]``.
+
+    :return: a JSON-serializable dict; unknown keys are rejected at every level, as vrun does.
+    :raises UndescribedKeyError: when :data:`~vrun.schema.TOP_KEYS` or
+        :data:`~vrun.schema.SESSION_KEYS` has a key without a :class:`Key` here, or the reverse.
+    """
+    return {
+        "$schema": DRAFT,
+        "$id": DOCS_URL + SCHEMA_FILE,
+        "title": "vrun configuration",
+        "description": (
+            "vrun.toml, or the [tool.vrun] table of pyproject.toml: named sessions, each run in a "
+            f"hashed virtual environment under .venvs/.\n{DOCS_URL}config/"
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "properties": _properties("top-level", TOP_KEYS, TOP_PROPERTIES),
+        "definitions": {
+            "session": {
+                "description": "A session: an interpreter, what to install, commands to run.\n"
+                f"{DOCS_URL}config/#session-keys",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": _properties("session", SESSION_KEYS, SESSION_PROPERTIES),
+            }
+        },
+    }
+
+
+def build_pyproject_schema() -> dict[str, Any]:
+    """The JSON Schema (draft-07) of a ``pyproject.toml`` whose ``[tool.vrun]`` is checked.
+
+    For editors that give a file one schema (taplo associates a schema with a whole file): it
+    extends SchemaStore's ``pyproject.json`` (by reference) and embeds :func:`build_schema` for
+    ``tool.vrun``, so it needs no file beside it. Once SchemaStore's pyproject schema refers to
+    vrun's (see docs/schema.md), editors need none of this.
+
+    :raises UndescribedKeyError: as :func:`build_schema`.
+    """
+    vrun = build_schema()
+    definitions = vrun.pop("definitions")
+    for name in ("$schema", "$id"):
+        vrun.pop(name)
+    return {
+        "$schema": DRAFT,
+        "$id": DOCS_URL + PYPROJECT_SCHEMA_FILE,
+        "title": "pyproject.toml with vrun's [tool.vrun]",
+        "description": (
+            "SchemaStore's pyproject.toml schema, with [tool.vrun] checked against vrun's.\n"
+            f"{DOCS_URL}schema/"
+        ),
+        "allOf": [{"$ref": SCHEMASTORE_PYPROJECT}],
+        "type": "object",
+        "properties": {
+            "tool": {"type": "object", "properties": {"vrun": {"$ref": "#/definitions/vrun"}}},
+        },
+        "definitions": {"vrun": vrun, **definitions},
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    """``schema`` as the committed file holds it: JSON, 2-space indent, a final newline."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def files() -> dict[str, str]:
+    """``{file name: text}`` of both schemas, as ``docs/`` holds them.
+
+    :raises UndescribedKeyError: as :func:`build_schema`.
+    """
+    return {SCHEMA_FILE: render(build_schema()), PYPROJECT_SCHEMA_FILE: render(build_pyproject_schema())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vrun.configschema [--id URL] [--pyproject | --write DIR]``: print
+    ``vrun.schema.json`` (or the pyproject one), or write both into DIR. ``--id`` prints the
+    schema under another ``$id``, e.g. SchemaStore's copy (docs/schema.md).
+
+    :return: 0, or 2 (with an ``error:`` line) when a key has no description.
+    """
+    import argparse
+
+    from vrun import inputs, output
+
+    parser = argparse.ArgumentParser(prog="python -m vrun.configschema", description=main.__doc__)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--pyproject", action="store_true", help=f"print {PYPROJECT_SCHEMA_FILE}")
+    both = f"write {SCHEMA_FILE} and {PYPROJECT_SCHEMA_FILE} into DIR"
+    what.add_argument("--write", metavar="DIR", help=both)
+    parser.add_argument("--id", metavar="URL", help="print vrun.schema.json with this $id")
+    args = parser.parse_args(argv)
+    if args.id and (args.write or args.pyproject):
+        parser.error("--id prints vrun.schema.json only")
+    try:
+        texts = files()
+    except UndescribedKeyError as exc:
+        output.error(str(exc))
+        return 2
+    if args.id:
+        sys.stdout.write(render({**build_schema(), "$id": args.id}))
+        return 0
+    if args.write is None:
+        sys.stdout.write(texts[PYPROJECT_SCHEMA_FILE if args.pyproject else SCHEMA_FILE])
+        return 0
+    for name, text in texts.items():
+        path = os.path.join(args.write, name)
+        try:
+            inputs.write_atomic(path, text)
+        except OSError as exc:
+            output.error(f"cannot write {path}: {exc.strerror or exc}")
+            return 1
+        output.info(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
