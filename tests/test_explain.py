@@ -318,6 +318,7 @@ def test_without_the_last_used_link_the_most_recent_env(recorded: dict[str, Any]
     [item] = explain_json(vrun, "--backend", "uv", "test")
     assert item["compared_with"] == {"env_dir": str(newer), "env_key": "0123456789", "last_used": False}
     assert texts(item) == ["requirement removed: zeta"]
+    assert item["reason"] == "requirements changed: -zeta"  # what the build logs, compared the same way
     text = vrun("explain", "--backend", "uv", "test", check=0).stdout
     assert "(its most recently used env)" in text
 
