@@ -101,6 +101,11 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, str]:
     """An environment for running vrun: offline pip, a private cache, no inherited venv."""
+    return offline_environ(wheelhouse, cache_dir, tmp_path / "home")
+
+
+def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, str]:
+    """:func:`offline_env`'s environment, for fixtures of a wider scope: ``HOME`` is ``home`` (made)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUAL_ENV", "VRUN_", "UV_"))}
     env.pop("PYTHONPATH", None)
     env.pop("CI", None)
@@ -115,9 +120,9 @@ def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, 
         VRUN_CACHE_DIR=str(cache_dir),
         VIRTUALENV_OVERRIDE_APP_DATA=str(cache_dir / "virtualenv-app-data"),
         NO_COLOR="1",
-        HOME=str(tmp_path / "home"),
+        HOME=str(home),
     )
-    (tmp_path / "home").mkdir(exist_ok=True)
+    home.mkdir(exist_ok=True)
     return env
 
 

@@ -129,7 +129,7 @@ def test_commands_run_in_env_without_activation_and_with_clean_environment(
                 print("stale_in_path=" + str(any("stale-venv" in p for p in os.environ["PATH"].split(os.pathsep))))
             """,
             "vrun.toml": """
-                [sessions.show]
+                [sessions.envdump]
                 install_project = false
                 pass_env = ["KEEP_ME"]
                 env = { GREETING = "hi from {session}" }
@@ -148,8 +148,8 @@ def test_commands_run_in_env_without_activation_and_with_clean_environment(
         VIRTUAL_ENV=str(stale),
         PATH=f"{stale / 'bin'}{os.pathsep}{vrun.env['PATH']}",
     )
-    out = vrun("show", check=0).stdout
-    (env,) = envs_of(project, "show")
+    out = vrun("envdump", check=0).stdout
+    (env,) = envs_of(project, "envdump")
     assert f"prefix={env}" in out
     assert f"venv={env}" in out
     assert f"path0={env / 'bin'}" in out
@@ -159,7 +159,7 @@ def test_commands_run_in_env_without_activation_and_with_clean_environment(
         "PIP_USER=-",
         "KEEP_ME=kept",
         "DROP_ME=-",
-        "GREETING=hi from show",
+        "GREETING=hi from envdump",
     ):
         assert line in out
     assert "stale_in_path=False" in out
@@ -170,7 +170,7 @@ def test_pythonpath_passes_only_when_named(project: Path, vrun: Vrun) -> None:
         project,
         {
             "vrun.toml": """
-                [sessions.show]
+                [sessions.envdump]
                 install_project = false
                 pass_env = ["PYTHONPATH"]
                 commands = [["python", "-c", "import os; print('PP=' + os.environ.get('PYTHONPATH', '-'))"]]
@@ -178,7 +178,7 @@ def test_pythonpath_passes_only_when_named(project: Path, vrun: Vrun) -> None:
         },
     )
     vrun.env["PYTHONPATH"] = "/explicit"
-    assert "PP=/explicit" in vrun("show", check=0).stdout
+    assert "PP=/explicit" in vrun("envdump", check=0).stdout
 
 
 def test_posargs_defaults_and_errors(project: Path, vrun: Vrun) -> None:

@@ -18,6 +18,8 @@ SUBCOMMANDS = (
     "rm",
     "gc",
     "freeze",
+    "explain",
+    "show",
     "init",
     "completion",
     "help",

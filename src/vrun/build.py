@@ -22,11 +22,9 @@ from vrun.envs import (
     MARKER,
     SCHEMA_VERSION,
     EnvLock,
-    last_used,
     link_last_used,
     marker_problem,
     prepare_venvs_dir,
-    read_marker,
     touch_used,
 )
 from vrun.errors import BuildError, EnvNotReadyError
@@ -227,23 +225,8 @@ def wipe(root: str, env_dir: str) -> None:
 
 def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
     """One line saying why an env is being built (tox's "python changed 3.12.1 -> 3.12.4")."""
-    from vrun.keydiff import explain_change
-
-    env_dir = s["env_dir"]
     if recreate:
         return "--recreate"
-    if os.path.lexists(env_dir):
-        marker = read_marker(env_dir)
-        problem = marker_problem(env_dir, s["digest"])
-        if marker is not None and problem and problem.startswith("project moved"):
-            return f"project moved: was {os.path.dirname(os.path.dirname(marker['location']))}"
-        return (
-            "the previous build was incomplete"
-            if problem == "incomplete build"
-            else f"the old env is unusable: {problem}"
-        )
-    previous = last_used(root, s["name"])
-    marker = read_marker(previous) if previous else None
-    if marker is None:
-        return "new env"
-    return explain_change(marker["components"], s["components"]) or "new env"
+    from vrun.keydiff import rebuild_reason
+
+    return rebuild_reason(root, s)

@@ -1,7 +1,8 @@
 """The command line: parse, dispatch, print errors, choose the exit status. No other logic.
 
 ``vrun [NAME...] [-- POSARGS]`` runs sessions; a first word naming a built-in subcommand
-(``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``) runs that
+(``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``, ``explain``,
+``show``, ...) runs that
 instead. Exit statuses (docs/cli.md): 0 every selected session passed; 1 a session failed (its
 command's own status is in the log and the report); 2 bad configuration or usage; 128+N
 interrupted by signal N; ``vrun run`` and ``vrun shell`` pass their command's status through.
@@ -174,6 +175,23 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     _common(p)
 
+    for name, desc in (
+        (
+            "explain",
+            "Show every input of each session's env key, and whether its next run reuses the env or "
+            "builds one, and why. Builds nothing.",
+        ),
+        (
+            "show",
+            "Show each session as vrun would run it: its Python, env, what it installs, its commands "
+            "with placeholders expanded (posargs after --), the variables it sets and passes.",
+        ),
+    ):
+        p = parsers[name] = argparse.ArgumentParser(prog=f"vrun {name}", description=desc)
+        p.add_argument("sessions", nargs="+", metavar="SESSION", help="full or matrix base names")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        _common(p)
+
     p = parsers["init"] = argparse.ArgumentParser(
         prog="vrun init",
         description="Write a vrun.toml for the project here, translated from tox.ini, tox.toml, [tool.tox] "
@@ -238,7 +256,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 #: Subcommands whose work is their output: when its reader leaves (`vrun list | head`), they are done.
-_OUTPUT_ONLY = frozenset({"list", "path", "activate", "freeze", "completion", "init"})
+_OUTPUT_ONLY = frozenset({"list", "path", "activate", "freeze", "completion", "init", "explain", "show"})
 
 
 _VALUE_OPTIONS = frozenset(

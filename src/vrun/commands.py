@@ -366,6 +366,25 @@ def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
     return freeze(config, session, single_plan(args, config, session)["sessions"][0], output_path=args.output)
 
 
+def cmd_explain(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun explain SESSION...``: every input of the sessions' env keys, and what the next run does
+    with their envs (:mod:`vrun.explain`). Builds nothing."""
+    from vrun.explain import explain
+
+    if posargs is not None:
+        raise UsageError("vrun explain takes no posargs", hint="posargs are not part of the env key")
+    config, _ = load(args)
+    return explain(config, args.sessions, backend=args.backend, as_json=args.json)
+
+
+def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun show SESSION... [-- POSARGS]``: the sessions as vrun would run them (:mod:`vrun.show`)."""
+    from vrun.show import show
+
+    config, _ = load(args)
+    return show(config, args.sessions, posargs, backend=args.backend, as_json=args.json)
+
+
 def cmd_init(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun init``: write a vrun.toml translated from the project's tox or nox config (:mod:`vrun.init`)."""
     from vrun.init import write_config
