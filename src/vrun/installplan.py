@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 
+from vrun.envtree import site_packages_dirs
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -127,8 +129,7 @@ class InstallPlan:
         escaping describe, without running the env's interpreter.
         """
         found: set[str] = set()
-        lib = os.path.join(env_dir, "lib")
-        for purelib in (os.path.join(lib, d, "site-packages") for d in _listdir(lib)):
+        for purelib in site_packages_dirs(env_dir):
             for entry in _listdir(purelib):
                 stem, dot, suffix = entry.rpartition(".")
                 if dot and suffix in ("dist-info", "egg-info"):
