@@ -5,7 +5,9 @@ finds ``.git``), parses it and returns a frozen :class:`Config`. All validation 
 time (the per-key validators are in :mod:`vrun.schema` and :mod:`vrun.fields`): an unknown key, a
 wrong type, an invalid requirement or a bad session reference is a
 :class:`~vrun.errors.ConfigError` naming the file and the dotted key, so later steps can trust
-every value. Every file looked at is read through :mod:`vrun.inputs`, so the plan cache knows it.
+every value. A session's table is first merged with what it ``extends`` and, per matrix entry, its
+``overrides`` (:mod:`vrun.inherit`). Every file looked at is read through :mod:`vrun.inputs`, so
+the plan cache knows it.
 """
 
 from __future__ import annotations
@@ -200,9 +202,6 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
         )
     if name in BUILTIN_COMMANDS:
         raise ctx.error(key, f"{origin} is a vrun command, not a valid session name", "rename the session")
-
-    # --- session fields ----------------------------------------------------------------------------
-
     if len((name + "x" * NAME_OVERHEAD).encode()) > NAME_MAX:
         raise ctx.error(
             key,

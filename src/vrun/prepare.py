@@ -355,3 +355,23 @@ def unset_variable(
         texts = {f"commands[{i}]": " ".join(c[0]) for i, c in enumerate(s["commands"])}
         found = missing(texts, lambda v: "" if v in names else caller.get(v), posargs)
     return None if found is None else _unset(s["name"], *found)
+
+
+def preview_argvs(
+    s: Mapping[str, Any], project_root: str, posargs: Sequence[str] | None, caller: Mapping[str, str]
+) -> list[list[str]]:
+    """The argvs of session plan ``s``'s commands, expanded as far as they can be without touching
+    the env (``{env_tmp_dir}`` only named, an unset ``{env:VAR}`` left as written): what a report
+    shows for commands that did not run. A command that cannot be expanded is shown as written."""
+    from vrun.errors import VrunError
+
+    values = Values(
+        env_dir=s["env_dir"], project_root=project_root, session=s["name"], caller=caller, tmp="path"
+    )
+    out = []
+    for template, shell, _source in s["commands"]:
+        try:
+            out.append(expand_argv(template, posargs, shell=shell, values=values, environ={}, strict=False))
+        except VrunError:  # an env without site-packages
+            out.append(list(template))
+    return out

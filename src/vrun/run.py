@@ -21,7 +21,7 @@ from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
-from vrun.prepare import Values, command_environ, expand_argv, join, unset_variable
+from vrun.prepare import Values, command_environ, expand_argv, join, preview_argvs, unset_variable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -262,13 +262,13 @@ def _run_one(
             output.info(f"reusing env {os.path.basename(s['env_dir'])}")
         if options.install_only:
             output.info(f"env {os.path.basename(s['env_dir'])} is ready; no command run (--install-only)")
-            _not_run(plan, s, posargs, 0, result, environ)
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ))
             return
         try:
             run_commands(plan, s, posargs, environ, result)
         except VrunError as exc:  # a command not found (127) or not executable (126)
             _fail(result, exc)
-            _not_run(plan, s, posargs, len(result["commands"]), result, environ)
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ)[len(result["commands"]) :])
     finally:
         lock.release()
 
@@ -368,12 +368,12 @@ def run_commands(
             {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
         )
         if outcome.received is not None:
-            _not_run(plan, s, posargs, index + 1, result, environ, argvs)
+            _not_run(result, argvs[index + 1 :])
             raise Interrupted(outcome.received)
         if outcome.timed_out:
             reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
             result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
-            _not_run(plan, s, posargs, index + 1, result, environ, argvs)
+            _not_run(result, argvs[index + 1 :])
             return
         if outcome.status != 0:
             status = outcome.status
@@ -387,30 +387,11 @@ def run_commands(
             else:
                 reason = f"command failed with exit code {status}: {shown}"
             result.update(status="failed", reason=reason, exit_code=status)
-            _not_run(plan, s, posargs, index + 1, result, environ, argvs)
+            _not_run(result, argvs[index + 1 :])
             return
 
 
-def _not_run(
-    plan: Plan,
-    s: SessionPlan,
-    posargs: Sequence[str] | None,
-    first: int,
-    result: Result,
-    environ: Mapping[str, str],
-    argvs: Sequence[list[str]] | None = None,
-) -> None:
-    """Record the session's commands from index ``first`` on as not run (``exit_code`` None): their
-    ``argvs`` when they were expanded, else expanded as far as they can be without touching the env."""
-    root, name = plan["root"], s["name"]
-    values = Values(env_dir=s["env_dir"], project_root=root, session=name, caller=environ, tmp="path")
-    for index, (template, shell, _source) in enumerate(s["commands"][first:], first):
-        try:
-            argv = (
-                argvs[index]
-                if argvs is not None
-                else expand_argv(template, posargs, shell=shell, values=values, environ={}, strict=False)
-            )
-        except VrunError:  # an env without site-packages: show the command as written
-            argv = list(template)
+def _not_run(result: Result, argvs: Sequence[list[str]]) -> None:
+    """Record commands (their argvs) as not run: ``exit_code`` None."""
+    for argv in argvs:
         result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})
