@@ -318,3 +318,18 @@ def test_placeholder_modules_stay_light() -> None:
         "pathlib",
         "dataclasses",
     }
+
+
+def test_the_docs_tox_table_is_the_code_table() -> None:
+    """docs/config.md's table of tox names says what :data:`TOX_NAMES` does, row for row."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    table = text[text.index("| tox | vrun |") :].split("\n\n")[0].splitlines()[2:]
+    documented: dict[str, str | None] = {}
+    for row in table:
+        tox, vrun = (cell.strip() for cell in row.strip("|").split("|"))
+        target = re.match(r"`([^`]*)`", vrun)
+        for name in re.findall(r"`\{(\w+)\}`", tox):
+            documented[name] = target.group(1) if target and vrun != "none" else None
+    assert documented == TOX_NAMES
