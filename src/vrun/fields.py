@@ -281,7 +281,7 @@ def build_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], .
     expanded here (the only placeholder they take: they are part of the env key, known before
     the env exists)."""
     root = str(ctx.root)
-    expand = placeholders.Expander(lambda name: root, lambda name: None)
+    expand = placeholders.Expander(lambda name: root, lambda name: None, join=shlex.join)
     return tuple((name, expand.text(item)) for name, item in _variables(ctx, key, value, ("project_root",)))
 
 

@@ -240,6 +240,8 @@ class Expander:
         ``{project_root}`` and ``{session}``, by name (called only for those a value holds).
     :param variable: the value of an environment variable, ``None`` when it is not set.
     :param posargs: what followed ``--`` (``None``: no ``--`` was given).
+    :param join: how posargs inside a longer argument are joined (:func:`vrun.prepare.join`,
+        :func:`shlex.join`'s quoting).
     :param strict: an unset ``{env:VAR}`` without a default raises :class:`UnsetVariable`;
         otherwise it stays as written (to show a command that will not run).
     """
@@ -250,16 +252,18 @@ class Expander:
         variable: Callable[[str], str | None],
         posargs: Sequence[str] | None = None,
         *,
+        join: Callable[[Sequence[str]], str],
         strict: bool = True,
     ) -> None:
         self.value = value
         self.variable = variable
         self.posargs = posargs
+        self.join = join
         self.strict = strict
 
-    def text(self, text: str, *, shell: bool = False) -> str:
-        """``text`` with every placeholder replaced by its value as text; posargs joined with shell
-        quoting (:func:`vrun.prepare.join`). ``shell``: the text is a ``/bin/sh`` command line.
+    def text(self, text: str) -> str:
+        """``text`` with every placeholder replaced by its value as text, posargs joined by
+        :attr:`join`: one argument, or a whole ``/bin/sh`` command line.
 
         :raises UnsetVariable: see :class:`Expander`.
         """
@@ -272,11 +276,9 @@ class Expander:
                 continue
             name, arg = token
             if name == "posargs":
-                from vrun.prepare import join
-
-                out.append(join(self._posargs(arg)))
+                out.append(self.join(self._posargs(arg)))
             elif name == "env":
-                out.append(self._env(arg or "", shell=shell))
+                out.append(self._env(arg or ""))
             else:
                 out.append(self.value(name))
         return "".join(out)
@@ -320,13 +322,13 @@ class Expander:
         with a space in it stays one word)."""
         return [self.text(word) for word in split(default)]
 
-    def _env(self, arg: str, *, shell: bool = False) -> str:
+    def _env(self, arg: str) -> str:
         var, default = _env_arg(arg)
         found = self.variable(var)
         if found is not None:
             return found
         if default is not None:
-            return self.text(default, shell=shell)
+            return self.text(default)
         if self.strict:
             raise UnsetVariable(var, "{env:" + arg + "}")
         return "{env:" + arg + "}"
@@ -341,7 +343,7 @@ def missing(
     disk is touched), defaults included where they are used (a ``{posargs:DEFAULT}``'s only when
     ``posargs`` is ``None``).
     """
-    check = Expander(lambda name: "", variable, posargs)
+    check = Expander(lambda name: "", variable, posargs, join=" ".join)  # only variables matter
     for label, text in texts.items():
         try:
             check.text(text)

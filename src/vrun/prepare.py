@@ -244,7 +244,7 @@ def set_env_values(
 
     :raises UsageError: ``strict`` and a value needs an unset variable (naming ``env.NAME``).
     """
-    expand = Expander(values, values.caller.get, strict=strict)
+    expand = Expander(values, values.caller.get, join=join, strict=strict)
     out = []
     for key, raw in set_env:
         try:
@@ -328,10 +328,10 @@ def expand_argv(
         found = environ.get(name)
         return values.caller.get(name) if found is None else found
 
-    expand = Expander(values, variable, posargs, strict=strict)
+    expand = Expander(values, variable, posargs, join=join, strict=strict)
     try:
         if shell:
-            return [expand.text(arg, shell=True) for arg in argv]
+            return [expand.text(arg) for arg in argv]
         out: list[str] = []
         for arg in argv:
             out += expand.words(arg)
