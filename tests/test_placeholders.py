@@ -105,6 +105,15 @@ def test_unset_variable_is_an_error_naming_session_and_key(tmp_path: Path) -> No
     ]
 
 
+def test_unbalanced_quotes_are_errors_not_tracebacks(tmp_path: Path) -> None:
+    v = values(tmp_path, {"Q": '"open'})
+    with pytest.raises(UsageError, match="cannot split the value of {env:Q} into words"):
+        expand_argv(["a", "{env:Q}"], None, shell=False, values=v, environ={})
+    assert expand_argv(["a", "--q={env:Q}"], None, shell=False, values=v, environ={}) == ["a", '--q="open']
+    found = problem("{posargs:'open}")
+    assert found is not None and "the default cannot be split" in found[0]
+
+
 def test_parse_keeps_escapes_and_text_apart() -> None:
     assert parse("x{env:A:{session}}y{{z}}${W}") == ["x", ("env", "A:{session}"), "y{z}${W}"]
     assert parse("{toxinidir}/a") == [("toxinidir", None), "/a"]

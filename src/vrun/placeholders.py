@@ -212,16 +212,25 @@ def problem(text: str, names: Sequence[str] = NAMES) -> tuple[str, str] | None:
             var, default = _env_arg(arg or "")
             if not var or var[0] not in _WORD_START or not set(var) <= _WORD:
                 return f"{shown} needs a variable name", "write {env:NAME} or {env:NAME:DEFAULT}"
-            found = None if default is None else problem(default, names)
+            found = None if default is None else _default_problem(shown, default, names)
             if found is not None:
                 return found
         elif name == "posargs":
-            found = None if arg is None else problem(arg, names)
+            found = None if arg is None else _default_problem(shown, arg, names)
             if found is not None:
                 return found
         elif arg is not None:
             return f"{shown}: {{{name}}} takes no argument", f"write {{{name}}}"
     return None
+
+
+def _default_problem(shown: str, default: str, names: Sequence[str]) -> tuple[str, str] | None:
+    """What is wrong with a DEFAULT: its placeholders, or quotes that do not split into words."""
+    try:
+        split(default)
+    except ValueError as exc:
+        return f"{shown}: the default cannot be split into words: {exc}", "balance its quotes"
+    return problem(default, names)
 
 
 class UnsetVariable(Exception):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from vrun import envtree
+from vrun.errors import UsageError, VrunError
 from vrun.placeholders import Expander, UnsetVariable, missing, uses
 
 #: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
@@ -19,8 +21,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
-
-    from vrun.errors import UsageError
 
 #: Variables let through to commands even without ``pass_env``: what a shell, a terminal, a
 #: locale, a proxy, TLS and CI need (tox's and nox's defaults, trimmed to the portable ones).
@@ -213,23 +213,17 @@ class Values:
         :raises VrunError: the temp dir cannot be made, the env has no site-packages.
         """
         if name == "env_tmp_dir":
-            if not self._ready:
-                from vrun.envtree import tmp_dir
-
-                tmp_dir(self.env_dir, empty=self.tmp == "fresh")
-                self._ready = True
-            return os.path.join(self.env_dir, "tmp")
+            if self._ready:
+                return os.path.join(self.env_dir, envtree.TMP)
+            self._ready = True
+            return envtree.tmp_dir(self.env_dir, empty=self.tmp == "fresh")
         if name == "env_site_packages_dir":
-            from vrun.envtree import site_packages
-
-            return site_packages(self.env_dir)
+            return envtree.site_packages(self.env_dir)
         return {"env_dir": self.env_dir, "project_root": self.project_root, "session": self.session}[name]
 
 
 def _unset(session: str, where: str, exc: UnsetVariable) -> UsageError:
     """The error for ``{env:VAR}`` without a default when VAR is unset, naming where it stands."""
-    from vrun.errors import UsageError
-
     var = exc.variable
     return UsageError(
         f"session {session}: {where} uses {exc.placeholder}, but {var} is not set",
@@ -318,7 +312,8 @@ def expand_argv(
     :param environ: the command's environment (:func:`command_environ`): ``{env:VAR}`` reads it
         first, then ``values.caller``, so a variable the session's ``env`` sets has its value.
     :param strict: an unset ``{env:VAR}`` without a default is an error (else left as written).
-    :raises UsageError: ``strict`` and an argument needs an unset variable.
+    :raises UsageError: ``strict`` and an argument needs an unset variable; a variable's value,
+        standing alone as an argument, with unbalanced quotes.
     :raises VrunError: ``{env_tmp_dir}`` cannot be made, or the env has no site-packages.
     """
     if not any("{" in arg for arg in argv):
@@ -334,7 +329,13 @@ def expand_argv(
             return [expand.text(arg) for arg in argv]
         out: list[str] = []
         for arg in argv:
-            out += expand.words(arg)
+            try:
+                out += expand.words(arg)
+            except ValueError as exc:  # shlex: a variable's value with unbalanced quotes
+                raise UsageError(
+                    f"session {values.session}: cannot split the value of {arg} into words: {exc}",
+                    "balance the quotes in the variable, or use it inside a longer argument",
+                ) from None
         return out
     except UnsetVariable as exc:
         raise _unset(values.session, "a command", exc) from None
@@ -363,8 +364,6 @@ def preview_argvs(
     """The argvs of session plan ``s``'s commands, expanded as far as they can be without touching
     the env (``{env_tmp_dir}`` only named, an unset ``{env:VAR}`` left as written): what a report
     shows for commands that did not run. A command that cannot be expanded is shown as written."""
-    from vrun.errors import VrunError
-
     values = Values(
         env_dir=s["env_dir"], project_root=project_root, session=s["name"], caller=caller, tmp="path"
     )
