@@ -107,8 +107,9 @@ def test_unset_variable_is_an_error_naming_session_and_key(tmp_path: Path) -> No
 
 def test_unbalanced_quotes_are_errors_not_tracebacks(tmp_path: Path) -> None:
     v = values(tmp_path, {"Q": '"open'})
-    with pytest.raises(UsageError, match="cannot split the value of {env:Q} into words"):
+    with pytest.raises(UsageError) as info:
         expand_argv(["a", "{env:Q}"], None, shell=False, values=v, environ={})
+    assert "cannot split the value of {env:Q} into words" in info.value.message
     assert expand_argv(["a", "--q={env:Q}"], None, shell=False, values=v, environ={}) == ["a", '--q="open']
     found = problem("{posargs:'open}")
     assert found is not None and "the default cannot be split" in found[0]
