@@ -57,6 +57,13 @@ def test_session_names_with_matrix_from_a_subdirectory(proj: Path) -> None:
     assert session_names(proj / "src" / "pkg") == ["test", "test-3.11", "test-3.12", "lint"]
 
 
+def test_session_names_follow_extends_for_the_matrix(tmp_path: Path) -> None:
+    (tmp_path / "vrun.toml").write_text(
+        '[sessions.t]\npython = ["3.11"]\n[sessions.c]\nextends = "t"\n[sessions.x]\nextends = "x"\n'
+    )
+    assert session_names(tmp_path) == ["t", "t-3.11", "c", "c-3.11", "x"]
+
+
 def test_session_names_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.vrun.sessions.a]\npython = "3.12"\n')
     assert session_names(tmp_path) == ["a"]

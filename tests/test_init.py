@@ -250,24 +250,30 @@ def test_python_envs_with_different_settings_stay_separate(tmp_path: Path) -> No
     assert config.sessions["py312"].python == "3.12"
 
 
-def test_new_placeholders_translated_as_text(tmp_path: Path) -> None:
+def test_tox_placeholders_become_vrun_placeholders(tmp_path: Path) -> None:
+    """tox substitutions map to vrun's placeholders; ``{env:X}`` keeps tox's empty-when-unset meaning;
+    one vrun lacks is kept as literal text (escaped), with a note, and the result loads."""
     root = project(
         tmp_path,
         {
             "tox.ini": """
             [testenv:t]
             set_env = TMP={envtmpdir}
-            commands = pytest --basetemp={envtmpdir} {envsitepackagesdir} {env_site_packages_dir} {env:HOME} {env:X:dflt} {distdir}
+                P={toxinidir}{/}src{:}{env:PYTHONPATH:}
+            commands = pytest --basetemp={envtmpdir} {envsitepackagesdir} {env_site_packages_dir} {env:HOME} {env:X:dflt} {distdir} {posargs:{env:A}}
             """
         },
     )
     text, notes = translate(root)
     session = tomllib.loads(text)["sessions"]["t"]
     assert session["commands"] == [
-        "pytest --basetemp={env_tmp_dir} {env_site_packages_dir} {env_site_packages_dir} {env:HOME} {env:X:dflt} {distdir}"
+        "pytest --basetemp={env_tmp_dir} {env_site_packages_dir} {env_site_packages_dir} {env:HOME:} "
+        "{env:X:dflt} {{distdir}} {posargs:{env:A:}}"
     ]
-    assert session["env"] == {"TMP": "{env_tmp_dir}"}
+    assert session["env"] == {"TMP": "{env_tmp_dir}", "P": "{project_root}/src:{env:PYTHONPATH:}"}
     assert any("{distdir}" in note for note in notes)
+    config, _ = loaded(root)
+    assert config.sessions["t"].commands[0].argv[-2:] == ("{{distdir}}", "{posargs:{env:A:}}")
 
 
 def test_notes_for_untranslatable_constructs(tmp_path: Path) -> None:

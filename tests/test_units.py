@@ -18,7 +18,7 @@ from vrun.installplan import InstallPlan
 from vrun.interpreters import Interpreter
 from vrun.keydiff import explain_change
 from vrun.output import color_enabled, human_size
-from vrun.prepare import clean_path, command_environ, expand_argv
+from vrun.prepare import Values, clean_path, command_environ, expand_argv
 from vrun.reqfiles import Walk
 from vrun.selection import keyword_match, select_sessions
 
@@ -27,20 +27,15 @@ ROOT = Path("/p")
 
 
 def expand(argv: tuple[str, ...], posargs: list[str] | None, shell: bool = False) -> list[str]:
-    return expand_argv(argv, posargs, shell=shell, env_dir=str(ENV), project_root=str(ROOT), session="s")
+    values = Values(env_dir=str(ENV), project_root=str(ROOT), session="s", caller={}, tmp="path")
+    return expand_argv(argv, posargs, shell=shell, values=values, environ={})
 
 
 def session_environ(
     s: Session, env_dir: Path, caller: dict[str, str], *, project_root: Path
 ) -> dict[str, str]:
-    return command_environ(
-        pass_env=s.pass_env,
-        set_env=s.env,
-        session=s.name,
-        env_dir=str(env_dir),
-        project_root=str(project_root),
-        caller=caller,
-    )
+    values = Values(env_dir=str(env_dir), project_root=str(project_root), session=s.name, caller=caller)
+    return command_environ(pass_env=s.pass_env, set_env=s.env, values=values)
 
 
 class TestPosargs:
@@ -57,7 +52,7 @@ class TestPosargs:
         assert expand(("cmd", "--k={posargs:a}"), ["x y", "z"]) == ["cmd", "--k='x y' z"]
 
     def test_other_placeholders(self) -> None:
-        assert expand(("echo", "{env_dir}/bin", "{project_root}", "{session}", "{unknown}"), None) == [
+        assert expand(("echo", "{env_dir}/bin", "{project_root}", "{session}", "{{unknown}}"), None) == [
             "echo",
             f"{ENV}/bin",
             str(ROOT),

@@ -124,6 +124,7 @@ def _create_and_install(
         lock=lock,
     )
     todo = install_plan(s)
+    environ = with_build_env(s, environ)
     if todo.project is not None:
         from vrun.projectbuild import project_wheel
 
@@ -167,11 +168,18 @@ def reinstall_project(
 
     backend = get_backend(s["backend"])
     todo = install_plan(s)
+    environ = with_build_env(s, environ)
     with _safe_umask():
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
         backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+
+
+def with_build_env(s: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, str]:
+    """``environ`` with the session's ``build_env`` laid over it: what the installer, and every
+    build it runs (local projects, sdists, the project when vrun could not build it), sees."""
+    return {**environ, **s["build_env"]} if s["build_env"] else environ
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 
-from vrun.envs import site_packages
+from vrun.envtree import site_packages_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,6 +61,11 @@ def cache_tag(implementation: str, version_info: Sequence[int]) -> str | None:
     if implementation == "PyPy":
         return f"pypy{major}{minor}"
     return None
+
+
+def _site_packages(env_dir: str) -> list[str]:
+    """The env's site-packages folders, leaving out a symlinked one (never walk out of the env)."""
+    return [path for path in site_packages_dirs(env_dir) if not os.path.islink(path)]
 
 
 def _identity(st: os.stat_result) -> str:
@@ -114,7 +119,7 @@ def harvest(env_dir: str, tag: str | None, cache_dir: str) -> int:
     store = os.path.join(cache_dir, FOLDER, tag)
     added = 0
     made = False
-    for top in site_packages(env_dir):
+    for top in _site_packages(env_dir):
         for folder, entries in _folders(top):
             if os.path.basename(folder) != "__pycache__":
                 continue
@@ -162,7 +167,7 @@ def seed(env_dir: str, tag: str | None, cache_dir: str) -> int:
     if not known:
         return 0
     linked = 0
-    for top in site_packages(env_dir):
+    for top in _site_packages(env_dir):
         for folder, entries in _folders(top):
             for entry in entries:
                 if not entry.name.endswith(".py"):

@@ -257,14 +257,16 @@ def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, s
     """The environment a ``vrun shell`` starts from: the caller's, as an interactive shell needs it,
     except ``PYTHONPATH`` (it would leak other code into the env; kept only when the session's
     ``pass_env`` names it), with the session's ``env`` (set_env) applied."""
-    from vrun.prepare import passes_pythonpath, substitute
+    from vrun.prepare import Values, passes_pythonpath, set_env_values
 
     environ = dict(os.environ)
+    values = Values(
+        env_dir=env_dir, project_root=str(config.root), session=session.name, caller=os.environ, tmp="keep"
+    )
     if "PYTHONPATH" in environ and not passes_pythonpath(session.pass_env):
         output.info("PYTHONPATH is not passed into the env (name it in pass_env to keep it)")
         del environ["PYTHONPATH"]
-    for key, value in session.env:
-        environ[key] = substitute(value, env_dir=env_dir, project_root=str(config.root), session=session.name)
+    environ.update(set_env_values(session.env, values))
     return environ
 
 
@@ -294,21 +296,17 @@ def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
     is vrun's (like ``uv run``), 128+N when it was killed by signal N.
     """
     from vrun.execute import resolve_program, run_command
-    from vrun.prepare import command_environ
+    from vrun.prepare import Values, command_environ
 
     if not posargs:
         raise UsageError("vrun run needs a command", hint=f"vrun run {args.session} -- python -V")
     config, _ = load(args)
     session = one_session(config, args.session)
     s = ready(args, config, session)
-    environ = command_environ(
-        pass_env=s["pass_env"],
-        set_env=s["set_env"],
-        session=s["name"],
-        env_dir=s["env_dir"],
-        project_root=str(config.root),
-        caller=os.environ,
+    values = Values(
+        env_dir=s["env_dir"], project_root=str(config.root), session=s["name"], caller=os.environ, tmp="keep"
     )
+    environ = command_environ(pass_env=s["pass_env"], set_env=s["set_env"], values=values)
     argv, note = resolve_program(
         list(posargs), environ, cwd=os.getcwd(), env_dir=s["env_dir"], external=s["external"]
     )

@@ -250,8 +250,8 @@ def session_names(start: Path) -> list[str]:
 
     Finds the nearest ``vrun.toml`` or ``[tool.vrun]`` the way ``vrun`` does (docs/config.md,
     "Where vrun finds it") and reads it with :mod:`tomllib` only, without validating it. Each
-    session gives its base name, then, for a ``python`` list, one ``BASE-VERSION`` name per entry
-    (``test``, ``test-3.11``, ``test-3.12``), in file order.
+    session gives its base name, then, for a ``python`` list (its own or one it ``extends``), one
+    ``BASE-VERSION`` name per entry (``test``, ``test-3.11``, ``test-3.12``), in file order.
 
     :param start: the directory to search from.
     :return: the names; ``[]`` when there is no configuration or anything goes wrong (never raises).
@@ -261,10 +261,17 @@ def session_names(start: Path) -> list[str]:
         sessions = (data or {}).get("sessions")
         if not isinstance(sessions, dict):
             return []
+
+        def python_of(base: object, seen: tuple[object, ...] = ()) -> object:  # followed through extends
+            table = sessions.get(base)
+            if not isinstance(table, dict) or base in seen:
+                return None
+            return table["python"] if "python" in table else python_of(table.get("extends"), (*seen, base))
+
         names: list[str] = []
-        for base, table in sessions.items():
+        for base in sessions:
             names.append(str(base))
-            python = table.get("python") if isinstance(table, dict) else None
+            python = python_of(base)
             if isinstance(python, list):
                 names += [f"{base}-{spec}" for spec in python if isinstance(spec, str)]
         return names

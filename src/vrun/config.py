@@ -5,7 +5,9 @@ finds ``.git``), parses it and returns a frozen :class:`Config`. All validation 
 time (the per-key validators are in :mod:`vrun.schema` and :mod:`vrun.fields`): an unknown key, a
 wrong type, an invalid requirement or a bad session reference is a
 :class:`~vrun.errors.ConfigError` naming the file and the dotted key, so later steps can trust
-every value. Every file looked at is read through :mod:`vrun.inputs`, so the plan cache knows it.
+every value. A session's table is first merged with what it ``extends`` and, per matrix entry, its
+``overrides`` (:mod:`vrun.inherit`). Every file looked at is read through :mod:`vrun.inputs`, so
+the plan cache knows it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vrun import SUBCOMMANDS, fields, inputs
+from vrun import SUBCOMMANDS, fields, inherit, inputs
 from vrun.envs import NAME_MAX, NAME_OVERHEAD
 from vrun.errors import ConfigError, UsageError
+from vrun.inherit import Table
 from vrun.schema import (
     EXTRA_NAME,
     PYPROJECT_NAME,
@@ -74,6 +77,9 @@ class Session:
     :param backend: ``auto``, ``uv`` or ``virtualenv``: its own ``backend``, else the top level's.
     :param parallel: whether ``vrun -p`` may run it beside other sessions (``parallel = false``:
         it runs alone).
+    :param build_env: variables set for the builds of its install (the project's PEP 517 build,
+        the installer's builds of local projects and sdists), placeholders expanded; part of its
+        env key.
     """
 
     name: str
@@ -98,6 +104,7 @@ class Session:
     external: tuple[str, ...] = ()
     backend: str = "auto"
     parallel: bool = True
+    build_env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,6 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
         )
     if name in BUILTIN_COMMANDS:
         raise ctx.error(key, f"{origin} is a vrun command, not a valid session name", "rename the session")
-
-    # --- session fields ----------------------------------------------------------------------------
-
     if len((name + "x" * NAME_OVERHEAD).encode()) > NAME_MAX:
         raise ctx.error(
             key,
@@ -206,33 +210,52 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
         )
 
 
-def _session(
-    ctx: Context, key: str, base: str, raw: object, python: str | None, backend: str
-) -> list[Session]:
-    """Validate one ``[sessions.NAME]`` table; a python list yields one session per version."""
-    values = table(ctx, key, raw)
-    check_keys(ctx, key + ".", values, SESSION_KEYS)
-
-    def get(name: str, check: Any, *args: Any, default: Any = ()) -> Any:
-        return check(ctx, f"{key}.{name}", values[name], *args) if name in values else default
-
-    matrix = get("python", fields.pythons, default=None)
+def _session(ctx: Context, base: str, session: Table, python: str | None, backend: str) -> list[Session]:
+    """Validate one session (its table with what it extends merged in); a python list yields one
+    session per version, each with its ``overrides`` applied."""
+    values = session.values
+    matrix = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else None
     if "python" in values and matrix is None:
         python = values["python"]
+    template = _fields(ctx, base, session, python, backend)
+    if matrix is None:
+        inherit.entry_tables(ctx, session, (), f"sessions.{key_part(base)}")  # rejects stray overrides
+        return [template]
+    changed = inherit.entry_tables(ctx, session, matrix, f"sessions.{key_part(base)}")
+    return [
+        dataclasses.replace(
+            _fields(ctx, base, changed[spec], python, backend) if spec in changed else template,
+            name=f"{base}-{spec}",
+            python=spec,
+        )
+        for spec in matrix
+    ]
+
+
+def _fields(ctx: Context, base: str, session: Table, python: str | None, backend: str) -> Session:
+    """Validate a session's values, each error naming the key where the value was written."""
+    values = session.values
+    own = f"sessions.{key_part(base)}"
+
+    def key(name: str) -> str:
+        return session.key(name) if name in values else f"{own}.{name}"
+
+    def get(name: str, check: Any, *args: Any, default: Any = ()) -> Any:
+        return check(ctx, key(name), values[name], *args) if name in values else default
+
     requirements, requirement_files, constraint_files = get("deps", fields.deps, default=((), (), ()))
     groups = get("groups", str_list)
     extras = get("extras", str_list)
     for i, extra in enumerate(extras):
         if not EXTRA_NAME.fullmatch(extra):
-            raise ctx.error(f"{key}.extras[{i}]", f"invalid extra name {extra!r}")
-    install = fields.install_project(ctx, f"{key}.install_project", values.get("install_project", UNSET))
+            raise ctx.error(f"{key('extras')}[{i}]", f"invalid extra name {extra!r}")
+    install = fields.install_project(ctx, key("install_project"), values.get("install_project", UNSET))
     if extras and install is None:
         reason = (
             "install_project is false" if "install_project" in values else "there is no project to install"
         )
-        raise ctx.error(f"{key}.extras", f"extras are the project's, but {reason}")
-    shell = get("shell", boolean, default=False)
-    template = Session(
+        raise ctx.error(key("extras"), f"extras are the project's, but {reason}")
+    return Session(
         name=base,
         base_name=base,
         description=get("description", str_arg, default=""),
@@ -241,24 +264,22 @@ def _session(
         requirement_files=requirement_files,
         constraint_files=constraint_files,
         groups=groups,
-        group_requirements=fields.groups(ctx, f"{key}.groups", groups) if groups else (),
+        group_requirements=fields.groups(ctx, key("groups"), groups) if groups else (),
         extras=extras,
         install_project=install,
-        commands=get("commands", fields.commands, shell),
+        commands=get("commands", fields.commands, get("shell", boolean, default=False)),
         env=get("env", fields.set_env),
         pass_env=get("pass_env", fields.pass_env),
         system_site_packages=get("system_site_packages", boolean, default=False),
         tags=get("tags", str_list),
         requires=get("requires", str_list),
-        cwd=fields.cwd(ctx, f"{key}.cwd", values.get("cwd", UNSET)),
+        cwd=fields.cwd(ctx, key("cwd"), values.get("cwd", UNSET)),
         timeout=get("timeout", fields.timeout, default=None),
         external=get("external", fields.external),
         backend=get("backend", fields.backend, default=backend),
         parallel=get("parallel", boolean, default=True),
+        build_env=get("build_env", fields.build_env),
     )
-    if matrix is None:
-        return [template]
-    return [dataclasses.replace(template, name=f"{base}-{spec}", python=spec) for spec in matrix]
 
 
 def _load(path: Path) -> Config:
@@ -297,15 +318,32 @@ def _load(path: Path) -> Config:
         owners[name] = prefix + key
 
     raw_sessions = table(ctx, "sessions", data["sessions"]) if "sessions" in data else {}
+    tables = {}
     for base, raw in raw_sessions.items():
         key = f"sessions.{key_part(base)}"
         _check_name(ctx, key, base)
+        tables[base] = table(ctx, key, raw)
+        check_keys(ctx, key + ".", tables[base], SESSION_KEYS)
+    merged = inherit.resolve(ctx, tables)
+    validated: dict[str, list[Session]] = {}
+
+    def validate(base: str) -> list[Session]:  # what a session extends first: its errors name it
+        if base not in validated:
+            parent = tables[base].get("extends")
+            if isinstance(parent, str):
+                validate(parent)
+            validated[base] = _session(ctx, base, merged[base], python, backend)
+        return validated[base]
+
+    for base in tables:
+        key = f"sessions.{key_part(base)}"
         claim(base, key)
-        entries = _session(ctx, key, base, raw, python, backend)
+        entries = validate(base)
         if [entry.name for entry in entries] != [base]:
+            where = merged[base].key("python")
             for i, entry in enumerate(entries):
-                _check_name(ctx, f"{key}.python[{i}]", entry.name, spec=entry.python)
-                claim(entry.name, f"{key}.python[{i}]")
+                _check_name(ctx, f"{where}[{i}]", entry.name, spec=entry.python)
+                claim(entry.name, f"{where}[{i}]")
         for entry in entries:
             sessions[entry.name] = entry
             base_of[entry.name] = base
@@ -315,7 +353,7 @@ def _load(path: Path) -> Config:
     requires: dict[str, tuple[str, ...]] = {}
     for base, names in matrix.items():
         first = sessions[names[0]]
-        key = f"sessions.{key_part(base)}.requires"
+        key = merged[base].key("requires") if "requires" in merged[base].values else ""
         for i, name in enumerate(first.requires):
             _check_reference(ctx, f"{key}[{i}]", name, base_of)
         requires[base] = first.requires

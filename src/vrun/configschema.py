@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from vrun import SUBCOMMANDS, fields
 from vrun.config import SESSION_NAME
 from vrun.envs import NAME_MAX, NAME_OVERHEAD
-from vrun.schema import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, SESSION_KEYS, TOP_KEYS
+from vrun.schema import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
 
 #: Where the documentation site lives (pyproject's ``Documentation`` URL and mkdocs' ``site_url``).
 DOCS_URL = "https://vrun-dev.github.io/vrun/"
@@ -76,6 +76,13 @@ _SESSION_REF = {
     "maxLength": NAME_MAX - NAME_OVERHEAD,
 }
 _SESSION_REFS = {"type": "array", "items": _SESSION_REF}
+#: A table of environment variables (``env``, ``build_env``): names without ``=`` or NUL, not
+#: one vrun sets itself, string values.
+_VARIABLES = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[^=\\u0000]+$", "not": {"enum": list(fields.RESERVED_ENV)}},
+    "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
+}
 
 #: The top-level keys (of ``vrun.toml``, or of ``[tool.vrun]``).
 TOP_PROPERTIES: dict[str, Key] = {
@@ -175,14 +182,7 @@ SESSION_PROPERTIES: dict[str, Key] = {
     ),
     "env": Key(
         "set_env: variables set for the commands. VIRTUAL_ENV and PYTHONHOME are vrun's to set.",
-        {
-            "type": "object",
-            "propertyNames": {
-                "pattern": "^[^=\\u0000]+$",
-                "not": {"enum": list(fields.RESERVED_ENV)},
-            },
-            "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
-        },
+        _VARIABLES,
         "env-set_env",
     ),
     "pass_env": Key(
@@ -229,6 +229,24 @@ SESSION_PROPERTIES: dict[str, Key] = {
         {"type": "boolean", "default": True},
         "session-keys",
     ),
+    "extends": Key(
+        "The session whose keys this one inherits; keys set here replace inherited ones (env and "
+        "build_env merge by name). description is not inherited.",
+        _SESSION_REF,
+        "extends",
+    ),
+    "overrides": Key(
+        'Per-entry settings of a python matrix: [sessions.NAME.overrides."3.12"] holds session '
+        "keys that entry uses instead (not python, extends, overrides or requires).",
+        {"type": "object", "additionalProperties": {"$ref": "#/definitions/override"}},
+        "matrix-overrides",
+    ),
+    "build_env": Key(
+        "Variables set for the project's build (and the installer's builds of local projects); "
+        "part of the env's hash and of the project build cache's key.",
+        _VARIABLES,
+        "build_env",
+    ),
 }
 
 
@@ -273,6 +291,7 @@ def build_schema() -> dict[str, Any]:
     :raises UndescribedKeyError: when :data:`~vrun.schema.TOP_KEYS` or
         :data:`~vrun.schema.SESSION_KEYS` has a key without a :class:`Key` here, or the reverse.
     """
+    session = _properties("session", SESSION_KEYS, SESSION_PROPERTIES)
     return {
         "$schema": DRAFT,
         "$id": DOCS_URL + SCHEMA_FILE,
@@ -290,8 +309,15 @@ def build_schema() -> dict[str, Any]:
                 f"{DOCS_URL}config/#session-keys",
                 "type": "object",
                 "additionalProperties": False,
-                "properties": _properties("session", SESSION_KEYS, SESSION_PROPERTIES),
-            }
+                "properties": session,
+            },
+            "override": {
+                "description": "The session keys one matrix entry sets instead of its session's.\n"
+                f"{DOCS_URL}config/#matrix-overrides",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {name: session[name] for name in OVERRIDE_KEYS},
+            },
         },
     }
 

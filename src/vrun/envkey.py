@@ -16,6 +16,7 @@ users). Each input is a named *component*, so that a rebuild can say which one c
   ``name @ file:///...``), followed through their own local dependencies;
 - ``installer``: the installer settings that change what gets installed (index and constraint
   variables, the installer's config files, :func:`installer_settings`);
+- ``build_env``: the variables the session sets for the builds of its install, when it sets any;
 - ``system_site_packages``, ``backend`` and :data:`vrun.envs.SCHEMA_VERSION`.
 
 Every file is read through :mod:`vrun.inputs` and every variable through the planning
@@ -339,5 +340,7 @@ def compute_key(
         "system_site_packages": session.system_site_packages,
         "backend": backend,
     }
+    if session.build_env:  # only when set: the keys of envs without it stay as they were
+        components["build_env"] = dict(session.build_env)
     blob = json.dumps(components, sort_keys=True).encode()
     return EnvKey(hashlib.sha256(blob).hexdigest()[:DIGEST_LENGTH], components)

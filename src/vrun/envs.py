@@ -385,22 +385,3 @@ def last_used(root: str, session: str) -> str | None:
         return None
     path = os.path.join(venvs_dir(root), target)
     return path if split_env_name(target) and os.path.isdir(path) else None
-
-
-def site_packages(env_dir: str) -> list[str]:
-    """The env's ``lib/<python>/site-packages`` folders, found without running its interpreter.
-
-    The POSIX layout of virtualenv, uv and the stdlib ``venv`` (``sysconfig``'s ``venv`` scheme):
-    ``lib/python3.12/site-packages`` for CPython, ``lib/pypy3.10/site-packages`` for PyPy. A
-    symlinked folder is left out (vrun never follows a symlink out of ``.venvs``).
-
-    :param env_dir: the env's folder.
-    :return: absolute paths, sorted; empty when there are none.
-    """
-    lib = os.path.join(env_dir, "lib")
-    try:
-        names = sorted(os.listdir(lib))
-    except OSError:
-        return []
-    found = (os.path.join(lib, name, "site-packages") for name in names)
-    return [path for path in found if os.path.isdir(path) and not os.path.islink(path)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Sequence
 
-from vrun import inputs, reqfiles
+from vrun import inputs, placeholders, reqfiles
 from vrun.errors import ConfigError
 from vrun.schema import (
     BACKEND_CHOICES,
@@ -182,6 +183,8 @@ def commands(ctx: Context, key: str, value: object, shell: bool) -> tuple[Comman
             argv = tuple(str_arg(ctx, f"{item_key}[{j}]", arg) for j, arg in enumerate(item))
             if not argv or not argv[0]:
                 raise ctx.error(item_key, "empty command")
+            for j, arg in enumerate(argv):
+                check_placeholders(ctx, f"{item_key}[{j}]", arg)
             commands.append(Command(argv, shell=False, source=shlex.join(argv)))
         else:
             raise ctx.error(item_key, f"expected a string or an array of strings, got {got(item)}")
@@ -191,6 +194,7 @@ def commands(ctx: Context, key: str, value: object, shell: bool) -> tuple[Comman
 def _string_command(ctx: Context, key: str, command: str, shell: bool) -> Command:
     if not command.strip():
         raise ctx.error(key, "empty command")
+    check_placeholders(ctx, key, command)
     if shell:
         return Command((command,), shell=True, source=command)
     try:
@@ -213,27 +217,24 @@ def _string_command(ctx: Context, key: str, command: str, shell: bool) -> Comman
     return Command(tuple(argv), shell=False, source=command)
 
 
-#: A ``{posargs:DEFAULT}`` placeholder, whose DEFAULT may hold spaces.
-POSARGS_DEFAULT = re.compile(r"\{posargs:[^}]*\}")
+def check_placeholders(ctx: Context, key: str, text: str, names: Sequence[str] = placeholders.NAMES) -> None:
+    """Reject an unknown or misused placeholder in ``text`` (:func:`vrun.placeholders.problem`),
+    naming ``key``; a tox name gets its vrun spelling as the hint."""
+    found = placeholders.problem(text, names)
+    if found is not None:
+        raise ctx.error(key, *found)
 
 
-def split_keeping_placeholders(command: str, keep: re.Pattern[str] = POSARGS_DEFAULT) -> list[str]:
-    """:func:`shlex.split` (POSIX rules), except that each match of ``keep`` stays in one word.
+def split_keeping_placeholders(command: str, keep: re.Pattern[str] | None = None) -> list[str]:
+    """:func:`shlex.split` (POSIX rules), except that each placeholder with an ARG stays in one word.
 
-    By default ``keep`` is a ``{posargs:DEFAULT}`` placeholder: its DEFAULT may hold spaces
-    (``pytest {posargs:-q tests}``, as tox allows); it is split when substituted, not here.
-    ``vrun init`` passes a pattern for every tox ``{...}`` substitution.
+    By default those are vrun's (:func:`vrun.placeholders.spans`): a DEFAULT may hold spaces
+    (``pytest {posargs:-q tests}``, ``{env:X:a b}``, as tox allows); it is split when
+    substituted, not here. ``vrun init`` passes a pattern for every tox ``{...}`` substitution.
 
     :raises ValueError: as :func:`shlex.split` does, for unbalanced quotes or a trailing escape.
     """
-    saved: list[str] = []
-
-    def hide(match: re.Match[str]) -> str:
-        saved.append(match.group(0))
-        return f"\0{len(saved) - 1}\0"
-
-    argv = shlex.split(keep.sub(hide, command))
-    return [re.sub("\0(\\d+)\0", lambda m: saved[int(m.group(1))], arg) for arg in argv]
+    return placeholders.split(command, None if keep is None else [m.span() for m in keep.finditer(command)])
 
 
 def _shell_operators(command: str) -> list[str]:
@@ -251,7 +252,8 @@ def _shell_operators(command: str) -> list[str]:
         return []
 
 
-def set_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...]:
+def _variables(ctx: Context, key: str, value: object, names: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """A table of variable names to string values whose placeholders are among ``names``."""
     pairs = []
     for name, item in table(ctx, key, value).items():
         item_key = f"{key}.{key_part(name)}"
@@ -263,15 +265,33 @@ def set_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...
             raise ctx.error(item_key, "a NUL character cannot be in an environment variable")
         if name in RESERVED_ENV:
             raise ctx.error(item_key, f"a session cannot set {name}: {RESERVED_ENV[name]}")
+        check_placeholders(ctx, item_key, item, names)
         pairs.append((name, item))
     return tuple(pairs)
+
+
+def set_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...]:
+    """``env`` (set_env): variables for the commands; placeholders other than ``{posargs}`` are
+    expanded when the session runs (:mod:`vrun.placeholders`)."""
+    return _variables(ctx, key, value, placeholders.ENV_VALUE_NAMES)
+
+
+def build_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...]:
+    """``build_env``: variables for the builds of the session's install, ``{project_root}``
+    expanded here (the only placeholder they take: they are part of the env key, known before
+    the env exists)."""
+    root = str(ctx.root)
+    expand = placeholders.Expander(lambda name: root, lambda name: None, join=shlex.join)
+    return tuple((name, expand.text(item)) for name, item in _variables(ctx, key, value, ("project_root",)))
 
 
 def cwd(ctx: Context, key: str, value: object) -> str:
     """``cwd``: an existing directory, relative to the config's; the config's by default."""
     if value is UNSET:
         return str(ctx.root)
-    path = os.path.normpath(ctx.root / string(ctx, key, value))
+    text = string(ctx, key, value)
+    check_placeholders(ctx, key, text, ())
+    path = os.path.normpath(ctx.root / text)
     if not inputs.is_dir(path):
         problem = "is not a directory" if os.path.exists(path) else "does not exist"
         raise ctx.error(key, f"{path} {problem}", f"cwd is relative to {ctx.root}")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from vrun import SUBCOMMANDS, reqfiles, tomlfile
-from vrun.fields import POSARGS_DEFAULT, SHELL_OPERATORS, split_keeping_placeholders
+from vrun.fields import SHELL_OPERATORS, split_keeping_placeholders
+from vrun.placeholders import spans
 from vrun.prepare import quote
 
 #: Names a session may not take: vrun's subcommands.
@@ -77,7 +78,7 @@ def command_item(argv: list[str]) -> str | list[str]:
 
 def _quote(word: str) -> str:
     """Quote ``word`` for :func:`shlex.split`, as lightly as possible (placeholders stay bare)."""
-    if re.fullmatch(r"[\w@%+=:,./{}-]+", word) or POSARGS_DEFAULT.fullmatch(word):
+    if re.fullmatch(r"[\w@%+=:,./{}-]+", word) or spans(word) == [(0, len(word))]:
         return word
     if "'" not in word:
         return f"'{word}'"

@@ -13,6 +13,7 @@ import re
 
 from vrun.fields import split_keeping_placeholders
 from vrun.init_model import Notes
+from vrun.placeholders import NAMES, TOX_NAMES, problem
 
 #: A tox python factor: ``py39``, ``py3.10``, ``py3``, ``pypy310``, ``cpython3.12``, ``3.12``, ``py313t``.
 _PY_FACTOR = re.compile(
@@ -106,53 +107,37 @@ def python_spec(value: str) -> str:
     return spec if spec else value
 
 
-#: tox substitutions vrun spells differently (tox 4 names and their tox 3 aliases).
-_PLACEHOLDERS = {
-    "toxinidir": "{project_root}",
-    "tox_root": "{project_root}",
-    "package_root": "{project_root}",
-    "envdir": "{env_dir}",
-    "env_dir": "{env_dir}",
-    "envname": "{session}",
-    "env_name": "{session}",
-    "envtmpdir": "{env_tmp_dir}",
-    "env_tmp_dir": "{env_tmp_dir}",
-    "envsitepackagesdir": "{env_site_packages_dir}",
-    "env_site_packages_dir": "{env_site_packages_dir}",
-    "envpython": "python",
-    "env_python": "python",
-    "envbindir": "{env_dir}/bin",
-    "env_bin_dir": "{env_dir}/bin",
-    "/": "/",
-    ":": ":",
-}
+#: tox's separators, ``{/}`` and ``{:}`` (``os.sep`` and ``os.pathsep``), as POSIX spells them.
+_SEPARATORS = {"/": "/", ":": ":"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def placeholders(text: str, where: str, notes: Notes) -> str:
     """Translate the tox substitutions in ``text`` (tox 4, "Substitutions") to vrun's placeholders.
 
-    ``{toxinidir}`` becomes ``{project_root}``, ``{envdir}`` ``{env_dir}``, ``{envname}``
-    ``{session}`` and so on (tox 3 spellings too); ``{posargs}``, ``{posargs:DEFAULT}`` and
-    ``{env:NAME}`` stay as they are, since vrun reads them alike. Any other substitution is kept as
-    text, with a note naming ``where``.
+    tox names become vrun's through :data:`vrun.placeholders.TOX_NAMES` (``{toxinidir}`` is
+    ``{project_root}``, ``{envtmpdir}`` ``{env_tmp_dir}``, tox 3 spellings too); ``{/}`` and
+    ``{:}`` become ``/`` and ``:``; vrun's own names, ``{posargs}`` and ``{env:NAME:DEFAULT}`` stay
+    as they are, and ``{env:NAME}`` becomes ``{env:NAME:}`` (tox gives an unset variable's value as
+    empty, vrun stops without a default). A substitution vrun does not have is written as literal
+    text (``{{distdir}}``, which vrun reads as ``{distdir}``), with a note naming ``where``.
     """
 
     def one(match: re.Match[str]) -> str:
         inner = match.group(1)
-        if inner == "posargs" or inner.startswith("posargs:"):
+        name, colon, _arg = inner.partition(":")
+        if inner in _SEPARATORS:
+            return _SEPARATORS[inner]
+        if name == "env" and _arg and ":" not in _arg:
+            return "{" + inner + ":}"
+        if name in NAMES:
             return match.group(0)
-        if inner in _PLACEHOLDERS:
-            return _PLACEHOLDERS[inner]
-        if inner.startswith("env:") and inner[4:]:
-            return match.group(0)
+        if not colon and TOX_NAMES.get(name):
+            return TOX_NAMES[name] or ""
         notes.add(f"{where}: substitution {match.group(0)} has no vrun equivalent; kept as text")
-        return match.group(0)
+        return "{" + match.group(0) + "}" if problem(match.group(0)) else match.group(0)
 
-    result = _PLACEHOLDER.sub(one, text)
-    if re.search(r"\{posargs:[^}]*\{", result):
-        notes.add(f"{where}: vrun does not expand placeholders inside a {{posargs:...}} default")
-    return result
+    return _PLACEHOLDER.sub(one, text)
 
 
 #: Any ``{...}`` placeholder, one level of nested braces included (``{posargs:{env:X}}``).

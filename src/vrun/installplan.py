@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from vrun.envs import site_packages
+from vrun.envtree import site_packages_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class InstallPlan:
         escaping describe, without running the env's interpreter.
         """
         found: set[str] = set()
-        for purelib in site_packages(env_dir):
+        for purelib in site_packages_dirs(env_dir):
             for entry in _listdir(purelib):
                 stem, dot, suffix = entry.rpartition(".")
                 if dot and suffix in ("dist-info", "egg-info"):

@@ -35,6 +35,7 @@ _LABELS = {
     "project": "project metadata changed",
     "local": "local dependencies changed",
     "installer": "installer settings changed",
+    "build_env": "build variables changed",
     "system_site_packages": "system_site_packages changed",
     "backend": "backend changed",
 }

@@ -24,7 +24,7 @@ from vrun.prepare import has_posargs
 from vrun.selection import required_names
 
 #: Bumped when the plan's layout changes; a stored plan of another schema is ignored.
-PLAN_SCHEMA = 4
+PLAN_SCHEMA = 5
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -140,6 +140,7 @@ def plan_session(
         "system_site_packages": session.system_site_packages,
         "commands": [[list(c.argv), c.shell, c.source or " ".join(c.argv)] for c in session.commands],
         "set_env": [list(pair) for pair in session.env],
+        "build_env": dict(session.build_env),
         "pass_env": list(session.pass_env),
         "cwd": session.cwd,
         "requires": required_names(config, session),

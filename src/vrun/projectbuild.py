@@ -9,8 +9,8 @@ backend), and installs the resulting wheel.
 - ``editable`` builds (PEP 660) are cached in ``<cache dir>/builds/<key>/``. The key is what the
   env key calls the project's metadata (:func:`vrun.envkey.project_inputs`: pyproject.toml's
   build tables, setup.cfg, setup.py and the files they name, ``project_inputs``), the project's
-  location (the wheel points at it) and the
-  interpreter's implementation, version and platform. An editable wheel points at the source
+  location (the wheel points at it), the interpreter's implementation, version and platform, and
+  the session's ``build_env`` (the build backend sees it). An editable wheel points at the source
   tree, so it stays valid while those inputs are unchanged, like uv's own cache of editable builds
   (uv's ``cache-keys``); a change to any of them builds anew.
 - ``wheel`` builds reflect the sources, so they are built once per vrun run and shared by every
@@ -46,11 +46,15 @@ _RUN_DIRS: list[str] = []
 
 def build_key(s: Mapping[str, Any], mode: str) -> str:
     """The cache key of ``s``'s project build: its project metadata, the mode, the project's own
-    location (an editable wheel points at the source tree) and the interpreter."""
+    location (an editable wheel points at the source tree), the interpreter and the session's
+    ``build_env``."""
     interp = s["interpreter"]
     where = s["install"]["project"]  # an editable wheel points at this source tree
     facts = [interp["implementation"], interp["version"], interp["machine"]]
-    blob = json.dumps([s["components"]["project"], mode, where, *facts], sort_keys=True).encode()
+    parts = [s["components"]["project"], mode, where, *facts]
+    if s["build_env"]:  # only when set: the keys of builds without it stay as they were
+        parts.append(s["build_env"])
+    blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -125,7 +129,13 @@ def _build(
         python = s["interpreter"]["executable"]
         backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
         python = os.path.join(env_dir, "bin", "python")
-        builder = ProjectBuilder(root, python_executable=python, runner=quiet_subprocess_runner)
+        variables = dict(s["build_env"])
+
+        def runner(cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+            """pyproject_hooks' quiet runner, the session's ``build_env`` added to the hooks' environment."""
+            quiet_subprocess_runner(cmd, cwd, {**variables, **(extra_environ or {})})
+
+        builder = ProjectBuilder(root, python_executable=python, runner=runner)
         backend.install_requirements(
             env_dir, sorted(builder.build_system_requires), environ=environ, cwd=root
         )

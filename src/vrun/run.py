@@ -21,7 +21,7 @@ from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
 from vrun.execute import resolve_program, run_command, signal_name
 from vrun.inputs import signature
-from vrun.prepare import command_environ, expand_argv, join
+from vrun.prepare import Values, command_environ, expand_argv, join, preview_argvs, unset_variable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,13 +94,19 @@ def run_plan(
     Under GitHub Actions the failed sessions are annotated and the results appended to
     ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
     """
-    for session in plan["sessions"]:
-        if posargs and session["explicit"] and session["commands"] and not session["posargs"]:
-            example = session["commands"][0][2]
+    for s in plan["sessions"]:
+        if posargs and s["explicit"] and s["commands"] and not s["posargs"]:
+            example = s["commands"][0][2]
             output.error(
-                f"session {session['name']} does not take posargs ({' '.join(posargs)})",
+                f"session {s['name']} does not take posargs ({' '.join(posargs)})",
                 f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
             )
+            return EXIT_USAGE, []
+        unset = (
+            None if options.install_only else unset_variable(s, posargs if s["explicit"] else None, environ)
+        )
+        if unset is not None:
+            output.error(unset.message, unset.hint)
             return EXIT_USAGE, []
     for notice in plan["notices"]:
         output.warning(notice)
@@ -256,13 +262,13 @@ def _run_one(
             output.info(f"reusing env {os.path.basename(s['env_dir'])}")
         if options.install_only:
             output.info(f"env {os.path.basename(s['env_dir'])} is ready; no command run (--install-only)")
-            _not_run(plan, s, posargs, 0, result)
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ))
             return
         try:
             run_commands(plan, s, posargs, environ, result)
         except VrunError as exc:  # a command not found (127) or not executable (126)
             _fail(result, exc)
-            _not_run(plan, s, posargs, len(result["commands"]), result)
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ)[len(result["commands"]) :])
         if built:
             _remember_bytecode(s, environ)
     finally:
@@ -358,23 +364,19 @@ def run_commands(
     :raises CommandNotFoundError: a command's program is not found, or not executable.
     :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
     """
-    env_dir, root, name = s["env_dir"], plan["root"], s["name"]
-    cmd_env = command_environ(
-        pass_env=s["pass_env"],
-        set_env=s["set_env"],
-        session=name,
-        env_dir=env_dir,
-        project_root=root,
-        caller=environ,
-    )
+    values = Values(env_dir=s["env_dir"], project_root=plan["root"], session=s["name"], caller=environ)
+    cmd_env = command_environ(pass_env=s["pass_env"], set_env=s["set_env"], values=values)
+    argvs = [expand_argv(c[0], posargs, shell=c[1], values=values, environ=cmd_env) for c in s["commands"]]
     deadline = None if s["timeout"] is None else time.monotonic() + s["timeout"]
     here = os.getcwd()
-    for index, (template, shell, _source) in enumerate(s["commands"]):
-        argv = expand_argv(template, posargs, shell=shell, env_dir=env_dir, project_root=root, session=name)
-        shown = argv[0] if shell else join(argv)
+    for index, (expanded, (_template, shell, _source)) in enumerate(zip(argvs, s["commands"])):
+        shown = expanded[0] if shell else join(expanded)
         output.log(output.COMMAND, shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
+        argv, note = expanded, None
         if not shell:
-            argv, note = resolve_program(argv, cmd_env, cwd=s["cwd"], env_dir=env_dir, external=s["external"])
+            argv, note = resolve_program(
+                argv, cmd_env, cwd=s["cwd"], env_dir=s["env_dir"], external=s["external"]
+            )
             if note:
                 output.info(note)
         remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
@@ -383,12 +385,12 @@ def run_commands(
             {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
         )
         if outcome.received is not None:
-            _not_run(plan, s, posargs, index + 1, result)
+            _not_run(result, argvs[index + 1 :])
             raise Interrupted(outcome.received)
         if outcome.timed_out:
             reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
             result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
-            _not_run(plan, s, posargs, index + 1, result)
+            _not_run(result, argvs[index + 1 :])
             return
         if outcome.status != 0:
             status = outcome.status
@@ -402,14 +404,11 @@ def run_commands(
             else:
                 reason = f"command failed with exit code {status}: {shown}"
             result.update(status="failed", reason=reason, exit_code=status)
-            _not_run(plan, s, posargs, index + 1, result)
+            _not_run(result, argvs[index + 1 :])
             return
 
 
-def _not_run(plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, first: int, result: Result) -> None:
-    """Record the session's commands from index ``first`` on as not run (``exit_code`` None)."""
-    for template, shell, _source in s["commands"][first:]:
-        argv = expand_argv(
-            template, posargs, shell=shell, env_dir=s["env_dir"], project_root=plan["root"], session=s["name"]
-        )
+def _not_run(result: Result, argvs: Sequence[list[str]]) -> None:
+    """Record commands (their argvs) as not run: ``exit_code`` None."""
+    for argv in argvs:
         result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})

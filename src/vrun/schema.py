@@ -45,7 +45,16 @@ SESSION_KEYS = (
     "external",
     "backend",
     "parallel",
+    "build_env",
+    "extends",
+    "overrides",
 )
+#: What ``extends`` does not inherit: it describes, or makes, the session that names it.
+NOT_INHERITED = ("description", "extends")
+#: Keys a matrix entry's ``[sessions.NAME.overrides."SPEC"]`` may set: every session key except
+#: the matrix itself, what names the sessions it builds on, and ``requires`` (a matrix's entries
+#: share one).
+OVERRIDE_KEYS = tuple(k for k in SESSION_KEYS if k not in ("python", "extends", "overrides", "requires"))
 #: Keys other tools use for the same thing, suggested when ``difflib`` finds nothing close.
 ALIASES = {
     "dependencies": "deps",
@@ -62,6 +71,8 @@ ALIASES = {
     "package": "install_project",
     "allowlist_externals": "external",
     "whitelist_externals": "external",
+    "template": "extends",
+    "base": "extends",
 }
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: PEP 685 / core metadata: a valid extra name.

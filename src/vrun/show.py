@@ -20,9 +20,10 @@ from typing import Any
 
 from vrun import output
 from vrun.config import Config, Session
+from vrun.errors import VrunError
 from vrun.explain import planned, report_errors
 from vrun.keydiff import show_value
-from vrun.prepare import NameFilter, command_environ, expand_argv, join, substitute
+from vrun.prepare import NameFilter, Values, command_environ, expand_argv, join, set_env_values
 from vrun.reqfiles import display
 
 
@@ -51,22 +52,19 @@ def resolved(
     root, name = str(config.root), session.name
     env_dir = entry["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
     interp = entry["interpreter"] or {}
+    # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
+    values = Values(env_dir=env_dir, project_root=root, session=name, caller=environ, tmp="path")
+    set_env = dict(set_env_values(entry["set_env"], values, strict=False))
+    passed = command_environ(
+        pass_env=entry["pass_env"], set_env=entry["set_env"], values=values, strict=False
+    )
     commands = []
     for template, shell, _source in entry["commands"]:
-        argv = expand_argv(template, posargs, shell=shell, env_dir=env_dir, project_root=root, session=name)
+        try:
+            argv = expand_argv(template, posargs, shell=shell, values=values, environ=passed, strict=False)
+        except VrunError:  # {env_site_packages_dir} of an env not built yet
+            argv = list(template)
         commands.append({"argv": argv, "shell": shell, "line": argv[0] if shell else join(argv)})
-    set_env = {
-        key: substitute(value, env_dir=env_dir, project_root=root, session=name)
-        for key, value in entry["set_env"]
-    }
-    passed = command_environ(
-        pass_env=entry["pass_env"],
-        set_env=entry["set_env"],
-        session=name,
-        env_dir=env_dir,
-        project_root=root,
-        caller=environ,
-    )
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
     by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in entry["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}
