@@ -31,7 +31,6 @@ from vrun.schema import (
     boolean,
     check_keys,
     got,
-    key_part,
     read_toml,
     str_arg,
     str_list,
@@ -39,6 +38,7 @@ from vrun.schema import (
     suggest,
     table,
 )
+from vrun.tomlfile import key_part
 
 #: Names of vrun's built-in subcommands (:data:`vrun.SUBCOMMANDS`): a session may not take one.
 BUILTIN_COMMANDS = SUBCOMMANDS
@@ -74,6 +74,8 @@ class Session:
     :param backend: ``auto``, ``uv`` or ``virtualenv``: its own ``backend``, else the top level's.
     :param parallel: whether ``vrun -p`` may run it beside other sessions (``parallel = false``:
         it runs alone).
+    :param locked: its lock file (:mod:`vrun.lock`) must exist and match its requirements, else a
+        run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
     """
 
     name: str
@@ -98,6 +100,7 @@ class Session:
     external: tuple[str, ...] = ()
     backend: str = "auto"
     parallel: bool = True
+    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
 
 
 def _session(
-    ctx: Context, key: str, base: str, raw: object, python: str | None, backend: str
+    ctx: Context, key: str, base: str, raw: object, python: str | None, backend: str, locked: bool
 ) -> list[Session]:
     """Validate one ``[sessions.NAME]`` table; a python list yields one session per version."""
     values = table(ctx, key, raw)
@@ -255,6 +258,7 @@ def _session(
         external=get("external", fields.external),
         backend=get("backend", fields.backend, default=backend),
         parallel=get("parallel", boolean, default=True),
+        locked=get("locked", boolean, default=locked),
     )
     if matrix is None:
         return [template]
@@ -285,6 +289,7 @@ def _load(path: Path) -> Config:
         str_list(ctx, "project_inputs", data["project_inputs"]) if "project_inputs" in data else ()
     )
     backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
+    locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
 
     sessions: dict[str, Session] = {}
     matrix: dict[str, tuple[str, ...]] = {}
@@ -301,7 +306,7 @@ def _load(path: Path) -> Config:
         key = f"sessions.{key_part(base)}"
         _check_name(ctx, key, base)
         claim(base, key)
-        entries = _session(ctx, key, base, raw, python, backend)
+        entries = _session(ctx, key, base, raw, python, backend, locked)
         if [entry.name for entry in entries] != [base]:
             for i, entry in enumerate(entries):
                 _check_name(ctx, f"{key}.python[{i}]", entry.name, spec=entry.python)
