@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "rm",
     "gc",
     "freeze",
+    "lock",
     "init",
     "completion",
     "help",

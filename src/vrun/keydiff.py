@@ -25,6 +25,7 @@ _LABELS = {
     "installer": "installer settings changed",
     "system_site_packages": "system_site_packages changed",
     "backend": "backend changed",
+    "lock": "lock file changed",
 }
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: :data:`vrun.plan.PLAN_SCHEMA`, repeated to keep this module light (a test checks they match).
-PLAN_SCHEMA = 4
+PLAN_SCHEMA = 5
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 #: The directory of the vrun package running (the one :func:`vrun.plan.record_code_identity` records).
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
