@@ -130,6 +130,9 @@ def test_lock_names_follow_pep751_and_unknown_sessions_fail(project: Path, vrun:
     assert "no session named 'tset'" in result.stderr
     assert "takes no posargs" in vrun("lock", "--", "x", check=2).stderr
     assert "takes no --upgrade" in vrun("lock", "--check", "-U", check=2).stderr
+    write_project(project, {"vrun.toml": '[sessions.a-1]\n[sessions."a.1"]\n'})
+    clash = vrun("lock", "a-1", check=2)
+    assert "sessions a-1 and a.1 would share the lock file pylock.a-1.toml" in clash.stderr
 
 
 def test_session_without_requirements_locks_to_an_empty_file(project: Path, vrun: Vrun) -> None:
@@ -310,6 +313,8 @@ def test_session_locked_key_and_a_foreign_lock_file(project: Path, vrun: Vrun) -
     (project / "pylock.a.toml").write_text('lock-version = "1.0"\ncreated-by = "hand"\n')
     foreign = vrun("a", check=1)
     assert "pylock.a.toml has no [tool.vrun] table (it was not written by `vrun lock`)" in foreign.stderr
+    (project / "pylock.a.toml").write_text('lock-version = "1.0"\n[tool.vrun]\nsession = "b"\n')
+    assert "pylock.a.toml is the lock file of session 'b', not 'a'" in vrun("a", check=1).stderr
     (project / "pylock.a.toml").write_text('lock-version = "2.0"\n')
     assert "pylock.a.toml has lock-version '2.0'; vrun reads 1.x" in vrun("a", check=1).stderr
     vrun("lock", check=0)  # a bare `vrun lock`: the default sessions (both) and the locked one

@@ -37,6 +37,7 @@ from typing import Any
 
 from vrun import inputs, output, tomlfile
 from vrun.config import Config, Session
+from vrun.errors import UsageError
 from vrun.interpreters import Interpreter
 from vrun.selection import select_sessions
 
@@ -157,6 +158,9 @@ def lock_state(
     if not isinstance(tool, dict):
         problem = f"{name} has no [tool.vrun] table (it was not written by `vrun lock`)"
         return {**state, "status": "foreign", "problem": problem}
+    if tool.get("session", session.name) != session.name:
+        problem = f"{name} is the lock file of session {tool.get('session')!r}, not {session.name!r}"
+        return {**state, "status": "foreign", "problem": problem}
     if tool.get("digest") == digest:
         return {**state, "status": "current", "problem": None}
     recorded = tool.get("inputs")
@@ -259,8 +263,17 @@ def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
     (``default``, else every session) plus every session already locked: ``locked = true``, or a
     lock file on disk. In config order.
 
-    :raises UsageError: for an unknown name (with a did-you-mean hint).
+    :raises UsageError: for an unknown name (with a did-you-mean hint), or two sessions whose names
+        give the same lock file (``test-3.11`` and ``test-3-11``).
     """
+    owners: dict[str, str] = {}
+    for name in config.sessions:
+        other = owners.setdefault(file_name(name), name)
+        if other != name:
+            raise UsageError(
+                f"sessions {other} and {name} would share the lock file {file_name(name)}",
+                hint="rename one of them (a lock file's name writes the dots of a session's name as '-')",
+            )
     if names:
         return select_sessions(config, list(names), with_requires=False)
     chosen = {s.name for s in select_sessions(config, [], with_requires=False)}
