@@ -91,6 +91,8 @@ TOML_EXAMPLES = _toml_examples()
 
 
 def _kind(data: dict[str, Any]) -> str:
+    if "lock-version" in data:
+        return "lock file"
     tool = data.get("tool")
     if isinstance(tool, dict) and "vrun" in tool:
         return "pyproject with [tool.vrun]"
@@ -144,6 +146,8 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
         return  # another tool's settings: parsing is what there is to check
     if kind == "taplo config":
         _check_taplo_config(data)
+    if kind == "lock file":
+        _check_lock_file(data)
         return
     if kind == "session keys":
         example = f"[sessions.example]\n{example}"
@@ -220,6 +224,18 @@ def test_json_example(block: Block) -> None:
             assert re.search(pattern, "file:///home/me/project/vrun.toml"), block.where
             for other in ("file:///p/my-vrun.toml", "file:///p/vrun.toml.txt", "file:///p/pyproject.toml"):
                 assert not re.search(pattern, other), (block.where, other)
+
+
+def _check_lock_file(data: dict[str, Any]) -> None:
+    """A PEP 751 file as ``vrun lock`` writes it: lock-version 1.x, pinned packages, and a
+    ``[tool.vrun]`` table whose inputs are vrun's and whose digest is theirs (so it reads as current)."""
+    from vrun.lock import INPUT_LABELS, inputs_digest
+
+    assert data["lock-version"].split(".")[0] == "1"
+    assert all(p["name"] and p["version"] for p in data["packages"])
+    tool = data["tool"]["vrun"]
+    assert list(tool["inputs"]) == list(INPUT_LABELS)
+    assert tool["digest"] == inputs_digest(tool["inputs"])
 
 
 OTHER_FILES = [b for b in BLOCKS if b.lang in ("ini", "python")]
@@ -456,3 +472,19 @@ def test_examples_run(project: Path, vrun: Vrun) -> None:
     assert not list((project / ".venvs").glob("lint-*"))
     vrun(*_shown("vrun freeze dev -o constraints.txt"), check=0)
     assert "beta==1.0" in (project / "constraints.txt").read_text()
+
+
+def test_lock_examples_run(project: Path, vrun: Vrun) -> None:
+    """docs/lock.md's workflow against the small project: lock, check, run locked, upgrade, go stale."""
+    write_project(project, PROJECT)
+    vrun(*_shown("vrun lock test"), check=0)
+    assert "pylock.test.toml is current (test)" in vrun(*_shown("vrun lock --check"), check=0).stderr
+    result = vrun(*_shown("vrun --locked test"), check=0)
+    assert "installing what pylock.test.toml pins" in result.stderr and "greet: -q" in result.stdout
+    vrun(*_shown("vrun lock test --upgrade-package pytest"), check=0)
+    vrun(*_shown("vrun lock --upgrade"), check=0)
+    config = (project / "vrun.toml").read_text()
+    (project / "vrun.toml").write_text(config.replace('deps = ["greet"]', 'deps = ["greet", "alpha"]'))
+    result = vrun(*_shown("vrun --locked test"), check=1)
+    assert "pylock.test.toml is stale: requirement added: alpha" in result.stderr
+    assert "hint: run `vrun lock test` to update it, then commit the result" in result.stderr

@@ -98,13 +98,6 @@ def test_only_plain_invocations_qualify() -> None:
         assert parse(argv) is None, argv
 
 
-def test_plan_schemas_agree() -> None:
-    import vrun.plan
-    import vrun.plancache
-
-    assert vrun.plan.PLAN_SCHEMA == vrun.plancache.PLAN_SCHEMA
-
-
 def test_subcommands_and_flags_are_never_served_warm(project: Path, vrun: Vrun) -> None:
     write_project(project, PROJECT)
     vrun("lint", check=0)

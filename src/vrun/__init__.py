@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "freeze",
     "explain",
     "show",
+    "lock",
     "init",
     "completion",
     "help",

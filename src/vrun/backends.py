@@ -17,7 +17,7 @@ from vrun import output
 from vrun.envs import EnvLock
 from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.execute import run_command
-from vrun.installplan import InstallPlan
+from vrun.installplan import InstallPlan, lock_requirements
 from vrun.prepare import REDIRECTING
 
 #: Removed from an installer's environment: :data:`vrun.prepare.REDIRECTING`, and what would make
@@ -151,6 +151,43 @@ def run_tool(
     return text
 
 
+def install_locked(
+    base: list[str],
+    plan: InstallPlan,
+    *,
+    env_dir: str,
+    pip: bool,
+    environ: Mapping[str, str],
+    cwd: str,
+    lock: EnvLock,
+) -> None:
+    """Install exactly what ``plan.lock`` pins into ``env_dir``, then the seed and the project, all
+    with ``--no-deps``: two installer calls (uv takes nothing beside a lock file; pip's hash-checking
+    mode allows no unhashed requirement, such as the project).
+
+    :param base: the installer's ``install`` command, e.g. ``[uv, "pip", "install", "--python", PY]``.
+    :param pip: the installer is pip, which cannot read a PEP 751 file yet: it gets the file's pins
+        as requirement lines (:func:`~vrun.installplan.lock_requirements`); uv reads the file itself.
+    :raises BuildError: the lock file cannot be read, or an install failed.
+    """
+    what = "pip install" if pip else "uv pip install"
+    base = [*base, "--no-deps", *([] if output.verbose() else ["--quiet"])]
+    env = installer_environ(env_dir, environ)
+    with tempfile.TemporaryDirectory(prefix="vrun-lock-") as work:
+        pinned = str(plan.lock)
+        if pip:
+            try:
+                lines = lock_requirements(pinned)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise BuildError(f"cannot read the lock file {pinned}: {exc}") from exc
+            pinned = os.path.join(work, "pinned.txt")
+            with open(pinned, "w", encoding="utf-8") as fh:
+                fh.write("".join(f"{line}\n" for line in lines))
+        run_tool([*base, "-r", pinned], what=f"{what} (the lock file)", environ=env, cwd=cwd, lock=lock)
+    if plan.project_args():
+        run_tool([*base, *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock)
+
+
 class VirtualenvBackend:
     """virtualenv to create (pip seeded, so ``pip`` works inside), pip to install."""
 
@@ -195,7 +232,13 @@ class VirtualenvBackend:
         lock: EnvLock,
         reinstall: bool = False,
     ) -> None:
-        """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`."""
+        """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`. With a lock file:
+        ``pip install --no-deps -r`` its packages (:func:`~vrun.installplan.lock_requirements`), then
+        the project with ``--no-deps``."""
+        if plan.lock is not None and not reinstall:
+            pip = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install"]
+            install_locked(pip, plan, env_dir=env_dir, pip=True, environ=environ, cwd=cwd, lock=lock)
+            return
         if reinstall:
             plan = plan.project_only()
         argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", *plan.args()]
@@ -275,7 +318,13 @@ class UvBackend:
         lock: EnvLock,
         reinstall: bool = False,
     ) -> None:
-        """``uv pip install --python <env>/bin/python ARGS``."""
+        """``uv pip install --python <env>/bin/python ARGS``. With a lock file: ``uv pip install -r``
+        it (uv installs a PEP 751 file as it is, resolving nothing), then the seed and the project
+        with ``--no-deps`` (uv takes nothing else beside a lock file)."""
+        if plan.lock is not None and not reinstall:
+            uv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python")]
+            install_locked(uv, plan, env_dir=env_dir, pip=False, environ=environ, cwd=cwd, lock=lock)
+            return
         if reinstall:
             plan = plan.project_only()
         argv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *plan.args()]

@@ -49,6 +49,7 @@ def install_plan(s: Mapping[str, Any]) -> InstallPlan:
         extras=tuple(spec["extras"]),
         names=tuple(spec["names"]),
         project_name=spec["project_name"],
+        lock=spec["lock"],
     )
 
 

@@ -2,7 +2,7 @@
 
 ``vrun [NAME...] [-- POSARGS]`` runs sessions; a first word naming a built-in subcommand
 (``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``, ``explain``,
-``show``, ...) runs that
+``show``, ``lock``, ...) runs that
 instead. Exit statuses (docs/cli.md): 0 every selected session passed; 1 a session failed (its
 command's own status is in the log and the report); 2 bad configuration or usage; 128+N
 interrupted by signal N; ``vrun run`` and ``vrun shell`` pass their command's status through.
@@ -56,6 +56,12 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
         "--skip-missing-interpreters",
         action="store_true",
         help="mark sessions whose Python is missing as skipped instead of failed (ignored when CI is set)",
+    )
+    parser.add_argument(
+        "--locked",
+        action="store_true",
+        help="refuse to build unless each session's lock file (vrun lock) exists and matches its "
+        "requirements",
     )
 
 
@@ -191,6 +197,28 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         p.add_argument("sessions", nargs="+", metavar="SESSION", help="full or matrix base names")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         _common(p)
+    p = parsers["lock"] = argparse.ArgumentParser(
+        prog="vrun lock",
+        description="Resolve the sessions' requirements and write a PEP 751 lock file per session, "
+        "pylock.<session>.toml, next to the config. Without SESSIONs: what a bare `vrun` runs, plus every "
+        "session already locked.",
+    )
+    p.add_argument("sessions", nargs="*", metavar="SESSION")
+    p.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any lock file is missing or stale"
+    )
+    p.add_argument(
+        "-U", "--upgrade", action="store_true", help="let every package move to its newest version"
+    )
+    p.add_argument(
+        "-P",
+        "--upgrade-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let this package move to its newest version (repeat for more)",
+    )
+    _common(p)
 
     p = parsers["init"] = argparse.ArgumentParser(
         prog="vrun init",

@@ -85,6 +85,7 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
             environ=environ,
             backend=args.backend,
             notices=notices,
+            locked=args.locked,
         )
     plan.update(inputs=dict(recorder.files), environ=dict(recorder.environ), started_ns=recorder.started_ns)
     code, results = run_plan(plan, posargs, options(args), os.environ)
@@ -205,13 +206,18 @@ def single_plan(
         environ=RecordingEnviron(os.environ),
         backend=args.backend,
         probe=probe,
+        locked=getattr(args, "locked", False),
     )
-    entry = plan["sessions"][0]
+    refuse_error(plan["sessions"][0])
+    return plan
+
+
+def refuse_error(entry: dict[str, Any]) -> None:
+    """Raise the error planning found for a session (its interpreter is missing: exit 2), if any."""
     if entry["error"] is not None:
         exc = VrunError(entry["error"], entry["error_hint"])
         exc.exit_code = EXIT_USAGE
         raise exc
-    return plan
 
 
 _KEPT_LOCKS: list[object] = []
@@ -381,6 +387,29 @@ def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     config, _ = load(args)
     return show(config, args.sessions, posargs, backend=args.backend, as_json=args.json)
+
+
+def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun lock [SESSION...]``: write each session's lock file, or ``--check`` them (:mod:`vrun.lock`)."""
+    from vrun.lock import check_locks, sessions_to_lock, write_locks
+    from vrun.plan import plan_session
+
+    if posargs is not None:
+        raise UsageError("vrun lock takes no posargs")
+    if args.check and (args.upgrade or args.upgrade_package):
+        raise UsageError("--check writes nothing, so it takes no --upgrade or --upgrade-package")
+    config, _ = load(args)
+    sessions = sessions_to_lock(config, args.sessions)
+    environ = RecordingEnviron(os.environ)
+    entries = [plan_session(config, s, environ, backend=args.backend) for s in sessions]
+    for entry in entries:
+        refuse_error(entry)
+    if args.check:
+        return check_locks(entries)
+    write_locks(
+        config, sessions, entries, os.environ, upgrade=args.upgrade, upgrade_packages=args.upgrade_package
+    )
+    return 0
 
 
 def cmd_init(args: argparse.Namespace, posargs: list[str] | None) -> int:

@@ -34,7 +34,6 @@ from vrun.schema import (
     boolean,
     check_keys,
     got,
-    key_part,
     read_toml,
     str_arg,
     str_list,
@@ -42,6 +41,7 @@ from vrun.schema import (
     suggest,
     table,
 )
+from vrun.tomlfile import key_part
 
 #: Names of vrun's built-in subcommands (:data:`vrun.SUBCOMMANDS`): a session may not take one.
 BUILTIN_COMMANDS = SUBCOMMANDS
@@ -80,6 +80,8 @@ class Session:
     :param build_env: variables set for the builds of its install (the project's PEP 517 build,
         the installer's builds of local projects and sdists), placeholders expanded; part of its
         env key.
+    :param locked: its lock file (:mod:`vrun.lock`) must exist and match its requirements, else a
+        run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
     """
 
     name: str
@@ -105,6 +107,7 @@ class Session:
     backend: str = "auto"
     parallel: bool = True
     build_env: tuple[tuple[str, str], ...] = ()
+    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,21 +213,23 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
         )
 
 
-def _session(ctx: Context, base: str, session: Table, python: str | None, backend: str) -> list[Session]:
+def _session(
+    ctx: Context, base: str, session: Table, python: str | None, backend: str, locked: bool
+) -> list[Session]:
     """Validate one session (its table with what it extends merged in); a python list yields one
     session per version, each with its ``overrides`` applied."""
     values = session.values
     matrix = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else None
     if "python" in values and matrix is None:
         python = values["python"]
-    template = _fields(ctx, base, session, python, backend)
+    template = _fields(ctx, base, session, python, backend, locked)
     if matrix is None:
         inherit.entry_tables(ctx, session, (), f"sessions.{key_part(base)}")  # rejects stray overrides
         return [template]
     changed = inherit.entry_tables(ctx, session, matrix, f"sessions.{key_part(base)}")
     return [
         dataclasses.replace(
-            _fields(ctx, base, changed[spec], python, backend) if spec in changed else template,
+            _fields(ctx, base, changed[spec], python, backend, locked) if spec in changed else template,
             name=f"{base}-{spec}",
             python=spec,
         )
@@ -232,7 +237,9 @@ def _session(ctx: Context, base: str, session: Table, python: str | None, backen
     ]
 
 
-def _fields(ctx: Context, base: str, session: Table, python: str | None, backend: str) -> Session:
+def _fields(
+    ctx: Context, base: str, session: Table, python: str | None, backend: str, locked: bool
+) -> Session:
     """Validate a session's values, each error naming the key where the value was written."""
     values = session.values
     own = f"sessions.{key_part(base)}"
@@ -279,6 +286,7 @@ def _fields(ctx: Context, base: str, session: Table, python: str | None, backend
         backend=get("backend", fields.backend, default=backend),
         parallel=get("parallel", boolean, default=True),
         build_env=get("build_env", fields.build_env),
+        locked=get("locked", boolean, default=locked),
     )
 
 
@@ -306,6 +314,7 @@ def _load(path: Path) -> Config:
         str_list(ctx, "project_inputs", data["project_inputs"]) if "project_inputs" in data else ()
     )
     backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
+    locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
 
     sessions: dict[str, Session] = {}
     matrix: dict[str, tuple[str, ...]] = {}
@@ -332,7 +341,7 @@ def _load(path: Path) -> Config:
             parent = tables[base].get("extends")
             if isinstance(parent, str):
                 validate(parent)
-            validated[base] = _session(ctx, base, merged[base], python, backend)
+            validated[base] = _session(ctx, base, merged[base], python, backend, locked)
         return validated[base]
 
     for base in tables:

@@ -114,6 +114,12 @@ TOP_PROPERTIES: dict[str, Key] = {
         },
         "session-names-and-matrices",
     ),
+    "locked": Key(
+        "true: every session must install from a current lock file (vrun lock); a run refuses to "
+        "build a session whose lock file is missing or stale. A session's own locked wins.",
+        {"type": "boolean", "default": False},
+        "top-level-keys",
+    ),
     "project_inputs": Key(
         "Glob patterns, relative to the project root, of further files that decide the project's "
         "metadata: their contents go into the hash of every env that installs the project.",
@@ -227,6 +233,11 @@ SESSION_PROPERTIES: dict[str, Key] = {
     "parallel": Key(
         "false: under vrun -p this session runs alone, never beside another.",
         {"type": "boolean", "default": True},
+        "session-keys",
+    ),
+    "locked": Key(
+        "true: this session must install from a current lock file, pylock.<session>.toml (vrun lock).",
+        {"type": "boolean"},
         "session-keys",
     ),
     "extends": Key(

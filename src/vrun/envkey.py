@@ -17,7 +17,9 @@ users). Each input is a named *component*, so that a rebuild can say which one c
 - ``installer``: the installer settings that change what gets installed (index and constraint
   variables, the installer's config files, :func:`installer_settings`);
 - ``build_env``: the variables the session sets for the builds of its install, when it sets any;
-- ``system_site_packages``, ``backend`` and :data:`vrun.envs.SCHEMA_VERSION`.
+- ``system_site_packages``, ``backend`` and :data:`vrun.envs.SCHEMA_VERSION`;
+- ``lock``: the contents of the session's lock file, only when it installs from one
+  (:func:`with_lock`; a session without a current lock keeps the key it always had).
 
 Every file is read through :mod:`vrun.inputs` and every variable through the planning
 environment, so the plan cache is invalidated by the same changes that change a key.
@@ -342,5 +344,17 @@ def compute_key(
     }
     if session.build_env:  # only when set: the keys of envs without it stay as they were
         components["build_env"] = dict(session.build_env)
+    return EnvKey(_digest(components), components)
+
+
+def _digest(components: Mapping[str, Any]) -> str:
     blob = json.dumps(components, sort_keys=True).encode()
-    return EnvKey(hashlib.sha256(blob).hexdigest()[:DIGEST_LENGTH], components)
+    return hashlib.sha256(blob).hexdigest()[:DIGEST_LENGTH]
+
+
+def with_lock(key: EnvKey, lock: str, root: str) -> EnvKey:
+    """``key`` with the component ``lock``: the lock file's name and a digest of its contents (read
+    through :mod:`vrun.inputs`, recorded), for a session that installs from it (:mod:`vrun.lock`).
+    A re-lock that changes a pin makes a new env; one that changes nothing keeps it."""
+    components = {**key.components, "lock": {reqfiles.display(lock, root): file_digest(lock)}}
+    return EnvKey(_digest(components), components)

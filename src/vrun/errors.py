@@ -107,6 +107,12 @@ class BuildError(VrunError):
         self.output = output
 
 
+class LockError(VrunError):
+    """A session must install from its lock file (``--locked``, ``locked = true``) but the file is
+    missing, or no longer matches the session's requirements (exit 1, before anything is built:
+    the same status as ``vrun lock --check`` finding it stale)."""
+
+
 class EnvNotReadyError(VrunError):
     """An env that must already exist (``--no-install``, ``vrun path``) is absent or incomplete."""
 

@@ -24,13 +24,13 @@ from vrun.schema import (
     Context,
     array,
     got,
-    key_part,
     str_arg,
     str_list,
     string,
     suggest,
     table,
 )
+from vrun.tomlfile import key_part
 
 #: A variable name, or an fnmatch glob of names (``GITHUB_*``), for ``pass_env``.
 VARIABLE_GLOB = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")

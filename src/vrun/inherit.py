@@ -21,11 +21,11 @@ from vrun.schema import (
     SESSION_KEYS,
     Context,
     check_keys,
-    key_part,
     string,
     suggest,
     table,
 )
+from vrun.tomlfile import key_part
 
 #: Tables that merge key by key instead of being replaced.
 MERGED = ("env", "build_env")

@@ -3,7 +3,10 @@
 Both backends (:mod:`vrun.backends`) turn an :class:`InstallPlan` into the same arguments for
 ``pip install`` and ``uv pip install`` (pip's command-line and requirements syntax); after the
 install, :meth:`InstallPlan.missing_from` checks the requested distributions are in the env's
-site-packages (their ``.dist-info``, named as the wheel spec escapes them).
+site-packages (their ``.dist-info``, named as the wheel spec escapes them). A plan with a lock file
+(:mod:`vrun.lock`) installs what the lock pins instead of its requirements, then the project
+with ``--no-deps`` (:meth:`InstallPlan.project_args`); :func:`lock_requirements` turns a PEP 751
+file into requirement lines for pip, which cannot read one yet.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ class InstallPlan:
     :param seed: requirements every new env gets from its backend (pip, for uv), installed first.
     :param names: PEP 503-normalized names that must be installed in the env afterwards (the
         named requirements and the project), checked by :meth:`missing_from`.
+    :param lock: a PEP 751 lock file to install exactly, without resolving, instead of the
+        requirements and ``-r``/``-c`` files (the project then goes on top with ``--no-deps``).
     """
 
     __slots__ = (
         "constraint_files",
         "editable",
         "extras",
+        "lock",
         "names",
         "project",
         "project_name",
@@ -56,6 +62,7 @@ class InstallPlan:
         names: tuple[str, ...] = (),
         project_name: str | None = None,
         seed: tuple[str, ...] = (),
+        lock: str | None = None,
     ) -> None:
         # A plain class, not a dataclass: ``dataclasses`` (with ``inspect``) costs ~9 ms, a
         # noticeable part of building an env with uv.
@@ -68,6 +75,7 @@ class InstallPlan:
         self.names = names
         self.project_name = project_name
         self.seed = seed
+        self.lock = lock
 
     def replace(self, **changes: Any) -> InstallPlan:
         """A copy with ``changes`` applied (like :func:`dataclasses.replace`)."""
@@ -78,15 +86,17 @@ class InstallPlan:
     @property
     def empty(self) -> bool:
         """True when there is nothing to install."""
-        return not (self.seed or self.requirements or self.requirement_files or self.project)
+        return not (self.seed or self.requirements or self.requirement_files or self.project or self.lock)
 
     def describe(self) -> str:
         """A short description for the log, e.g. ``"2 requirements, 1 -r file, the project (editable)"``."""
         parts = []
-        if self.requirements:
+        if self.lock is not None:
+            parts.append(f"what {os.path.basename(self.lock)} pins")
+        elif self.requirements:
             parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
         for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
-            if files:
+            if files and self.lock is None:
                 parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
         if self.project is not None:
             built = ", built by vrun" if self.project.endswith(".whl") else ""
@@ -112,14 +122,22 @@ class InstallPlan:
             out += ["-r", path]
         for path in self.constraint_files:
             out += ["-c", path]
+        return out + self._project()
+
+    def project_args(self) -> list[str]:
+        """The arguments that install the seed and the project alone, for installing them with
+        ``--no-deps`` on top of a lock file's packages."""
+        return [*self.seed, *self._project()]
+
+    def _project(self) -> list[str]:
         if self.project is not None and self.project.endswith(".whl"):  # a build from vrun's cache
             name = os.path.basename(self.project).split("-")[0]
             extras = f"[{','.join(self.extras)}]" if self.extras else ""
-            out.append(f"{name}{extras} @ {file_uri(self.project)}")
-        elif self.project is not None:
+            return [f"{name}{extras} @ {file_uri(self.project)}"]
+        if self.project is not None:
             target = self.project + (f"[{','.join(self.extras)}]" if self.extras else "")
-            out += ["-e", target] if self.editable else [target]
-        return out
+            return ["-e", target] if self.editable else [target]
+        return []
 
     def missing_from(self, env_dir: str) -> list[str]:
         """The :attr:`names` with no ``*.dist-info`` (or ``*.egg-info``) in the env's site-packages.
@@ -152,3 +170,57 @@ def file_uri(path: str) -> str:
     """The ``file://`` URI of an absolute POSIX path, percent-encoded as :meth:`pathlib.Path.as_uri`
     does (RFC 8089), without importing :mod:`pathlib` and :mod:`urllib` (~5 ms) on the build path."""
     return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+
+
+#: Hash algorithms pip's ``--hash`` accepts (pip's ``FAVORITE_HASH`` and ``STRONG_HASHES``).
+_PIP_HASHES = ("sha256", "sha384", "sha512")
+
+
+def lock_requirements(path: str) -> list[str]:
+    """The packages of a PEP 751 lock file as lines of a pip requirements file, to install with
+    ``pip install --no-deps -r`` (pip cannot read a ``pylock.toml`` yet).
+
+    Each package becomes ``name==version`` (an index package), ``name @ URL`` (an archive),
+    ``name @ git+URL@COMMIT`` (VCS) or a path (a directory; ``-e PATH`` when editable), relative
+    paths taken from the lock file's directory as PEP 751 says, with its ``marker`` after ``;`` so
+    that pip skips what does not apply to the env's interpreter. The PEP 751 ``hashes`` of its files
+    become ``--hash`` options (any one matching file is accepted) when every package has some and
+    none is a directory or VCS checkout; pip's hash-checking mode allows no unhashed line.
+
+    :raises OSError: the file cannot be read.
+    :raises ValueError: it is not TOML, or a package has no ``name``.
+    """
+    from vrun._compat import tomllib
+
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    base = os.path.dirname(os.path.abspath(path))
+    lines: list[tuple[str, list[str] | None]] = []  # a line and its hashes (None: cannot have any)
+    for package in data.get("packages", []):
+        name = package["name"]
+        marker = f" ; {package['marker']}" if package.get("marker") else ""
+        hashes: list[str] = []
+        if "directory" in package:
+            where = os.path.normpath(os.path.join(base, package["directory"]["path"]))
+            lines.append(((f"-e {where}" if package["directory"].get("editable") else where), None))
+            continue
+        if "vcs" in package:
+            vcs = package["vcs"]
+            url = vcs.get("url") or file_uri(os.path.join(base, vcs["path"]))
+            sub = f"#subdirectory={vcs['subdirectory']}" if vcs.get("subdirectory") else ""
+            lines.append((f"{name} @ {vcs['type']}+{url}@{vcs['commit-id']}{sub}{marker}", None))
+            continue
+        if "archive" in package:
+            archive = package["archive"]
+            url = archive.get("url") or file_uri(os.path.normpath(os.path.join(base, archive["path"])))
+            line = f"{name} @ {url}"
+            files = [archive]
+        else:
+            line = f"{name}=={package['version']}" if package.get("version") else name
+            files = [*package.get("wheels", []), *([package["sdist"]] if package.get("sdist") else [])]
+        for entry in files:
+            hashes += [f"{a}:{h}" for a, h in (entry.get("hashes") or {}).items() if a in _PIP_HASHES]
+        lines.append((line + marker, hashes))
+    if not all(hashes for _, hashes in lines):
+        return [line for line, _ in lines]
+    return [line + "".join(f" --hash={h}" for h in hashes or ()) for line, hashes in lines]

@@ -38,6 +38,7 @@ _LABELS = {
     "build_env": "build variables changed",
     "system_site_packages": "system_site_packages changed",
     "backend": "backend changed",
+    "lock": "lock file changed",
 }
 
 

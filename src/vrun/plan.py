@@ -20,11 +20,10 @@ from vrun.config import Config, Session
 from vrun.envs import MARKER, env_path, marker_problem
 from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
 from vrun.interpreters import NotProbedError, find_interpreter
+from vrun.lock import lock_state, refuse_unlocked
+from vrun.plancache import PLAN_SCHEMA
 from vrun.prepare import has_posargs
 from vrun.selection import required_names
-
-#: Bumped when the plan's layout changes; a stored plan of another schema is ignored.
-PLAN_SCHEMA = 5
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -79,6 +78,7 @@ def make_plan(
     backend: str | None = None,
     notices: Sequence[str] = (),
     probe: bool = True,
+    locked: bool = False,
 ) -> dict[str, Any]:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
@@ -87,17 +87,22 @@ def make_plan(
     :param backend: ``--backend``, or ``None``.
     :param notices: lines to show before running (e.g. two configs found).
     :param probe: run interpreters to learn about them (``False`` for read-only commands).
+    :param locked: ``--locked``: every session must install from a current lock file (sessions
+        with ``locked = true`` must anyway).
+    :raises LockError: a session that must install from its lock file cannot (before anything runs).
     """
     record_code_identity()
+    entries = [
+        plan_session(config, s, environ, backend=backend, explicit=s.name in explicit, probe=probe)
+        for s in sessions
+    ]
+    refuse_unlocked(entries, sessions, locked=locked)
     return {
         "schema": PLAN_SCHEMA,
         "root": str(config.root),
         "config": str(config.path),
         "notices": list(notices),
-        "sessions": [
-            plan_session(config, s, environ, backend=backend, explicit=s.name in explicit, probe=probe)
-            for s in sessions
-        ],
+        "sessions": entries,
         "inputs": {},
     }
 
@@ -151,6 +156,7 @@ def plan_session(
         "external": list(session.external),
         "tags": list(session.tags),
         "parallel": session.parallel,
+        "lock": None,
     }
     try:
         interp = find_interpreter(session.python, session=session.name, environ=environ, probe=probe)
@@ -167,7 +173,7 @@ def plan_session(
             where = f"tool.vrun.{where}"
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
     from vrun.backends import select_backend
-    from vrun.envkey import compute_key
+    from vrun.envkey import compute_key, with_lock
 
     try:
         chosen, note = select_backend(chosen, interp)
@@ -178,6 +184,13 @@ def plan_session(
     if note:
         entry["notes"].append(note)
     key = compute_key(session, config, interp, chosen, environ)
+    lock = lock_state(config, session, interp, key.components)
+    if lock["status"] == "current":
+        key = with_lock(key, lock["path"], root)
+    elif lock["status"] != "missing":
+        entry["notes"].append(
+            f"{lock['problem']}; installing without it (`vrun lock {session.name}` updates it)"
+        )
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
@@ -198,13 +211,17 @@ def plan_session(
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
         marker=inputs.signature(marker) if ready else None,
-        install=install_spec(config, session),
+        install=install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
+        lock=lock,
     )
     return entry
 
 
-def install_spec(config: Config, session: Session) -> dict[str, Any]:
-    """What to install, as plain values, with the PEP 503 names that must land in the env."""
+def install_spec(config: Config, session: Session, lock: str | None = None) -> dict[str, Any]:
+    """What to install, as plain values, with the PEP 503 names that must land in the env.
+
+    :param lock: the lock file to install from instead of resolving (a current one), or ``None``.
+    """
     root = str(config.root)
     project_name = None
     names: list[str] = []
@@ -229,6 +246,7 @@ def install_spec(config: Config, session: Session) -> dict[str, Any]:
         "mode": session.install_project,
         "extras": list(session.extras),
         "names": names,
+        "lock": lock,
     }
 
 

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-#: :data:`vrun.plan.PLAN_SCHEMA`, repeated to keep this module light (a test checks they match).
-PLAN_SCHEMA = 5
+#: The shape of a stored plan (:mod:`vrun.plan` builds it); a new shape never reads an old plan.
+PLAN_SCHEMA = 6
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 #: The directory of the vrun package running (the one :func:`vrun.plan.record_code_identity` records).
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))

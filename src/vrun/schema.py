@@ -18,6 +18,7 @@ from typing import Any
 
 from vrun import inputs, tomlfile
 from vrun.errors import ConfigError
+from vrun.tomlfile import key_part
 
 #: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
 BACKEND_CHOICES = ("auto", "uv", "virtualenv")
@@ -25,7 +26,7 @@ BACKEND_CHOICES = ("auto", "uv", "virtualenv")
 INSTALL_MODES = ("editable", "wheel")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
-TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs")
+TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked")
 SESSION_KEYS = (
     "description",
     "python",
@@ -48,6 +49,7 @@ SESSION_KEYS = (
     "build_env",
     "extends",
     "overrides",
+    "locked",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
@@ -74,7 +76,6 @@ ALIASES = {
     "template": "extends",
     "base": "extends",
 }
-BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: PEP 685 / core metadata: a valid extra name.
 EXTRA_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 UNSET = object()
@@ -132,28 +133,6 @@ class Context:
         data = self.pyproject()
         has_setup = inputs.is_file(str(self.root / "setup.py"))
         return "editable" if isinstance((data or {}).get("project"), dict) or has_setup else None
-
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
-
-
-def basic_string(value: str) -> str:
-    """``value`` as a TOML basic string: in double quotes, with ``"``, ``\\``, newline and tab
-    escaped and other control characters written ``\\uXXXX`` (the TOML 1.0 spec, "String")."""
-    out = []
-    for ch in value:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch < " " or ch == "\x7f":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def key_part(name: str) -> str:
-    """A table name as it is written in a dotted TOML key (a :func:`basic_string` unless bare)."""
-    return name if BARE_KEY.fullmatch(name) else basic_string(name)
 
 
 def _toml_type(value: object) -> str:
