@@ -72,7 +72,7 @@ def test_keys_are_the_loaders() -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "keys"), [("SESSION_KEYS", (*SESSION_KEYS, "locked")), ("TOP_KEYS", (*TOP_KEYS, "locked"))]
+    ("where", "keys"), [("SESSION_KEYS", (*SESSION_KEYS, "sandbox")), ("TOP_KEYS", (*TOP_KEYS, "sandbox"))]
 )
 def test_a_new_key_without_description_stops_the_generator(
     where: str,
@@ -87,7 +87,7 @@ def test_a_new_key_without_description_stops_the_generator(
     with pytest.raises(configschema.UndescribedKeyError) as info:
         configschema.build_schema()
     message = str(info.value)
-    assert "locked" in message and configschema.REGENERATE in message
+    assert "sandbox" in message and configschema.REGENERATE in message
     assert ("SESSION_PROPERTIES" if where == "SESSION_KEYS" else "TOP_PROPERTIES") in message
     assert configschema.main(["--write", str(tmp_path)]) == 2
     assert "error: the JSON Schema has no description for" in capsys.readouterr().err

@@ -146,6 +146,7 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
         return  # another tool's settings: parsing is what there is to check
     if kind == "taplo config":
         _check_taplo_config(data)
+        return
     if kind == "lock file":
         _check_lock_file(data)
         return

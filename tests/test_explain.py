@@ -376,15 +376,15 @@ def test_json_shape(recorded: dict[str, Any], vrun: Vrun) -> None:
     ]
 
 
-# --- a component vrun does not know (e.g. a lock, added by a newer vrun) -------------------------
+# --- a component vrun does not know (one a newer vrun adds) -------------------------
 
 
 def test_an_unknown_component_is_listed_and_compared_generically() -> None:
-    old = {"requirements": ["a"], "lock": {"pylock.test.toml": "1111"}}
-    new = {"requirements": ["a"], "lock": {"pylock.test.toml": "2222"}, "sandbox": True}
-    assert explain_change(old, new) == "lock changed: pylock.test.toml; sandbox changed"
+    old = {"requirements": ["a"], "sbom": {"bom.json": "1111"}}
+    new = {"requirements": ["a"], "sbom": {"bom.json": "2222"}, "sandbox": True}
+    assert explain_change(old, new) == "sbom changed: bom.json; sandbox changed"
     assert [describe(d) for d in differences(old, new)] == [
-        "lock changed: pylock.test.toml (1111 -> 2222)",
+        "sbom changed: bom.json (1111 -> 2222)",
         "sandbox added: true",
     ]
     item = {
@@ -400,7 +400,7 @@ def test_an_unknown_component_is_listed_and_compared_generically() -> None:
         "changes": [],
     }
     lines = explanation_lines(item)
-    assert "    lock:" in lines and "      pylock.test.toml: 2222" in lines and "    sandbox: true" in lines
+    assert "    sbom:" in lines and "      bom.json: 2222" in lines and "    sandbox: true" in lines
 
 
 def test_passwords_in_urls_are_redacted() -> None:
