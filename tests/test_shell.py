@@ -582,7 +582,7 @@ def test_write_shim_links_the_script_or_writes_one(tmp_path: Path) -> None:
     write_shim(shim)  # unchanged: not rewritten
     assert link.lstat().st_ino == before
     assert stat.S_IMODE(shim.directory.stat().st_mode) == 0o700
-    assert subprocess.run([link, "x"], capture_output=True, text=True).stdout == "script x\n"
+    assert subprocess.run([link, "x"], capture_output=True, text=True, check=True).stdout == "script x\n"
 
     by_m = plan_shim(BASE_PATH, root, "/src/vrun/__main__.py", sys.executable)
     assert by_m is not None
