@@ -150,7 +150,7 @@ def test_ctrl_c_during_a_build_clears_the_status_line(project: Path, vrun: Vrun)
     term.proc.send_signal(signal.SIGINT)
     assert term.wait() == 130, term.text
     shown = [line for line in screen(term.text) if line]
-    assert "vrun > session test failed: interrupted by SIGINT" in shown, shown
+    assert "vrun > session test failed: interrupted by SIGINT" in shown, (shown, term.text)
     assert not [line for line in shown if line.startswith("vrun > test: ")], shown
     assert not list((project / ".venvs").glob("test-*/"))  # the half-built env is gone
 

@@ -143,10 +143,10 @@ class StatusLine:
         width = width if width > 0 else 79  # a pseudo-terminal whose size was never set says 0
         room = width - len(tail)
         text = (text if len(text) <= room else text[: max(room - 3, 0)] + "...") + tail
-        if text != self.shown:
-            self._write(text)
+        if text != self.shown:  # noted before writing: clear() erases a line half-drawn at Ctrl-C
             self.shown = text
             _State.status = self if text else None
+            self._write(text)
 
     def clear(self) -> None:
         """Erase the line, if shown."""

@@ -56,8 +56,8 @@ def step(session: str, what: str, *, log: bool = True) -> Iterator[None]:
         line.draw(f"vrun > {session}: {what}", f" ({time.monotonic() - start:.1f}s)")
 
     _SHOWN.append(redraw)
-    redraw()
-    try:
+    try:  # a Ctrl-C may come while the line is drawn: it is erased all the same
+        redraw()
         yield
     finally:
         _SHOWN.remove(redraw)
