@@ -128,7 +128,7 @@ class StatusLine:
     """
 
     def __init__(self) -> None:
-        self.tty = _State.status_lines and os.environ.get("TERM") != "dumb" and _isatty(sys.stderr)
+        self.tty = _State.status_lines and os.environ.get("TERM") != "dumb" and isatty(sys.stderr)
         self.shown = ""
 
     def draw(self, text: str, tail: str = "") -> None:
@@ -160,7 +160,8 @@ class StatusLine:
             self.tty = False
 
 
-def _isatty(stream: object) -> bool:
+def isatty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal; False for a closed stream or an object without ``isatty``."""
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):

@@ -85,7 +85,7 @@ def run_parallel(
     received: list[int] = []
     selector = selectors.DefaultSelector()
     status = output.StatusLine()
-    use_pty = _isatty(sys.stdout)
+    use_pty = output.isatty(sys.stdout)
     tmp = tempfile.mkdtemp(prefix="vrun-parallel-")
 
     def forward(signum: int, frame: object = None) -> None:
@@ -294,13 +294,6 @@ def _killpg(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
     except OSError:
         pass
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
 
 
 def _copy_winsize(fd: int) -> None:
