@@ -317,6 +317,54 @@ def test_notes_for_untranslatable_constructs(tmp_path: Path) -> None:
     assert "# Not translated:" in (root / "vrun.toml").read_text()
 
 
+def test_pythons_the_project_excludes_are_left_out(tmp_path: Path) -> None:
+    """tabulate 0.10.0's tox.ini still lists py38/py39 while its requires-python is >=3.10."""
+    root = project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT + 'requires-python = ">=3.10"\n',
+            "tox.ini": """
+            [tox]
+            env_list = lint, py{38,39,310,311}, py38-extra
+            [testenv]
+            deps = pytest
+            commands = pytest
+            [testenv:py38-extra]
+            deps = numpy
+            [testenv:docs]
+            depends = py38-extra
+            [testenv:lint]
+            skip_install = true
+            base_python = python3.8
+            commands = ruff check
+            """,
+        },
+    )
+    config, notes = loaded(root)
+    assert list(config.sessions) == ["lint", "test-3.10", "test-3.11", "docs"]
+    assert config.default == ("lint", "test")
+    assert config.sessions["lint"].python == "3.8"  # installs no project: any Python will do
+    assert config.sessions["docs"].requires == ()
+    assert "tox.ini: test on Python 3.8, 3.9 left out: the project's requires-python is '>=3.10'" in notes
+    assert any(note.startswith("tox.ini: py38-extra on Python 3.8 left out") for note in notes)
+
+
+@pytest.mark.parametrize(
+    ("setting", "noted"),
+    [("", True), ("skip_missing_interpreters = true", True), ("skip_missing_interpreters = false", False)],
+)
+def test_missing_interpreters_rule_is_noted(tmp_path: Path, setting: str, noted: bool) -> None:
+    root = project(
+        tmp_path, {"tox.ini": f"[tox]\nenv_list = py311, py312\n{setting}\n[testenv]\ncommands = pytest\n"}
+    )
+    _, notes = translate(root)
+    assert any("vrun --skip-missing-interpreters" in note for note in notes) is noted, notes
+    _, notes = translate(
+        project(tmp_path, {"tox.ini": f"[tox]\n{setting}\n[testenv:lint]\ncommands = ruff\n"})
+    )
+    assert not any("--skip-missing-interpreters" in note for note in notes)  # no Python named
+
+
 def test_shell_operator_becomes_array(tmp_path: Path) -> None:
     root = project(tmp_path, {"tox.ini": "[testenv:x]\ncommands = echo a | b\n"})
     config, _ = loaded(root)

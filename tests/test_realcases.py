@@ -29,7 +29,7 @@ _NETWORK_TROUBLE = re.compile(
     r"Max retries exceeded|NewConnectionError|Failed to establish a new connection|"
     r"Name or service not known|Temporary failure in name resolution|Network is unreachable|"
     r"ProxyError|SSLError|timed out|ReadTimeoutError|Could not fetch URL|"
-    r"No matching distribution found for tabulate==" + re.escape(VERSION)
+    r"No matching distribution found for (?:tabulate|humanize)=="
 )
 
 
@@ -62,9 +62,14 @@ def _skip_if_unreachable(what: str, output: str) -> None:
 
 def _fetch_tabulate(dest: Path, env: dict[str, str]) -> Path:
     """Download the tabulate sdist with pip and unpack it under ``dest``; return its root."""
+    return _fetch(dest, env, "tabulate", VERSION)
+
+
+def _fetch(dest: Path, env: dict[str, str], name: str, version: str) -> Path:
+    """Download the sdist of ``name`` ``version`` with pip and unpack it under ``dest``; its root."""
     download = dest / "sdist"
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-    argv += ["--retries", "1", "--timeout", "30", f"tabulate=={VERSION}", "-d", str(download)]
+    argv += ["--retries", "1", "--timeout", "30", f"{name}=={version}", "-d", str(download)]
     try:
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     except subprocess.TimeoutExpired:
@@ -72,13 +77,13 @@ def _fetch_tabulate(dest: Path, env: dict[str, str]) -> Path:
     if proc.returncode != 0:
         _skip_if_unreachable("pip download", proc.stdout + proc.stderr)
         pytest.fail(f"pip download failed (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}")
-    (sdist,) = download.glob("tabulate-*.tar.gz")
+    (sdist,) = download.glob(f"{name}-*.tar.gz")
     with tarfile.open(sdist) as tar:
         if hasattr(tarfile, "data_filter"):  # PEP 706; warns from 3.12 when not given
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - Python < 3.11.4 without the backport
             tar.extractall(dest)
-    return dest / f"tabulate-{VERSION}"
+    return dest / f"{name}-{version}"
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="tabulate 0.10.0 requires Python >= 3.10")
@@ -115,3 +120,24 @@ def test_tabulate_sdist_suite_passes_under_vrun(tmp_path: Path, cache_dir: Path)
     assert "creating env" not in warm.stderr
     assert f"reusing env {session}-" in warm.stderr
     assert re.search(r"^\d+ passed, \d+ skipped, \d+ deselected in ", warm.stdout, re.MULTILINE), warm.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="both projects require Python >= 3.10")
+@pytest.mark.parametrize(("name", "version"), [("tabulate", VERSION), ("humanize", "4.17.0")])
+def test_vrun_init_turns_the_tox_ini_into_a_passing_session(
+    tmp_path: Path, cache_dir: Path, name: str, version: str
+) -> None:
+    """``vrun init`` from the project's own tox.ini, then its test session on this Python, as the
+    project's tox env would run it (tabulate: ``pytest -v --doctest-modules``; humanize: the
+    translations compiled first, then ``pytest --cov``)."""
+    env = _real_index_env(tmp_path / "home", cache_dir)
+    root = _fetch(tmp_path, env, name, version)
+    vrun = Vrun(root, env)
+    vrun("init", check=0)
+    session = f"test-{PY}"
+    assert session in vrun("list", check=0).stdout
+    run = vrun(session, timeout=900)
+    if run.returncode != 0:
+        _skip_if_unreachable("vrun's install", run.stdout + run.stderr)
+    assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr}"
+    assert re.search(r"^=+ \d+ passed(, \d+ skipped)? in [\d.]+s =+$", run.stdout, re.MULTILINE), run.stdout

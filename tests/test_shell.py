@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from vrun.activation import SUPPORTED_SHELLS, activate_code
+from vrun.activation import SUPPORTED_SHELLS, activate_code, own_command, plan_shim
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
 from vrun.shell import (
     ShellPlan,
@@ -33,6 +33,7 @@ from vrun.shell import (
     shell_exec_plan,
     shell_kind,
     write_rc_files,
+    write_shim,
 )
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -526,3 +527,115 @@ def test_activate_code_quotes_paths(tmp_path: Path) -> None:
     assert "'\\!'x/bin/activate.csh" in activate_code("tcsh", odd, "t")
     with pytest.raises(UsageError, match="newline"):
         activate_code("csh", tmp_path / "a\nb", "t")
+
+
+# --- vrun's own command inside ---------------------------------------------------------------
+
+
+def test_own_command_is_the_script_or_the_same_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "bin" / "vrun"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    assert own_command(str(script), "/py/bin/python") == (str(script), None)
+    monkeypatch.chdir(tmp_path)
+    assert own_command("bin/vrun", "/py/bin/python") == (str(script), None)  # made absolute
+    # python -m vrun: argv[0] is the package's __main__.py
+    main = str(Path(__import__("vrun").__file__).parent / "__main__.py")
+    assert own_command(main, "/opt/my py/bin/python") == (
+        None,
+        "#!/bin/sh\nexec '/opt/my py/bin/python' -m vrun \"$@\"\n",
+    )
+    assert own_command(str(tmp_path / "gone"), "/py")[0] is None
+
+
+def test_plan_shim_only_when_PATH_has_no_vrun(tmp_path: Path) -> None:
+    script = tmp_path / "venv" / "bin" / "vrun"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vrun").write_text("not executable")
+    root = tmp_path / "rc"
+    assert plan_shim(f"{script.parent}:{BASE_PATH}", root, str(script), "/py") is None
+    shim = plan_shim(f"{other}:{BASE_PATH}", root, str(script), "/py")
+    assert shim is not None
+    assert shim.directory.parent == root
+    assert (shim.target, shim.text) == (str(script), None)
+    by_m = plan_shim(BASE_PATH, root, "/src/vrun/__main__.py", "/py")
+    assert by_m is not None and by_m.target is None and by_m.directory != shim.directory
+
+
+def test_write_shim_links_the_script_or_writes_one(tmp_path: Path) -> None:
+    root = tmp_path / "rc"
+    script = tmp_path / "vrun-script"
+    script.write_text('#!/bin/sh\necho script "$@"\n')
+    script.chmod(0o755)
+    shim = plan_shim(BASE_PATH, root, str(script), sys.executable)
+    assert shim is not None
+    write_shim(shim)
+    link = shim.directory / "vrun"
+    assert os.readlink(link) == str(script)
+    before = link.lstat().st_ino
+    write_shim(shim)  # unchanged: not rewritten
+    assert link.lstat().st_ino == before
+    assert stat.S_IMODE(shim.directory.stat().st_mode) == 0o700
+    assert subprocess.run([link, "x"], capture_output=True, text=True, check=True).stdout == "script x\n"
+
+    by_m = plan_shim(BASE_PATH, root, "/src/vrun/__main__.py", sys.executable)
+    assert by_m is not None
+    write_shim(by_m)
+    proc = subprocess.run([by_m.directory / "vrun", "--version"], capture_output=True, text=True, check=True)
+    assert proc.stdout.startswith("vrun ")
+    assert sorted(p.name for p in by_m.directory.iterdir()) == ["vrun"]  # no temp left
+
+
+#: Print where ``vrun`` and ``python`` are found, and what the ``vrun`` found says.
+WHICH = {
+    "csh": 'printf "@%s=%s@\\n" VR "`which vrun`" PY "`which python`" OUT "`vrun hi`"',
+    "tcsh": 'printf "@%s=%s@\\n" VR "`which vrun`" PY "`which python`" OUT "`vrun hi`"',
+}
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh", "fish", "sh", "dash", "csh", "tcsh"])
+def test_shell_keeps_vrun_last_on_PATH(
+    kind: str, venv: Path, tmp_path: Path, environ: dict[str, str], rc_root: Path
+) -> None:
+    """vrun was started from a venv whose bin/ the shell's PATH lost: a directory with only ``vrun``
+    (a link to that script) goes last, so ``python`` stays the env's; ``deactivate`` keeps it."""
+    script = tmp_path / "vrun-venv" / "bin" / "vrun"
+    script.parent.mkdir(parents=True)
+    script.write_text('#!/bin/sh\necho "vrun says $*"\n')
+    script.chmod(0o755)
+    shim = plan_shim(environ["PATH"], rc_root, str(script), sys.executable)
+    assert shim is not None
+    plan = shell_exec_plan(kind, need(kind), venv, "test", environ, rc_root, shim)
+    probe = WHICH.get(
+        kind, 'printf "@%s=%s@\\n" VR "$(command -v vrun)" PY "$(command -v python)" OUT "$(vrun hi)"'
+    )
+    path = "(string join : $PATH)" if kind == "fish" else '"$PATH"'
+    again = '"`vrun hi`"' if kind in ("csh", "tcsh") else '"$(vrun hi)"'
+    out = run_plan(plan, probe + f"\ndeactivate\nprintf '@%s=%s@\\n' PATH2 {path} VR2 {again}")
+    assert out["VR"] == str(shim.directory / "vrun")
+    assert out["OUT"] == "vrun says hi"
+    assert out["PY"] == f"{venv}/bin/python"
+    assert out["PATH2"] == f"{BASE_PATH}:{shim.directory}"
+    assert out["VR2"] == "vrun says hi"
+
+
+@pytest.mark.parametrize("kind", sorted(EVAL))
+def test_activate_code_appends_vrun_and_deactivate_removes_it(
+    kind: str, venv: Path, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    exe = need(kind)
+    shim_dir = tmp_path / "only vrun"
+    code = tmp_path / "code"
+    code.write_text(activate_code(kind, venv, "test", shim_dir))
+    environ.update(XDG_CONFIG_HOME=str(tmp_path / "noconfig"), fish_greeting="")
+    argv = [exe, "-f"] if kind in ("tcsh", "csh") else [exe, "--no-config"] if kind == "fish" else [exe]
+    out = run(argv, environ, EVAL[kind].format(code=code) + "\n" + PROBES[kind] + "\n" + AFTER[kind] + "\n")
+    assert out["PATH"] == f"{venv}/bin:{BASE_PATH}:{shim_dir}"
+    assert out["PY"] == f"{venv}/bin/python"
+    assert out["PATH2"] == BASE_PATH

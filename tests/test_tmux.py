@@ -302,3 +302,40 @@ def test_eval_activate_then_deactivate_round_trips_path(
     pane.prompt(shell.prompt)
     assert pane.ask("P2", "$PATH") == path
     assert pane.ask("VE2", "$VIRTUAL_ENV") == ""
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
+def test_vrun_installed_in_the_active_venv_stays_on_PATH(
+    name: str, start: Callable[..., Pane], project: Path
+) -> None:
+    """vrun installed in a venv (the one running these tests), that venv activated: inside
+    ``vrun shell`` and after ``vrun activate``, ``vrun`` is still that script (found last on PATH)
+    while ``python`` is the session's, and a nested ``vrun shell`` is still refused."""
+    script = Path(sys.executable).parent / "vrun"
+    if not (script.is_file() and (script.parent / "activate").is_file()):
+        pytest.skip(f"vrun is not installed as a script in a venv beside {sys.executable}")
+    shell = SHELLS[name]
+    fish = name == "fish"
+    pane = start(shell, path=f"{script.parent}{os.pathsep}{BASE_PATH}", VIRTUAL_ENV_DISABLE_PROMPT="1")
+    activate = shlex.quote(str(script.parent / ("activate.fish" if fish else "activate")))
+    unset = "set -e VIRTUAL_ENV_DISABLE_PROMPT" if fish else "unset VIRTUAL_ENV_DISABLE_PROMPT"
+    assert pane.ask("VE0", "$VIRTUAL_ENV", before=f"source {activate}; {unset}; ") == str(
+        script.parent.parent
+    )
+    real = os.path.realpath(script)
+
+    pane.type("vrun shell test")
+    pane.prompt(f"(test) {shell.prompt}", BUILD)
+    venv, inside = in_env(pane, project)
+    assert str(script.parent) not in inside.split(os.pathsep)
+    assert pane.ask("VR", '$(readlink -f "$(command -v vrun)")') == real
+    assert pane.ask("RC", shell.status, before="vrun shell test; ") == "2"
+    assert f"vrun > error: already in a vrun shell for {venv}\n" in pane.screen()
+    pane.type("exit")
+    pane.prompt(shell.prompt)
+
+    pane.type("vrun activate test | source" if fish else 'eval "$(vrun activate test)"')
+    pane.prompt(f"(test) {shell.prompt}", BUILD)
+    in_env(pane, project)
+    assert pane.ask("V", "$(vrun --version)").startswith("vrun ")
+    assert pane.ask("VR2", '$(readlink -f "$(command -v vrun)")') == real

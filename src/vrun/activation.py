@@ -5,12 +5,24 @@ uv write ``bin/activate``, ``activate.fish`` and ``activate.csh``), so ``deactiv
 usual, then names the session in ``VIRTUAL_ENV_PROMPT`` and the prompt. :func:`rc_files` wraps
 that code in the rc files :mod:`vrun.shell` starts an interactive shell with: the user's own rc
 files first, then the activation. Quoting follows each shell's documented rules.
+
+vrun's own command stays reachable inside (:func:`own_command`, :class:`Shim`): when the shell's
+``PATH`` would have no ``vrun`` (vrun lives in a venv whose ``bin/`` the activation takes off
+``PATH``), a directory holding only a ``vrun`` goes last on ``PATH``, as conda keeps
+``condabin/``, which holds only ``conda``, on ``PATH`` in every env it activates. Putting the venv's
+whole ``bin/`` back, even last, would bring its ``python``, ``pip`` and every tool in it along: a
+``pytest`` the session's env lacks would then run on vrun's interpreter, without the session's
+requirements.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shlex
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from vrun.errors import UsageError
@@ -52,6 +64,60 @@ def _csh_quote(value: str) -> str:
     return quoted.replace("\\", "'\\\\'").replace("!", "'\\!'")
 
 
+@dataclass(frozen=True)
+class Shim:
+    """A directory holding only a ``vrun`` that runs this vrun, to go last on a shell's ``PATH``.
+
+    :param directory: the directory (private to the user, see :func:`vrun.shell.write_shim`).
+    :param target: the ``vrun`` script the ``vrun`` in it links to, or ``None``;
+    :param text: else the text of the ``sh`` script it is (``exec PYTHON -m vrun "$@"``).
+    """
+
+    directory: Path
+    target: str | None
+    text: str | None
+
+
+def own_command(argv0: str, executable: str) -> tuple[str | None, str | None]:
+    """How a shell runs this vrun again: ``(script, None)`` or ``(None, sh text)``.
+
+    Started as the ``vrun`` script (``argv0`` an existing file, not ``__main__.py``): that script,
+    as an absolute path (a pipx or ``uv tool`` link in ``~/.local/bin`` is kept as it is). Started
+    as ``python -m vrun``: a two-line ``sh`` script running ``executable -m vrun``, so the same
+    interpreter imports vrun (as installed there: ``PYTHONPATH`` is not kept by ``vrun shell``).
+
+    :param argv0: ``sys.argv[0]``: the script's path, or ``.../vrun/__main__.py`` under ``-m``.
+    :param executable: ``sys.executable``.
+    """
+    path = os.path.abspath(argv0) if argv0 else ""
+    if path and not path.endswith(".py") and os.path.isfile(path):
+        return path, None
+    return None, f'#!/bin/sh\nexec {shlex.quote(executable)} -m vrun "$@"\n'
+
+
+def plan_shim(path: str, root: Path, argv0: str | None = None, executable: str | None = None) -> Shim | None:
+    """The :class:`Shim` a shell whose ``PATH`` is ``path`` needs, or ``None`` when ``path`` finds a
+    ``vrun`` already (a system-wide install, pipx's ``~/.local/bin``, ``-m`` under a venv that has
+    one too).
+
+    :param path: the ``PATH`` the shell starts from (the active venv's ``bin/`` already removed).
+    :param root: vrun's private directory for shell files (:func:`vrun.shell.default_rc_root`).
+    :param argv0: default ``sys.argv[0]``; ``executable``: default ``sys.executable`` (see
+        :func:`own_command`).
+    """
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory, "vrun")
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return None
+    target, text = own_command(sys.argv[0] if argv0 is None else argv0, executable or sys.executable)
+    digest = hashlib.sha256(repr((target, text)).encode()).hexdigest()[:16]
+    return Shim(root / f"bin-{digest}", target, text)
+
+
+def _posix_append(directory: Path) -> str:
+    return f'PATH="${{PATH:+$PATH:}}"{shlex.quote(str(directory))}; export PATH\n'
+
+
 def _posix_activate(env_dir: Path, session: str) -> str:
     """Activation for bash, zsh, sh and dash: virtualenv's ``bin/activate``, then the session's name.
 
@@ -73,10 +139,12 @@ def _posix_activate(env_dir: Path, session: str) -> str:
     )
 
 
-def fish_activate(env_dir: Path, session: str) -> str:
-    """Activation for fish; its prompt prints ``$VIRTUAL_ENV_PROMPT`` on every draw."""
+def fish_activate(env_dir: Path, session: str, append: Path | None = None) -> str:
+    """Activation for fish; its prompt prints ``$VIRTUAL_ENV_PROMPT`` on every draw. ``append`` (a
+    :class:`Shim`'s directory) goes last on ``PATH`` first, so ``deactivate`` keeps it."""
+    first = f"set -gx PATH $PATH {_fish_quote(str(append))}; " if append else ""
     return (
-        f"source {_fish_quote(str(env_dir / 'bin' / 'activate.fish'))}; "
+        f"{first}source {_fish_quote(str(env_dir / 'bin' / 'activate.fish'))}; "
         f"set -gx VIRTUAL_ENV_PROMPT {_fish_quote(session)}"
     )
 
@@ -89,7 +157,11 @@ def _csh_activate(env_dir: Path, session: str) -> str:
     )
 
 
-def activate_code(kind: str, env_dir: Path, session: str) -> str:
+def _csh_append(directory: Path) -> str:
+    return f'setenv PATH "${{PATH}}"{_csh_quote(":" + str(directory))}'
+
+
+def activate_code(kind: str, env_dir: Path, session: str, append: Path | None = None) -> str:
     """Return the code ``vrun activate`` prints, to be run by the current shell.
 
     bash, zsh, sh, dash: ``eval "$(vrun activate SESSION)"``; fish: ``vrun activate SESSION | source``;
@@ -99,24 +171,33 @@ def activate_code(kind: str, env_dir: Path, session: str) -> str:
     :param kind: one of :data:`SUPPORTED_SHELLS`.
     :param env_dir: the env's directory (absolute).
     :param session: the session's name, for ``VIRTUAL_ENV_PROMPT`` and the prompt.
+    :param append: a :class:`Shim`'s directory, put last on ``PATH`` after the activation (so
+        ``deactivate`` removes it with the rest).
     :raises UsageError: ``kind`` is not supported, or csh is asked to quote a newline.
     """
     if kind in POSIX_SHELLS:
-        return _posix_activate(env_dir, session)
+        return _posix_activate(env_dir, session) + (_posix_append(append) if append else "")
     if kind == "fish":
-        return fish_activate(env_dir, session) + "\n"
+        last = f"; set -gx PATH $PATH {_fish_quote(str(append))}" if append else ""
+        return fish_activate(env_dir, session) + last + "\n"
     if kind in CSH_SHELLS:
-        return _csh_activate(env_dir, session) + "\n"
+        return _csh_activate(env_dir, session) + (f"; {_csh_append(append)}" if append else "") + "\n"
     raise unsupported(repr(kind))
 
 
-def rc_files(kind: str, env_dir: Path, session: str) -> dict[str, str]:
-    """The rc files for ``kind``, by file name; empty for fish, which takes its code on the command line."""
+def rc_files(kind: str, env_dir: Path, session: str, append: Path | None = None) -> dict[str, str]:
+    """The rc files for ``kind``, by file name; empty for fish, which takes its code on the command line.
+
+    :param append: a :class:`Shim`'s directory, put last on ``PATH`` after the user's rc files and
+        before the activation (so it stays after ``deactivate`` in that shell).
+    """
     header = "# written by vrun shell: your rc files first, then the session's env activated\n"
+    posix_append = _posix_append(append) if append else ""
     if kind == "bash":
         return {
             "bashrc": header
             + "if [ -f ~/.bashrc ]; then . ~/.bashrc; fi\n"
+            + posix_append
             + _posix_activate(env_dir, session)
         }
     if kind in ("sh", "dash"):
@@ -126,7 +207,7 @@ def rc_files(kind: str, env_dir: Path, session: str) -> dict[str, str]:
             'if [ -n "${ENV-}" ]; then eval "_vrun_rc=\\"$ENV\\""; '
             'if [ -r "$_vrun_rc" ]; then . "$_vrun_rc"; fi; unset _vrun_rc; fi\n'
         )
-        return {"shrc": header + user_env + _posix_activate(env_dir, session)}
+        return {"shrc": header + user_env + posix_append + _posix_activate(env_dir, session)}
     if kind == "zsh":
         zshenv = (
             header + "_vrun_zdotdir=$ZDOTDIR\n"
@@ -144,6 +225,7 @@ def rc_files(kind: str, env_dir: Path, session: str) -> dict[str, str]:
             "else unset ZDOTDIR; fi\n"
             "unset _vrun_user_zdotdir\n"
             "[[ -f ${ZDOTDIR:-$HOME}/.zshrc ]] && builtin source ${ZDOTDIR:-$HOME}/.zshrc\n"
+            + posix_append
             + _posix_activate(env_dir, session)
         )
         return {".zshenv": zshenv, ".zshrc": zshrc}
@@ -159,7 +241,8 @@ def rc_files(kind: str, env_dir: Path, session: str) -> dict[str, str]:
             'else if ( -f "$home/.cshrc" ) then\n'
             '    source "$home/.cshrc"\n'
             "endif\n"
-            f"source {_csh_quote(str(env_dir / 'bin' / 'activate.csh'))}\n"
+            + (_csh_append(append) + "\n" if append else "")
+            + f"source {_csh_quote(str(env_dir / 'bin' / 'activate.csh'))}\n"
             f'if ( "$VIRTUAL_ENV_PROMPT:q" != {_csh_quote(session)} ) then\n'
             f"    setenv VIRTUAL_ENV_PROMPT {_csh_quote(session)}\n"
             "    if ( $?_OLD_VIRTUAL_PROMPT ) then\n"

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
-from vrun import output
+from vrun import output, progress
 from vrun.envs import EnvLock
 from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.execute import run_command
@@ -129,7 +129,8 @@ def run_tool(
     """Run an installer through :func:`vrun.execute.run_command`; return its output.
 
     It runs in a process group of its own, holding ``lock`` (an inherited descriptor), with its
-    output captured in a temporary file (shown live with ``-v``).
+    output captured in a temporary file (shown live with ``-v``), while the build step shown on a
+    terminal (:func:`vrun.progress.ticker`) keeps its elapsed time up to date.
 
     :raises BuildError: it failed (with its output, and the requirement it blames).
     :raises Interrupted: vrun received a signal while it ran (the tool's group was stopped).
@@ -137,7 +138,9 @@ def run_tool(
     keep = () if lock is None or lock.fd is None else (lock.fd,)
     with tempfile.TemporaryFile() as log:
         fd = None if output.verbose() else log.fileno()
-        outcome = run_command(argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True)
+        outcome = run_command(
+            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True, tick=progress.ticker()
+        )
         log.seek(0)
         text = log.read().decode("utf-8", errors="replace")
     if outcome.received is not None:

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 
-from vrun import __version__, output
+from vrun import __version__, output, progress
 from vrun.backends import get_backend
 from vrun.envs import (
     MARKER,
@@ -114,16 +114,17 @@ def build_env(
 def _create_and_install(
     plan: Mapping[str, Any], s: Mapping[str, Any], environ: Mapping[str, str], lock: EnvLock
 ) -> None:
-    env_dir = s["env_dir"]
+    env_dir, name = s["env_dir"], s["name"]
     started = time.monotonic()
     backend = get_backend(s["backend"])
-    backend.create(
-        s["interpreter"]["executable"],
-        env_dir,
-        prompt=s["name"],
-        system_site_packages=s["system_site_packages"],
-        lock=lock,
-    )
+    with progress.step(name, f"creating the env with {backend.name}", log=False):
+        backend.create(
+            s["interpreter"]["executable"],
+            env_dir,
+            prompt=name,
+            system_site_packages=s["system_site_packages"],
+            lock=lock,
+        )
     todo = install_plan(s)
     environ = with_build_env(s, environ)
     if todo.project is not None:
@@ -134,9 +135,9 @@ def _create_and_install(
             todo = todo.replace(project=wheel)
     todo = todo.replace(seed=backend.seed)
     if not todo.empty:
-        if todo.describe():
-            output.info(f"installing {todo.describe()} with {backend.name}")
-        backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
+        what = todo.describe()
+        with progress.step(name, f"installing {what or 'pip'} with {backend.name}", log=bool(what)):
+            backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
         missing = todo.missing_from(env_dir)
         if missing:
             raise BuildError(
@@ -174,7 +175,8 @@ def reinstall_project(
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
-        backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+        with progress.step(s["name"], "reinstalling the project", log=False):
+            backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
 
 
 def with_build_env(s: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, str]:

@@ -263,7 +263,8 @@ def main(argv: Sequence[str]) -> int:
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""
     args = parsers[command].parse_args(argv[1:] if command else argv)
     args.cache_names = allowed[0] if allowed is not None and not command else None
-    output.configure(args.verbose - args.quiet, args.color)
+    # a -p child's output is captured and shown whole: its parent draws the one status line
+    output.configure(args.verbose - args.quiet, args.color, getattr(args, "parallel_child", None) is None)
     try:
         from vrun import commands
 

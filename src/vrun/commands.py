@@ -240,7 +240,16 @@ def ready(
 
 def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun shell SESSION``: exec the user's interactive shell with the env activated."""
-    from vrun.shell import detect_shell, exec_shell, inherited_env_problem, refuse_nested, shell_exec_plan
+    from vrun.activation import plan_shim
+    from vrun.shell import (
+        clean_environ,
+        default_rc_root,
+        detect_shell,
+        exec_shell,
+        inherited_env_problem,
+        refuse_nested,
+        shell_exec_plan,
+    )
 
     if posargs is not None:
         raise UsageError(
@@ -256,7 +265,9 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
     env_dir = ready(args, config, session, inheritable=True)["env_dir"]
     output.info(f"starting {kind} with {os.path.basename(env_dir)} activated; `exit` to leave")
     environ = shell_environ(session, env_dir, config)
-    exec_shell(shell_exec_plan(kind, executable, Path(env_dir), session.name, environ))
+    rc_root = default_rc_root(environ)
+    shim = plan_shim(clean_environ(environ, Path(env_dir)).get("PATH", ""), rc_root)
+    exec_shell(shell_exec_plan(kind, executable, Path(env_dir), session.name, environ, rc_root, shim))
 
 
 def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, str]:
@@ -278,8 +289,8 @@ def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, s
 
 def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun activate SESSION``: print code that activates the env in the current shell."""
-    from vrun.activation import activate_code
-    from vrun.shell import detect_shell, inherited_env_problem
+    from vrun.activation import activate_code, plan_shim
+    from vrun.shell import clean_environ, default_rc_root, detect_shell, inherited_env_problem, write_shim
 
     kind, _exe = detect_shell(os.environ, args.shell)
     if inherited_env_problem(os.environ):
@@ -291,7 +302,12 @@ def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
     config, _ = load(args)
     session = one_session(config, args.session)
     env_dir = ready(args, config, session)["env_dir"]
-    sys.stdout.write(activate_code(kind, Path(env_dir), session.name))
+    # activate's first step deactivates an active venv: vrun's own command must not go with it
+    after = clean_environ(os.environ, Path(env_dir)).get("PATH", "")
+    shim = plan_shim(after, default_rc_root(os.environ))
+    if shim is not None:
+        write_shim(shim)
+    sys.stdout.write(activate_code(kind, Path(env_dir), session.name, shim.directory if shim else None))
     return 0
 
 

@@ -19,7 +19,7 @@ from vrun.errors import CommandNotFoundError, UsageError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import FrameType
 else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
     import _signal as signal
@@ -291,6 +291,7 @@ def run_command(
     output: int | None = None,
     keep_fds: Sequence[int] = (),
     own_group: bool | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run one command and wait for it; return its :class:`Outcome`.
 
@@ -307,6 +308,8 @@ def run_command(
         terminal is inherited.
     :param keep_fds: descriptors the child inherits (a build lock: the installer then holds it).
     :param own_group: force a process group of its own (True) or not; default as described.
+    :param tick: called about every :data:`TICK_SECONDS` while the child runs (a status line's
+        elapsed time, :mod:`vrun.progress`); without it vrun simply blocks in ``waitpid``.
     """
     args: list[str] = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     group = (not in_foreground()) if own_group is None else own_group
@@ -314,7 +317,10 @@ def run_command(
     with _Supervisor(group, timeout) as supervisor:
         pid = _spawn(args, environ, cwd, new_session=group, output=output, keep_fds=keep_fds)
         supervisor.child = pid
-        _, wait_status = os.waitpid(pid, 0)  # retried after each signal handler (PEP 475)
+        if tick is None:
+            _, wait_status = os.waitpid(pid, 0)  # retried after each signal handler (PEP 475)
+        else:
+            wait_status = _wait_ticking(pid, tick)
         supervisor.child = None
         if supervisor.received is not None or supervisor.timed_out:
             supervisor.sweep(pid)
@@ -322,6 +328,40 @@ def run_command(
     status = 128 - code if code < 0 else code
     killed_by = -code if code < 0 else None
     return Outcome(status, supervisor.received, supervisor.timed_out, time.monotonic() - start, killed_by)
+
+
+#: Seconds between two calls of :func:`run_command`'s ``tick``.
+TICK_SECONDS = 0.1
+
+
+def _wait_ticking(pid: int, tick: Callable[[], None]) -> int:
+    """``waitpid(pid)``, calling ``tick`` about every :data:`TICK_SECONDS` meanwhile; the wait status.
+
+    On Linux a pidfd (``pidfd_open``, Linux 5.3) wakes the wait the moment the child exits;
+    elsewhere the child is polled, at 5 ms at first and then less often, so a short command is
+    not held up. Signal handlers run during the waits (PEP 475 retries them).
+    """
+    import select
+
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    delay = 0.005
+    try:
+        while True:
+            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return wait_status
+            tick()
+            if fd is not None:
+                select.select([fd], [], [], TICK_SECONDS)
+            else:
+                time.sleep(delay)
+                delay = min(delay * 2, TICK_SECONDS)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 #: Signals Python ignores at start-up, given back their default for the child as

@@ -27,7 +27,7 @@ from vrun import tomlfile
 from vrun.config import CONFIG_NAME
 from vrun.errors import UsageError
 from vrun.init_guess import guess
-from vrun.init_model import Notes, Session
+from vrun.init_model import Notes, Session, drop_excluded_pythons
 from vrun.init_nox import Noxfile
 from vrun.init_toxini import IniTox, parse_ini
 from vrun.init_toxtoml import TomlTox
@@ -64,6 +64,7 @@ def translate(root: Path) -> tuple[str, list[str]]:
     root = Path(root)
     notes = Notes()
     source, sessions, default = _translate(root, notes)
+    default = drop_excluded_pythons(root, sessions, default, source or "pyproject.toml", notes)
     return _emit(source, sessions, default, notes.list()), notes.list()
 
 

@@ -145,3 +145,57 @@ def install_value(root: Path, wanted: str | None, where: str, notes: Notes) -> s
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
         return None  # nothing to install (tox would need skipsdist here)
     return None if wanted == default else wanted
+
+
+def drop_excluded_pythons(
+    root: Path, sessions: list[Session], default: list[str] | None, source: str, notes: Notes
+) -> list[str] | None:
+    """Leave out the Pythons the project itself excludes, in place; return ``default`` without the
+    sessions that had no Python left.
+
+    A session that installs the project cannot pass on a Python outside the project's static
+    ``[project] requires-python`` (PEP 621; an installer refuses it, PEP 345's
+    ``Requires-Python``), yet tox and nox configs often keep listing an old one. Only ``X.Y``
+    specs (``3.8``, ``3.14t``, ``pypy3.10``) are judged: a minor version is kept when its first
+    or a late patch release matches. Each one left out gets a note; so does a session left with
+    none, which is removed, along with its name in ``default`` and in other sessions' ``requires``.
+    """
+    data = tomlfile.pyproject(str(root)) or {}
+    project = data.get("project")
+    wanted = project.get("requires-python") if isinstance(project, dict) else None
+    if not isinstance(wanted, str):
+        return default
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        allowed = SpecifierSet(wanted)
+    except InvalidSpecifier:
+        return default
+
+    def excluded(spec: str) -> bool:
+        match = re.fullmatch(r"(?:pypy)?(\d+)\.(\d+)t?", spec)
+        if match is None:
+            return False
+        minor = ".".join(match.groups())
+        return not (allowed.contains(f"{minor}.0") or allowed.contains(f"{minor}.99"))
+
+    gone: set[str] = set()
+    for s in sessions:
+        if s.install_project is False or s.python is None or project_default(root) is None:
+            continue
+        pythons = [s.python] if isinstance(s.python, str) else s.python
+        out = [py for py in pythons if excluded(py)]
+        if not out:
+            continue
+        notes.add(
+            f"{source}: {s.name} on Python {', '.join(out)} left out: the project's requires-python "
+            f"is {wanted!r}"
+        )
+        kept = [py for py in pythons if py not in out]
+        if not kept:
+            gone.add(s.name)
+        s.python = kept if isinstance(s.python, list) else s.python
+    sessions[:] = [s for s in sessions if s.name not in gone]
+    for s in sessions:
+        s.requires = [r for r in s.requires if r not in gone]
+    return [d for d in default if d not in gone] if default is not None else None

@@ -62,6 +62,7 @@ class ToxReader:
         self.core_labels: dict[str, list[str]] = {}  # label -> env names
         self.default_packaging_used = False
         self.origins: dict[tuple[str, str], str] = {}  # (env, key) -> the section that set it
+        self.skip_missing = True  # tox 4's skip_missing_interpreters, true unless set false
 
     # implemented by the readers
     def env_list(self) -> list[str] | None:
@@ -151,6 +152,12 @@ class ToxReader:
             self.notes.add(
                 f"{self.source}: tox installs the project from an sdist by default; vrun installs it "
                 'editable (set install_project = "wheel" to test the built package)'
+            )
+        if self.skip_missing and any(s.python for s in sessions):
+            self.notes.add(
+                f"{self.source}: tox skips an env whose Python is not installed (skip_missing_interpreters, "
+                "true unless set false); vrun fails its session: run `vrun --skip-missing-interpreters` "
+                "to skip them (ignored under CI)"
             )
         return sessions, order or None
 

@@ -79,7 +79,7 @@ class IniTox(ToxReader):
                         listed = [e for item in split_top(envs) for e in expand(item, notes)]
                         self.core_labels[label.strip()] = listed
             elif key == "skip_missing_interpreters":
-                notes.add(f"{source} [tox] skip_missing_interpreters: use vrun --skip-missing-interpreters")
+                self.skip_missing = self.clean(value).strip().lower() != "false"
             elif key == "requires":
                 notes.add(f"{source} [tox] requires (tox plugins): not translated")
             elif key not in _TOX_CORE_KEYS:

@@ -34,7 +34,7 @@ class TomlTox(ToxReader):
             elif key == "labels" and isinstance(value, dict):
                 self.core_labels = {k: list(v) for k, v in value.items() if isinstance(v, list)}
             elif key == "skip_missing_interpreters":
-                notes.add(f"{source} skip_missing_interpreters: use vrun --skip-missing-interpreters")
+                self.skip_missing = value is not False and str(value).lower() != "false"
             else:
                 notes.add(f"{source} {key}: not translated")
         for name, table in [("env_run_base", data.get("env_run_base", {})), *self.envs().items()]:

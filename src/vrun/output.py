@@ -49,6 +49,8 @@ _RESET = "\x1b[0m"
 class _State:
     threshold = INFO
     color: bool | None = None  # None: decide on first use
+    status_lines = True  # False in a ``-p`` child: its output is captured; the parent draws
+    status: StatusLine | None = None  # the status line shown now, cleared before a log line
 
 
 def color_enabled(choice: str, environ: Mapping[str, str], stream: TextIO) -> bool:
@@ -70,14 +72,22 @@ def color_enabled(choice: str, environ: Mapping[str, str], stream: TextIO) -> bo
         return False
 
 
-def configure(verbosity: int = 0, color: str = "auto") -> None:
+def configure(verbosity: int = 0, color: str = "auto", status_lines: bool = True) -> None:
     """Set how much vrun says and whether in colour; calling it again replaces the settings.
 
     :param verbosity: -1 or less quiet (warnings and errors only), 0 normal, 1 or more debug.
     :param color: ``auto``, ``always`` or ``never`` (see :func:`color_enabled`).
+    :param status_lines: False: never draw a :class:`StatusLine` (a ``-p`` child, whose output
+        its parent captures).
     """
     _State.threshold = DEBUG if verbosity > 0 else WARNING if verbosity < 0 else INFO
     _State.color = color_enabled(color, os.environ, sys.stderr)
+    _State.status_lines = status_lines
+
+
+def enabled(level: int) -> bool:
+    """Whether lines of ``level`` are shown (INFO is not under ``-q``)."""
+    return level >= _State.threshold
 
 
 def verbose() -> bool:
@@ -91,6 +101,8 @@ def log(level: int, message: str) -> None:
         return
     if _State.color is None:
         _State.color = color_enabled("auto", os.environ, sys.stderr)
+    if _State.status is not None:
+        _State.status.clear()
     line = f"vrun > {message}"
     if _State.color:
         line = f"{_COLORS.get(level, '')}{line}{_RESET}"
@@ -105,6 +117,55 @@ def log(level: int, message: str) -> None:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # stderr's reader went away: nothing more to say
         pass
+
+
+class StatusLine:
+    """One line of vrun's on a terminal, redrawn in place: carriage return, erase to the end of
+    the line, the text (cut to the terminal's width). Any :func:`log` line clears it first; the
+    owner draws it again. Drawn only when stderr is a terminal whose ``TERM`` is not ``dumb``, and
+    not in a ``-p`` child (:func:`configure`); elsewhere :attr:`tty` is False and nothing is written.
+    The ``-p`` scheduler's ``running: ...`` line and an env build's current step use it.
+    """
+
+    def __init__(self) -> None:
+        self.tty = _State.status_lines and os.environ.get("TERM") != "dumb" and isatty(sys.stderr)
+        self.shown = ""
+
+    def draw(self, text: str, tail: str = "") -> None:
+        """Show ``text`` and ``tail`` in place of what the line shows now; ``""`` clears it. Too
+        long for the terminal, ``text`` is cut (ending in ``...``), never ``tail``."""
+        if not self.tty:
+            return
+        try:
+            width = os.get_terminal_size(sys.stderr.fileno()).columns - 1
+        except (OSError, ValueError):
+            width = 0
+        width = width if width > 0 else 79  # a pseudo-terminal whose size was never set says 0
+        room = width - len(tail)
+        text = (text if len(text) <= room else text[: max(room - 3, 0)] + "...") + tail
+        if text != self.shown:  # noted before writing: clear() erases a line half-drawn at Ctrl-C
+            self.shown = text
+            _State.status = self if text else None
+            self._write(text)
+
+    def clear(self) -> None:
+        """Erase the line, if shown."""
+        self.draw("")
+
+    def _write(self, text: str) -> None:
+        try:
+            sys.stderr.write("\r\x1b[K" + text)
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):  # the reader left, or cannot encode the text
+            self.tty = False
+
+
+def isatty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal; False for a closed stream or an object without ``isatty``."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
 
 
 def stdout_line(text: str) -> None:

@@ -71,37 +71,6 @@ class _Child:
         return b"".join(self.chunks).replace(b"\r\n", b"\n")  # the pty's ONLCR; ours adds it again
 
 
-class _StatusLine:
-    """The live ``running: a 3s, b 1s`` line on a terminal; nothing elsewhere."""
-
-    def __init__(self) -> None:
-        self.tty = _isatty(sys.stderr)
-        self.shown = ""
-
-    def draw(self, running: Sequence[_Child]) -> None:
-        if not self.tty:
-            return
-        now = time.monotonic()
-        text = "vrun > running: " + ", ".join(f"{c.s['name']} {now - c.start:.0f}s" for c in running)
-        width = _columns() - 1
-        text = text if len(text) <= width else text[: width - 3] + "..."
-        if text != self.shown:
-            self._write(text if running else "")
-            self.shown = text if running else ""
-
-    def clear(self) -> None:
-        if self.tty and self.shown:
-            self._write("")
-            self.shown = ""
-
-    def _write(self, text: str) -> None:
-        try:
-            sys.stderr.write("\r\x1b[K" + text)
-            sys.stderr.flush()
-        except (BrokenPipeError, ValueError):
-            self.tty = False
-
-
 def run_parallel(
     plan: dict[str, Any], posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
 ) -> list[Result]:
@@ -115,8 +84,8 @@ def run_parallel(
     running: list[_Child] = []
     received: list[int] = []
     selector = selectors.DefaultSelector()
-    status = _StatusLine()
-    use_pty = _isatty(sys.stdout)
+    status = output.StatusLine()
+    use_pty = output.isatty(sys.stdout)
     tmp = tempfile.mkdtemp(prefix="vrun-parallel-")
 
     def forward(signum: int, frame: object = None) -> None:
@@ -159,7 +128,12 @@ def run_parallel(
                         other.stopped = True
                         other.signalled = other.signalled or time.monotonic()
                         _killpg(other.proc.pid, signal.SIGTERM)
-            status.draw(running)
+            now = time.monotonic()
+            status.draw(
+                "vrun > running: " + ", ".join(f"{c.s['name']} {now - c.start:.0f}s" for c in running)
+                if running
+                else ""
+            )
             _overdue(running)
     finally:
         for sig, handler in old.items():
@@ -320,19 +294,6 @@ def _killpg(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
     except OSError:
         pass
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
-
-
-def _columns() -> int:
-    import shutil
-
-    return shutil.get_terminal_size().columns
 
 
 def _copy_winsize(fd: int) -> None:

@@ -30,13 +30,13 @@ import shutil
 import tempfile
 import warnings
 
-from vrun import output
+from vrun import output, progress
 from vrun.envs import EnvLock
 from vrun.resolve import cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any, Literal
 
 #: wheel builds of this run: key -> wheel path (built once per run, removed at exit).
@@ -118,37 +118,37 @@ def _build(
     """Build ``distribution`` (``editable`` or ``wheel``) of the project at ``root`` into ``outdir``
     in a fresh build env of the session's interpreter (PEP 517 build isolation)."""
     from build import BuildBackendException, BuildException, ProjectBuilder
-    from pyproject_hooks import quiet_subprocess_runner
 
     from vrun.errors import VrunError
 
-    output.info(f"building the project ({distribution}) with {backend.name}")
     work = tempfile.mkdtemp(prefix="vrun-build-env-")
     try:
-        env_dir = os.path.join(work, "env")
-        python = s["interpreter"]["executable"]
-        backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
-        python = os.path.join(env_dir, "bin", "python")
-        variables = dict(s["build_env"])
+        with progress.step(s["name"], f"building the project ({distribution}) with {backend.name}"):
+            env_dir = os.path.join(work, "env")
+            python = s["interpreter"]["executable"]
+            backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
+            python = os.path.join(env_dir, "bin", "python")
+            variables = dict(s["build_env"])
 
-        def runner(cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
-            """pyproject_hooks' quiet runner, the session's ``build_env`` added to the hooks' environment."""
-            quiet_subprocess_runner(cmd, cwd, {**variables, **(extra_environ or {})})
+            def runner(
+                cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+            ) -> None:
+                """The hook runner, the session's ``build_env`` added to the hooks' environment."""
+                _hook_runner(cmd, cwd, {**variables, **(extra_environ or {})})
 
-        builder = ProjectBuilder(root, python_executable=python, runner=runner)
-        backend.install_requirements(
-            env_dir, sorted(builder.build_system_requires), environ=environ, cwd=root
-        )
-        with warnings.catch_warnings():
-            if not output.verbose():
-                warnings.simplefilter("ignore")
-            extra = builder.get_requires_for_build(distribution)
-        if extra:
-            backend.install_requirements(env_dir, sorted(extra), environ=environ, cwd=root)
-        with warnings.catch_warnings():  # a backend's deprecation notices: shown with -v only
-            if not output.verbose():
-                warnings.simplefilter("ignore")
-            return builder.build(distribution, outdir)
+            builder = ProjectBuilder(root, python_executable=python, runner=runner)
+            requires = sorted(builder.build_system_requires)
+            backend.install_requirements(env_dir, requires, environ=environ, cwd=root)
+            with warnings.catch_warnings():
+                if not output.verbose():
+                    warnings.simplefilter("ignore")
+                extra = builder.get_requires_for_build(distribution)
+            if extra:
+                backend.install_requirements(env_dir, sorted(extra), environ=environ, cwd=root)
+            with warnings.catch_warnings():  # a backend's deprecation notices: shown with -v only
+                if not output.verbose():
+                    warnings.simplefilter("ignore")
+                return builder.build(distribution, outdir)
     except (VrunError, BuildException, BuildBackendException, OSError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         output.info(
@@ -158,6 +158,26 @@ def _build(
         return None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _hook_runner(
+    cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+) -> None:
+    """Run a PEP 517 hook for ``pyproject_hooks`` as its ``quiet_subprocess_runner`` does (output
+    captured, :class:`subprocess.CalledProcessError` when it fails), but through
+    :func:`vrun.backends.run_tool`: in a process group of its own that Ctrl-C is forwarded to and
+    swept, its output shown live with ``-v``, the build step's time redrawn meanwhile.
+    """
+    import subprocess
+
+    from vrun.backends import run_tool
+    from vrun.errors import BuildError
+
+    environ = {**os.environ, **(extra_environ or {})}
+    try:
+        run_tool(cmd, what="the build backend", environ=environ, cwd=cwd or os.getcwd())
+    except BuildError as exc:
+        raise subprocess.CalledProcessError(1, list(cmd), output=getattr(exc, "output", "")) from exc
 
 
 @atexit.register

@@ -26,6 +26,10 @@ again is refused while that env is still active. A ``VIRTUAL_ENV`` that is set b
 ``bin/`` is not first on ``PATH``, as in a tmux pane that inherited it from the tmux server while the
 pane's rc files rebuilt ``PATH``) is removed before the new shell starts.
 
+vrun's own command stays on the shell's ``PATH`` when the cleaning took it off (vrun installed in
+the venv that was active): a private directory holding only ``vrun`` goes last on ``PATH``
+(:class:`vrun.activation.Shim`, written by :func:`write_shim`).
+
 Nothing here prints; :func:`inherited_env_problem` returns the line for the CLI to log.
 """
 
@@ -43,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from vrun.activation import CSH_SHELLS, SUPPORTED_SHELLS, fish_activate, rc_files, unsupported
+from vrun.activation import CSH_SHELLS, SUPPORTED_SHELLS, Shim, fish_activate, rc_files, unsupported
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
 from vrun.inputs import write_atomic
 from vrun.prepare import clean_path
@@ -68,11 +72,13 @@ class ShellPlan:
     :param argv: the shell's command line; ``argv[0]`` is the shell's executable.
     :param env: the shell's complete environment.
     :param files: rc files to write before starting the shell, absolute path -> text.
+    :param shim: the directory with vrun's own command that the rc files put on ``PATH``, if any.
     """
 
     argv: tuple[str, ...]
     env: Mapping[str, str]
     files: Mapping[Path, str]
+    shim: Shim | None = None
 
 
 def shell_kind(name: str) -> str | None:
@@ -250,11 +256,12 @@ def _home(environ: Mapping[str, str]) -> str:
 
 def shell_exec_plan(
     kind: str,
-    executable: str,
+    shell: str,
     env_dir: Path,
     session: str,
     environ: Mapping[str, str],
     rc_root: Path | None = None,
+    shim: Shim | None = None,
 ) -> ShellPlan:
     """Plan an interactive ``kind`` shell with ``env_dir`` activated after the user's rc files.
 
@@ -263,27 +270,30 @@ def shell_exec_plan(
     (the env directory) and what the shell needs to find vrun's rc files.
 
     :param kind: one of :data:`SUPPORTED_SHELLS`, from :func:`detect_shell`.
-    :param executable: the shell's executable.
+    :param shell: the shell's executable.
     :param env_dir: the env's directory (absolute), made by virtualenv (which writes the activate scripts).
     :param session: the session's name: ``VIRTUAL_ENV_PROMPT`` and the prompt's ``(SESSION)`` prefix.
     :param environ: the caller's environment.
     :param rc_root: where rc files go, default :func:`default_rc_root`.
+    :param shim: vrun's own command, for the rc files to append to ``PATH`` (:func:`vrun.activation.plan_shim`
+        of :func:`clean_environ`'s ``PATH``), or ``None``.
     :raises UsageError: ``kind`` is not supported.
     """
     if kind not in SUPPORTED_SHELLS:
         raise unsupported(repr(kind))
     env = clean_environ(environ, env_dir)
     env[SHELL_MARKER] = str(env_dir)
+    append = shim.directory if shim else None
     if kind == "fish":
-        return ShellPlan((executable, "-i", "-C", fish_activate(env_dir, session)), env, {})
-    texts = rc_files(kind, env_dir, session)
+        return ShellPlan((shell, "-i", "-C", fish_activate(env_dir, session, append)), env, {}, shim)
+    texts = rc_files(kind, env_dir, session, append)
     digest = hashlib.sha256(repr(sorted(texts.items())).encode()).hexdigest()[:16]
     rc_dir = (rc_root or default_rc_root(environ)) / f"{kind}-{digest}"
     files = {rc_dir / name: text for name, text in texts.items()}
     if kind == "bash":
-        argv: tuple[str, ...] = (executable, "--rcfile", str(rc_dir / "bashrc"), "-i")
+        argv: tuple[str, ...] = (shell, "--rcfile", str(rc_dir / "bashrc"), "-i")
     else:
-        argv = (executable, "-i")
+        argv = (shell, "-i")
     if kind == "zsh":
         if "ZDOTDIR" in environ:
             env["_VRUN_ZDOTDIR"] = environ["ZDOTDIR"]
@@ -295,7 +305,7 @@ def shell_exec_plan(
     elif kind in CSH_SHELLS:
         env["_VRUN_HOME"] = _home(environ)
         env["HOME"] = str(rc_dir)
-    return ShellPlan(argv, env, files)
+    return ShellPlan(argv, env, files, shim)
 
 
 def _private_dir(path: Path) -> None:
@@ -317,11 +327,40 @@ def _private_dir(path: Path) -> None:
         )
 
 
+def write_shim(shim: Shim) -> None:
+    """Make ``shim.directory`` (private) hold its ``vrun``: a symbolic link to the script, or an
+    executable ``sh`` script; replaced atomically, and only when it differs.
+
+    :raises VrunError: the directory or its parent is not usable (see :func:`_private_dir`), or the
+        ``vrun`` in it cannot be written.
+    """
+    _private_dir(shim.directory.parent)
+    _private_dir(shim.directory)
+    path = shim.directory / "vrun"
+    try:
+        if shim.target is not None:
+            if os.path.islink(path) and os.readlink(path) == shim.target:
+                return
+            tmp = shim.directory / f".vrun.{os.getpid()}.tmp"
+            tmp.unlink(missing_ok=True)
+            os.symlink(shim.target, tmp)
+            os.replace(tmp, path)
+        elif shim.text is not None:
+            if not path.is_symlink() and path.is_file() and path.read_text() == shim.text:
+                return
+            write_atomic(str(path), shim.text, mode=0o755)
+    except OSError as exc:
+        raise VrunError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def write_rc_files(plan: ShellPlan) -> None:
-    """Write ``plan.files`` (each replaced atomically, only when its text differs) in a private directory.
+    """Write ``plan.files`` (each replaced atomically, only when its text differs) in a private
+    directory, and ``plan.shim`` (:func:`write_shim`).
 
     :raises VrunError: the rc directory's parent is not usable (see :func:`_private_dir`).
     """
+    if plan.shim is not None:
+        write_shim(plan.shim)
     for path, text in plan.files.items():
         _private_dir(path.parent.parent)
         _private_dir(path.parent)
