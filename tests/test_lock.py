@@ -438,6 +438,31 @@ def test_differences_name_what_changed() -> None:
     assert differences(dynamic, {"project": {"metadata": {"setup.py": "2"}}}) == [
         "project metadata changed: setup.py"
     ]
+    # a hand-edited [tool.vrun] table: one phrase per input, never a traceback
+    edited = {**old, "project": {"dependencies": "attrs", "optional-dependencies": ["cli"]}, "groups": 3}
+    assert differences(edited, new)[-4:] == [
+        "dependency group changed: 3 -> []",
+        "extra added: cli",
+        "project changed",
+        "local project changed: lib",
+    ]
+
+
+def test_read_only_commands_do_not_refuse_a_locked_session(project: Path, vrun: Vrun) -> None:
+    """locked = true stops builds, not `vrun path`, `show` or `explain`, which build nothing."""
+    write_project(project, {"vrun.toml": "[sessions.a]\ninstall_project = false\nlocked = true\n"})
+    assert vrun("path", "a", check=0).stdout.strip().startswith(str(project / ".venvs" / "a-"))
+    shown = vrun("show", "a", check=0).stdout
+    assert "  lock: none (the installer resolves)" in shown and "  build_env: none" in shown
+    refused = vrun("path", "--build", "a", check=1)
+    assert "session a must install from its lock file (locked = true)" in refused.stderr
+    vrun("lock", "a", check=0)
+    assert "  lock: pylock.a.toml (current: installs what it pins)" in vrun("show", "a", check=0).stdout
+    (project / "vrun.toml").write_text(
+        '[sessions.a]\ninstall_project = false\nlocked = true\ndeps = ["alpha"]\n'
+    )
+    stale = vrun("show", "a", "--json", check=0).stdout
+    assert json.loads(stale)[0]["lock"]["status"] == "stale"
 
 
 def test_lock_requirements_for_pip(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def install_locked(
         if pip:
             try:
                 lines = lock_requirements(pinned)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a hand-edited file
                 raise BuildError(f"cannot read the lock file {pinned}: {exc}") from exc
             pinned = os.path.join(work, "pinned.txt")
             with open(pinned, "w", encoding="utf-8") as fh:

@@ -145,20 +145,11 @@ def _create_and_install(
                 hint="an installer setting sends packages elsewhere: check target, prefix, root and user in "
                 "pip.conf (or uv.toml), and PIP_TARGET, PIP_PREFIX, PIP_ROOT, PIP_USER",
             )
-    _seed_bytecode(s, environ)
+    from vrun.bytecode import prime
+
+    prime(s, environ)
     write_marker(s, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
-
-
-def _seed_bytecode(s: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-    """Start the new env with the bytecode earlier envs compiled (:mod:`vrun.bytecode`)."""
-    from vrun import bytecode
-    from vrun.resolve import cache_dir
-
-    if bytecode.enabled(environ):
-        interp = s["interpreter"]
-        tag = bytecode.cache_tag(interp["implementation"], interp["version_info"])
-        bytecode.seed(s["env_dir"], tag, cache_dir(environ))
 
 
 def reinstall_project(

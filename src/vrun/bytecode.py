@@ -38,6 +38,7 @@ from vrun.envtree import site_packages_dirs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from typing import Any
 
 #: Name of the bytecode memo's folder in vrun's cache directory.
 FOLDER = "bytecode"
@@ -191,3 +192,25 @@ def seed(env_dir: str, tag: str | None, cache_dir: str) -> int:
                         continue
                     linked += 1
     return linked
+
+
+def _where(s: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str | None, str] | None:
+    """The cache tag of session plan ``s``'s interpreter and vrun's cache dir; None when turned off."""
+    if not enabled(environ):
+        return None
+    from vrun.resolve import cache_dir
+
+    interp = s["interpreter"]
+    return cache_tag(interp["implementation"], interp["version_info"]), cache_dir(environ)
+
+
+def prime(s: Mapping[str, Any], environ: Mapping[str, str]) -> int:
+    """:func:`seed` the env of session plan ``s`` that vrun just built; return how many were linked."""
+    where = _where(s, environ)
+    return 0 if where is None else seed(s["env_dir"], *where)
+
+
+def remember(s: Mapping[str, Any], environ: Mapping[str, str]) -> int:
+    """:func:`harvest` the env of session plan ``s`` after the first run in it; return how many."""
+    where = _where(s, environ)
+    return 0 if where is None else harvest(s["env_dir"], *where)

@@ -86,6 +86,7 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
             backend=args.backend,
             notices=notices,
             locked=args.locked,
+            refuse=True,
         )
     plan.update(inputs=dict(recorder.files), environ=dict(recorder.environ), started_ns=recorder.started_ns)
     code, results = run_plan(plan, posargs, options(args), os.environ)
@@ -193,11 +194,13 @@ def one_session(config: Config, name: str) -> Session:
 
 
 def single_plan(
-    args: argparse.Namespace, config: Config, session: Session, *, probe: bool = True
+    args: argparse.Namespace, config: Config, session: Session, *, probe: bool = True, build: bool = False
 ) -> dict[str, Any]:
     """A plan of ``session`` alone, as the session loop would get it.
 
+    :param build: the plan is for building the env: ``--locked`` / ``locked = true`` apply.
     :raises VrunError: when its interpreter is missing (exit 2).
+    :raises LockError: with ``build``, the session must install from a lock file it lacks (exit 1).
     """
     plan = make_plan(
         config,
@@ -207,6 +210,7 @@ def single_plan(
         backend=args.backend,
         probe=probe,
         locked=getattr(args, "locked", False),
+        refuse=build,
     )
     refuse_error(plan["sessions"][0])
     return plan
@@ -230,7 +234,7 @@ def ready(
     its shared lock until exit (inheritable: for the lifetime of an exec'd shell); its session plan."""
     from vrun.envs import lock_for
 
-    plan = single_plan(args, config, session)
+    plan = single_plan(args, config, session, build=True)
     entry: dict[str, Any] = plan["sessions"][0]
     lock = lock_for(entry["env_dir"], inheritable=inheritable)
     _KEPT_LOCKS.append(lock)

@@ -57,6 +57,8 @@ def tmp_dir(env_dir: str, *, empty: bool) -> str:
     :raises VrunError: it cannot be removed or made (naming the path and why).
     """
     path = os.path.join(env_dir, TMP)
+    if os.path.islink(env_dir):  # vrun never deletes through a symlink out of .venvs/
+        raise VrunError(f"cannot prepare the temp dir {path}: the env {env_dir} is a symlink")
     try:
         if empty and os.path.islink(path):
             os.unlink(path)

@@ -6,10 +6,9 @@ Every error vrun reports derives from :class:`VrunError`. Only ``cli`` turns the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 TYPE_CHECKING = False  # not typing's: importing typing costs ~10 ms; type checkers honour the name
-if TYPE_CHECKING:  # annotations only: a warm run need not import pathlib for this module
+if TYPE_CHECKING:  # annotations only: a warm run need not import pathlib or collections.abc for this
+    from collections.abc import Sequence
     from pathlib import Path
 
 #: Exit status for bad input: configuration, usage, a missing interpreter (as argparse uses).

@@ -200,6 +200,8 @@ _NOUNS = {
     ("installer", "variables"): "installer variable",
     ("installer", "files"): "installer config file",
     ("installer", "tool.uv"): "[tool.uv] table",
+    ("build_env",): "build variable",
+    ("lock",): "lock file",
 }
 
 
@@ -208,7 +210,7 @@ def describe(difference: Mapping[str, Any]) -> str:
 
     E.g. ``"requirement added: pytest-xdist"``, ``"-r file changed: requirements.txt (1a2b3c4d ->
     9f8e7d6c)"``, ``"interpreter upgraded: CPython 3.12.1 -> 3.12.4"``, ``"backend changed: uv ->
-    virtualenv"``; an unknown component is named as in the key (``"lock changed: ..."``).
+    virtualenv"``; an unknown component is named as in the key (``"sbom changed: ..."``).
     Passwords in URLs are shown as ``****`` (pip's rule for index URLs in its logs).
     """
     name, path, change = difference["component"], list(difference["path"]), difference["change"]

@@ -236,24 +236,32 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
     found: list[str] = []
     for key, label in INPUT_LABELS.items():
         old, new = recorded.get(key), current.get(key)
-        if key == "project" and isinstance(old, dict) and isinstance(new, dict):
-            if "dependencies" in old and "dependencies" in new:
-                found += _list_diff("project dependency", old["dependencies"], new["dependencies"])
-                extras_old = old.get("optional-dependencies") or {}
-                extras_new = new.get("optional-dependencies") or {}
-                for extra in dict.fromkeys([*extras_new, *extras_old]):
-                    found += _list_diff(
-                        f"project dependency [{extra}]", extras_old.get(extra, []), extras_new.get(extra, [])
-                    )
-                continue
-            if "metadata" in old and "metadata" in new:
-                found += _diff("project metadata", old["metadata"], new["metadata"])
-                continue
-            if old != new:
-                found.append("project metadata changed")
-            continue
-        found += _diff(label, old, new)
+        try:
+            found += _input_differences(key, label, old, new)
+        except (TypeError, AttributeError):  # a hand-edited [tool.vrun] table: say what, not how
+            found.append(f"{label} changed")
     return found
+
+
+def _input_differences(key: str, label: str, old: Any, new: Any) -> list[str]:
+    """:func:`differences` for one recorded input.
+
+    :raises TypeError, AttributeError: the recorded value is not of the shape vrun writes.
+    """
+    if key == "project" and isinstance(old, dict) and isinstance(new, dict):
+        if "dependencies" in old and "dependencies" in new:
+            found = _list_diff("project dependency", old["dependencies"], new["dependencies"])
+            extras_old = old.get("optional-dependencies") or {}
+            extras_new = new.get("optional-dependencies") or {}
+            for extra in dict.fromkeys([*extras_new, *extras_old]):
+                found += _list_diff(
+                    f"project dependency [{extra}]", extras_old.get(extra, []), extras_new.get(extra, [])
+                )
+            return found
+        if "metadata" in old and "metadata" in new:
+            return _diff("project metadata", old["metadata"], new["metadata"])
+        return ["project metadata changed"] if old != new else []
+    return _diff(label, old, new)
 
 
 def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
@@ -377,7 +385,7 @@ def _tool_table(session: Session, state: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def requirement_lines(config: Config, session: Session) -> list[str]:
+def resolver_input_lines(config: Config, session: Session) -> list[str]:
     """The session's requirements as lines of a requirements file for the resolver: its ``deps``
     (local paths relative to the root, the resolver running there), group requirements, ``-r``
     and ``-c`` files. The project's own dependencies are not here: the resolver reads them from

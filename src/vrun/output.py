@@ -156,7 +156,7 @@ class StatusLine:
         try:
             sys.stderr.write("\r\x1b[K" + text)
             sys.stderr.flush()
-        except (BrokenPipeError, ValueError):  # the reader left, or cannot encode the text
+        except (OSError, ValueError):  # the reader left, the terminal hung up, or cannot encode the text
             self.tty = False
 
 

@@ -79,6 +79,7 @@ def make_plan(
     notices: Sequence[str] = (),
     probe: bool = True,
     locked: bool = False,
+    refuse: bool = False,
 ) -> dict[str, Any]:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
@@ -89,14 +90,18 @@ def make_plan(
     :param probe: run interpreters to learn about them (``False`` for read-only commands).
     :param locked: ``--locked``: every session must install from a current lock file (sessions
         with ``locked = true`` must anyway).
-    :raises LockError: a session that must install from its lock file cannot (before anything runs).
+    :param refuse: the plan is for building and running: apply ``locked`` (read-only commands,
+        which build nothing, do not refuse).
+    :raises LockError: with ``refuse``, a session that must install from its lock file cannot
+        (before anything runs).
     """
     record_code_identity()
     entries = [
         plan_session(config, s, environ, backend=backend, explicit=s.name in explicit, probe=probe)
         for s in sessions
     ]
-    refuse_unlocked(entries, sessions, locked=locked)
+    if refuse:
+        refuse_unlocked(entries, sessions, locked=locked)
     return {
         "schema": PLAN_SCHEMA,
         "root": str(config.root),

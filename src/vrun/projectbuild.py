@@ -128,13 +128,17 @@ def _build(
             python = s["interpreter"]["executable"]
             backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
             python = os.path.join(env_dir, "bin", "python")
-            variables = dict(s["build_env"])
+            from vrun.backends import UNSAFE_INSTALL_VARS
+
+            # The installer's environment (no PIP_TARGET, PYTHONPATH, ...) with the session's build_env.
+            hooks_environ = {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
+            hooks_environ.update(s["build_env"])
 
             def runner(
                 cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
             ) -> None:
-                """The hook runner, the session's ``build_env`` added to the hooks' environment."""
-                _hook_runner(cmd, cwd, {**variables, **(extra_environ or {})})
+                """The hook runner: the hooks see ``hooks_environ`` and what ``build`` adds."""
+                _hook_runner(cmd, cwd, {**hooks_environ, **(extra_environ or {})})
 
             builder = ProjectBuilder(root, python_executable=python, runner=runner)
             requires = sorted(builder.build_system_requires)
@@ -160,20 +164,19 @@ def _build(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _hook_runner(
-    cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
-) -> None:
+def _hook_runner(cmd: Sequence[str], cwd: str | None, environ: Mapping[str, str]) -> None:
     """Run a PEP 517 hook for ``pyproject_hooks`` as its ``quiet_subprocess_runner`` does (output
     captured, :class:`subprocess.CalledProcessError` when it fails), but through
     :func:`vrun.backends.run_tool`: in a process group of its own that Ctrl-C is forwarded to and
     swept, its output shown live with ``-v``, the build step's time redrawn meanwhile.
+
+    :param environ: the hooks' whole environment.
     """
     import subprocess
 
     from vrun.backends import run_tool
     from vrun.errors import BuildError
 
-    environ = {**os.environ, **(extra_environ or {})}
     try:
         run_tool(cmd, what="the build backend", environ=environ, cwd=cwd or os.getcwd())
     except BuildError as exc:

@@ -1,7 +1,7 @@
 """The resolver behind ``vrun lock``: ``uv pip compile --format pylock.toml``, run for one session.
 
 vrun resolves nothing itself. For each session it gives uv a requirements file of the session's
-requirements (:func:`vrun.lock.requirement_lines`), the project's metadata file with ``--extra``
+requirements (:func:`vrun.lock.resolver_input_lines`), the project's metadata file with ``--extra``
 for its extras (so uv lists the project's dependencies, never the project), the session's Python
 (``--universal --python-version X.Y``, see :mod:`vrun.lock`; ``--python`` for what must be built),
 and ``-o`` a copy of the existing lock file: uv keeps the versions pinned there unless the
@@ -24,11 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vrun import tomlfile
-from vrun.backends import UNSAFE_INSTALL_VARS, find_uv, run_tool, uv_problem
+from vrun.backends import UNSAFE_INSTALL_VARS, UV_HINT, find_uv, run_tool, uv_problem
+from vrun.build import with_build_env
 from vrun.config import Config, Session
 from vrun.errors import BuildError, UsageError
 from vrun.inputs import write_atomic
-from vrun.lock import requirement_lines
+from vrun.lock import resolver_input_lines
 
 #: pip's spellings of true for a boolean option in the environment (pip's ``strtobool``).
 _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
@@ -88,7 +89,7 @@ def compile_lock(
     uv = find_uv()
     problem = uv_problem(uv)
     if problem or uv is None:
-        raise UsageError(f"vrun lock resolves with uv: {problem}", hint="pip install uv, or put uv on PATH")
+        raise UsageError(f"vrun lock resolves with uv: {problem}", hint=UV_HINT)
     root = str(config.root)
     state = entry["lock"]
     path = state["path"]
@@ -100,7 +101,7 @@ def compile_lock(
     try:
         source = os.path.join(work, "requirements.in")
         with open(source, "w", encoding="utf-8") as fh:
-            fh.write("".join(f"{line}\n" for line in requirement_lines(config, session)))
+            fh.write("".join(f"{line}\n" for line in resolver_input_lines(config, session)))
         argv = [uv, "pip", "compile", "--format", "pylock.toml", "--no-header", "--universal"]
         argv += [
             "--python-version",
@@ -121,7 +122,8 @@ def compile_lock(
             argv += ["--upgrade-package", name]
         if state["status"] in ("current", "stale", "foreign"):  # a PEP 751 file uv can read
             shutil.copyfile(path, scratch)
-        env = {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
+        # uv builds what it must read metadata from (setup.py projects, sdists) as the install would
+        env = {k: v for k, v in with_build_env(entry, environ).items() if k not in UNSAFE_INSTALL_VARS}
         env["UV_PYTHON_DOWNLOADS"] = "never"
         run_tool(argv, what=f"uv pip compile (locking {session.name})", environ=env, cwd=root)
         with open(scratch, encoding="utf-8") as fh:

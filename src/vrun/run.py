@@ -270,24 +270,11 @@ def _run_one(
             _fail(result, exc)
             _not_run(result, preview_argvs(s, plan["root"], posargs, environ)[len(result["commands"]) :])
         if built:
-            _remember_bytecode(s, environ)
+            from vrun.bytecode import remember
+
+            remember(s, environ)
     finally:
         lock.release()
-
-
-def _remember_bytecode(s: SessionPlan, environ: Mapping[str, str]) -> None:
-    """After the first run in an env this run built, remember its bytecode (:mod:`vrun.bytecode`)."""
-    from vrun import bytecode
-
-    if bytecode.enabled(environ):
-        from vrun.resolve import cache_dir
-
-        interp = s["interpreter"]
-        bytecode.harvest(
-            s["env_dir"],
-            bytecode.cache_tag(interp["implementation"], interp["version_info"]),
-            cache_dir(environ),
-        )
 
 
 def ready_env(

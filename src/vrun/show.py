@@ -47,7 +47,9 @@ def resolved(
         ``argv`` as run, ``shell``, and ``line`` as vrun echoes it), ``takes_posargs``; ``cwd``;
         ``set_env`` (name -> value, placeholders substituted); ``pass_env`` (pattern -> the names
         of current variables it passes); ``passed_by_default`` (names passed by vrun's default
-        allow-list); ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
+        allow-list); ``build_env`` (name -> value); ``lock`` (``file``, ``status``, ``problem``
+        of its lock file, :func:`vrun.lock.lock_state`; ``None`` without an interpreter);
+        ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
     env_dir = entry["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
@@ -91,6 +93,10 @@ def resolved(
         "extras": list(session.extras),
         "install_project": session.install_project,
         "system_site_packages": session.system_site_packages,
+        "build_env": dict(entry["build_env"]),
+        "lock": (
+            None if entry["lock"] is None else {k: entry["lock"][k] for k in ("file", "status", "problem")}
+        ),
         "commands": commands,
         "takes_posargs": entry["posargs"],
         "cwd": entry["cwd"],
@@ -134,6 +140,15 @@ def resolved_lines(item: Mapping[str, Any]) -> list[str]:
     ):
         value = False if key == "install_project" and item[key] is None else item[key]
         lines.append(f"  {label}: {show_value(value)}")
+    lines.append("  build_env:" if item["build_env"] else "  build_env: none")
+    lines += [f"    {key}={value}" for key, value in item["build_env"].items()]
+    lock = item["lock"]
+    if lock is None or lock["status"] == "missing":
+        lines.append("  lock: none (the installer resolves)")
+    elif lock["status"] == "current":
+        lines.append(f"  lock: {lock['file']} (current: installs what it pins)")
+    else:
+        lines.append(f"  lock: {lock['file']} ({lock['status']}, not used: {lock['problem']})")
     lines.append("  commands:" if item["commands"] else "  commands: none")
     lines += [f"    {command['line']}" for command in item["commands"]]
     lines.append("  set_env:" if item["set_env"] else "  set_env: none")
