@@ -186,7 +186,10 @@ class _Supervisor:
             return
         try:
             if self.own_group:
-                os.killpg(child, signum)
+                try:
+                    os.killpg(child, signum)
+                except ProcessLookupError:  # forked, but its setsid() has not run yet
+                    os.kill(child, signum)
             else:
                 os.kill(child, signum)
         except OSError:
@@ -315,8 +318,13 @@ def run_command(
     group = (not in_foreground()) if own_group is None else own_group
     start = time.monotonic()
     with _Supervisor(group, timeout) as supervisor:
-        pid = _spawn(args, environ, cwd, new_session=group, output=output, keep_fds=keep_fds)
-        supervisor.child = pid
+        # Held back until the supervisor knows the child: a signal in between is then forwarded.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _Supervisor.FORWARDED)
+        try:
+            pid = _spawn(args, environ, cwd, new_session=group, output=output, keep_fds=keep_fds, mask=mask)
+            supervisor.child = pid
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if tick is None:
             _, wait_status = os.waitpid(pid, 0)  # retried after each signal handler (PEP 475)
         else:
@@ -377,12 +385,15 @@ def _spawn(
     new_session: bool,
     output: int | None,
     keep_fds: Sequence[int],
+    mask: Iterable[int] = (),
 ) -> int:
     """Fork and exec ``args`` (``args[0]`` is a path) in ``cwd``; return the child's pid.
 
     What :class:`subprocess.Popen` does for this case, without importing it: the child changes
     directory, optionally starts a new session (``start_new_session``), redirects its output,
-    keeps ``keep_fds`` open (``pass_fds``), restores :data:`_RESTORED`, and replaces itself; if it
+    keeps ``keep_fds`` open (``pass_fds``), restores :data:`_RESTORED`, gives the forwarded
+    signals their default action and ``mask`` back (the parent blocks them around the fork), and
+    replaces itself; if it
     cannot, it says why on stderr and exits 127, as a shell would. Descriptors vrun opened are
     close-on-exec (PEP 446), so the child inherits only stdin, stdout, stderr and ``keep_fds``.
     """
@@ -392,6 +403,12 @@ def _spawn(
         return pid
     exec_failed = False
     try:  # the child: nothing here may return into vrun's code
+        # vrun's Python handlers were copied by fork: a signal meant for the child before it
+        # replaces itself would run them here and be lost. The default is what exec gives anyway;
+        # then the signal mask the parent had before blocking the forwarded signals for the fork.
+        for sig in _Supervisor.FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.chdir(cwd)
         if new_session:
             os.setsid()
