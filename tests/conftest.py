@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -74,6 +75,21 @@ GREET = textwrap.dedent(
         return 0
     """
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def signals_as_in_a_terminal() -> Iterator[None]:
+    """Start every vrun as an interactive shell would, however pytest was started.
+
+    vrun keeps a signal it was started ignoring ignored (a shell's background job ignores SIGINT,
+    ``nohup`` SIGHUP), and children inherit ignored signals; the tests that interrupt vrun need
+    them not ignored, also when the suite runs as a background job.
+    """
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGHUP: signal.SIG_DFL}
+    old = {sig: signal.signal(sig, h) for sig, h in wanted.items() if signal.getsignal(sig) == signal.SIG_IGN}
+    yield
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")

@@ -413,3 +413,33 @@ def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) 
     assert writable == []
     (site,) = env.glob("lib/python*/site-packages")
     assert list(site.glob("demo*")) and (env / "bin" / "greet").is_file()
+
+
+def test_a_signal_vrun_was_started_ignoring_stays_ignored(project: Path, vrun: Vrun) -> None:
+    """Under nohup (SIGHUP ignored) a hangup neither stops vrun nor its command, which inherits
+    the ignored signal as exec passes it on; vrun installs no handler over it."""
+    write_project(
+        project,
+        {
+            "vrun.toml": """
+                [sessions.s]
+                install_project = false
+                commands = [["python", "-c", "import time; time.sleep(1.5); print('finished')"]]
+            """
+        },
+    )
+    vrun("s", "--install-only", check=0)
+    proc = subprocess.Popen(
+        ["nohup", sys.executable, "-m", "vrun", "s"],
+        cwd=project,
+        env=vrun.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == "finished" and "session s passed" in err

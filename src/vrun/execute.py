@@ -159,6 +159,26 @@ class Outcome:
         self.duration = duration
 
 
+def handle(signals: Iterable[int], handler: Callable[[int, FrameType | None], None]) -> dict[int, object]:
+    """Install ``handler`` for each of ``signals`` that vrun was not started ignoring; return the
+    handlers replaced, to restore with :func:`restore`.
+
+    A signal ignored at start-up stays ignored, as a shell's background job (SIGINT) or ``nohup``
+    (SIGHUP) asked, and as exec passes it on to every child (POSIX ``execve``).
+    """
+    old: dict[int, object] = {}
+    for sig in signals:
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            old[sig] = signal.signal(sig, handler)
+    return old
+
+
+def restore(old: Mapping[int, object]) -> None:
+    """Put back the handlers :func:`handle` replaced."""
+    for sig, handler in old.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
 class _Supervisor:
     """While a child runs: forward SIGINT/SIGTERM/SIGHUP to it, enforce the timeout, escalate.
 
@@ -216,8 +236,7 @@ class _Supervisor:
         signal.setitimer(signal.ITIMER_REAL, self.grace)
 
     def __enter__(self) -> _Supervisor:
-        for sig in self.FORWARDED:
-            self._old[sig] = signal.signal(sig, self._handler)
+        self._old = handle(self.FORWARDED, self._handler)
         self._old[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._alarm)
         if self.timeout:
             signal.setitimer(signal.ITIMER_REAL, self.timeout)
@@ -225,8 +244,7 @@ class _Supervisor:
 
     def __exit__(self, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        for sig, old in self._old.items():
-            signal.signal(sig, old)  # type: ignore[arg-type]
+        restore(self._old)
 
     def sweep(self, pgid: int) -> None:
         """After an interrupt or a timeout, stop what is left of the child's process group.
@@ -404,10 +422,12 @@ def _spawn(
     exec_failed = False
     try:  # the child: nothing here may return into vrun's code
         # vrun's Python handlers were copied by fork: a signal meant for the child before it
-        # replaces itself would run them here and be lost. The default is what exec gives anyway;
+        # replaces itself would run them here and be lost. The default is what exec gives anyway
+        # (ignored signals stay ignored);
         # then the signal mask the parent had before blocking the forwarded signals for the fork.
         for sig in _Supervisor.FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.chdir(cwd)
         if new_session:

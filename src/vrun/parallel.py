@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 from vrun import output
 from vrun.ci import fold_end, fold_start
 from vrun.errors import Interrupted
-from vrun.execute import grace_seconds
+from vrun.execute import grace_seconds, handle, restore
 from vrun.report import xml_safe
 from vrun.run import RunOptions, new_result, skip_reason
 
@@ -94,7 +94,7 @@ def run_parallel(
             child.signalled = child.signalled or time.monotonic()
             _killpg(child.proc.pid, signum)
 
-    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    old = handle((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), forward)
     try:
         while pending or running:
             if received:
@@ -136,8 +136,7 @@ def run_parallel(
             )
             _overdue(running)
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        restore(old)
         for child in running:  # only after an unexpected error: leave nothing behind
             _killpg(child.proc.pid, signal.SIGKILL)
             child.proc.wait()

@@ -19,7 +19,7 @@ from vrun import output
 from vrun.ci import append_step_summary, ci_name, fold_end, fold_start, github_annotations
 from vrun.envs import MARKER, link_last_used, lock_for, touch_used, venvs_usable
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
-from vrun.execute import resolve_program, run_command, signal_name
+from vrun.execute import handle, resolve_program, restore, run_command, signal_name
 from vrun.inputs import signature
 from vrun.prepare import Values, command_environ, expand_argv, join, preview_argvs, unset_variable
 
@@ -110,7 +110,7 @@ def run_plan(
             return EXIT_USAGE, []
     for notice in plan["notices"]:
         output.warning(notice)
-    old = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old = handle((signal.SIGTERM, signal.SIGHUP), _raise_interrupted)
     try:
         if options.jobs:
             from vrun.parallel import run_parallel
@@ -119,8 +119,7 @@ def run_plan(
         else:
             results = run_sessions(plan, posargs, options, environ)
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        restore(old)
     if not options.child:
         output.summary(results)
         report_to_ci(results, environ)
