@@ -458,6 +458,12 @@ def test_read_only_commands_do_not_refuse_a_locked_session(project: Path, vrun: 
     assert "  lock: none (the installer resolves)" in shown and "  build_env: none" in shown
     refused = vrun("path", "--build", "a", check=1)
     assert "session a must install from its lock file (locked = true)" in refused.stderr
+    (project / "vrun.toml").write_text("[sessions.a]\ninstall_project = false\n")
+    assert (
+        "must install from its lock file (--locked)"
+        in vrun("path", "--build", "--locked", "a", check=1).stderr
+    )
+    (project / "vrun.toml").write_text("[sessions.a]\ninstall_project = false\nlocked = true\n")
     vrun("lock", "a", check=0)
     assert "  lock: pylock.a.toml (current: installs what it pins)" in vrun("show", "a", check=0).stdout
     (project / "vrun.toml").write_text(

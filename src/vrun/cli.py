@@ -161,6 +161,9 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--build", action="store_true", help="build the env first if it is not ready")
+    p.add_argument(
+        "--locked", action="store_true", help="with --build: refuse unless the session's lock file is current"
+    )
     _common(p)
 
     p = parsers["rm"] = argparse.ArgumentParser(prog="vrun rm", description="Remove the sessions' envs.")
