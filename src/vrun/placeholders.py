@@ -354,6 +354,8 @@ def missing(
     """
     check = Expander(lambda name: "", variable, posargs, join=" ".join)  # only variables matter
     for label, text in texts.items():
+        if "{env:" not in text:  # nothing to look up (and no posargs default to split)
+            continue
         try:
             check.text(text)
         except UnsetVariable as exc:
