@@ -88,14 +88,22 @@ def _one_line(message: str) -> str:
     return f"{lines[0]} {lines[-1]}"
 
 
+def tool_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without :data:`UNSAFE_INSTALL_VARS`: what every tool vrun runs for a build sees
+    (installers, ``uv pip compile`` for a lock, the project's PEP 517 hooks), so no
+    ``PIP_TARGET``, ``PYTHONPATH`` or ``PYTHONHOME`` sends or mixes packages elsewhere."""
+    return {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
+
+
 def installer_environ(env_dir: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment an installer runs in: the caller's, pointed at the env.
 
     The caller's ``PIP_*``/``UV_*`` index settings pass through (that is how a user points
     vrun at a mirror or a wheelhouse; they are part of the env key); :data:`UNSAFE_INSTALL_VARS`
-    are removed, ``PIP_USER=0`` is set, ``VIRTUAL_ENV`` is the env and its ``bin/`` leads ``PATH``.
+    are removed (:func:`tool_environ`), ``PIP_USER=0`` is set, ``VIRTUAL_ENV`` is the env and its
+    ``bin/`` leads ``PATH``.
     """
-    env = {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
+    env = tool_environ(environ)
     env["VIRTUAL_ENV"] = env_dir
     env["PATH"] = os.pathsep.join([os.path.join(env_dir, "bin"), env.get("PATH", os.defpath)])
     env["PIP_USER"] = "0"

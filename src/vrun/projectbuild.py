@@ -62,6 +62,8 @@ def project_wheel(s: Mapping[str, Any], root: str, environ: Mapping[str, str], b
     """A wheel of the project for ``s`` (editable or not, per its ``install_project``), or ``None``
     when it cannot be built here (the installer then builds it; see the module docstring).
 
+    :param environ: the caller's environment with the session's ``build_env`` laid over it
+        (:func:`vrun.build.with_build_env`), as the build hooks and the installer see it.
     :param backend: the session's :class:`vrun.backends.Backend`, which makes the build env.
     """
     mode = s["install"]["mode"]
@@ -128,11 +130,9 @@ def _build(
             python = s["interpreter"]["executable"]
             backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
             python = os.path.join(env_dir, "bin", "python")
-            from vrun.backends import UNSAFE_INSTALL_VARS
+            from vrun.backends import tool_environ
 
-            # The installer's environment (no PIP_TARGET, PYTHONPATH, ...) with the session's build_env.
-            hooks_environ = {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
-            hooks_environ.update(s["build_env"])
+            hooks_environ = {**tool_environ(environ), **s["build_env"]}
 
             def runner(
                 cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None

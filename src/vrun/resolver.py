@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vrun import tomlfile
-from vrun.backends import UNSAFE_INSTALL_VARS, UV_HINT, find_uv, run_tool, uv_problem
+from vrun.backends import UV_HINT, find_uv, run_tool, tool_environ, uv_problem
 from vrun.build import with_build_env
 from vrun.config import Config, Session
 from vrun.errors import BuildError, UsageError
@@ -123,7 +123,7 @@ def compile_lock(
         if state["status"] in ("current", "stale", "foreign"):  # a PEP 751 file uv can read
             shutil.copyfile(path, scratch)
         # uv builds what it must read metadata from (setup.py projects, sdists) as the install would
-        env = {k: v for k, v in with_build_env(entry, environ).items() if k not in UNSAFE_INSTALL_VARS}
+        env = tool_environ(with_build_env(entry, environ))
         env["UV_PYTHON_DOWNLOADS"] = "never"
         run_tool(argv, what=f"uv pip compile (locking {session.name})", environ=env, cwd=root)
         with open(scratch, encoding="utf-8") as fh:
