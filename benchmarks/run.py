@@ -1176,33 +1176,33 @@ WATCHED = (
     (
         "vrun's warm path",
         (
-            "vrun.plancache",
+            "vrun.plan.cache",
             "vrun.inputs",
-            "vrun.resolve",
-            "vrun.run",
-            "vrun.envs",
-            "vrun.prepare",
-            "vrun.execute",
+            "vrun.plan.discovery",
+            "vrun.run.loop",
+            "vrun.env.layout",
+            "vrun.run.compose",
+            "vrun.process",
             "vrun.output",
         ),
     ),
     (
         "vrun's full path only (planning)",
-        # packaging.requirements: vrun.fields validates PEP 508 deps (the lint session's "ruff").
+        # packaging.requirements: vrun.config.fields validates PEP 508 deps (the lint session's "ruff").
         (
             "vrun.cli",
-            "vrun.plan",
-            "vrun.config",
-            "vrun.interpreters",
-            "vrun.envkey",
+            "vrun.plan.planner",
+            "vrun.config.load",
+            "vrun.plan.interpreters",
+            "vrun.plan.envkey",
             "packaging.requirements",
         ),
     ),
     (
         "the build path only (must not appear)",
         (
-            "vrun.build",
-            "vrun.backends",
+            "vrun.env.build",
+            "vrun.env.backends",
             "virtualenv",
             "python_discovery",
             "pip",

@@ -182,7 +182,7 @@ def other_python(env: Mapping[str, str]) -> str:
     pyenv, uv, as a vrun run with ``env`` searches), for tests that need two Pythons; skips the
     test on a machine with only one."""
     from vrun.errors import InterpreterNotFoundError
-    from vrun.interpreters import find_interpreter
+    from vrun.plan.interpreters import find_interpreter
 
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     for version in ("3.12", "3.11", "3.13", "3.10", "3.9"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun import bytecode
+from vrun.env import bytecode
 
 TAG = sys.implementation.cache_tag
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"

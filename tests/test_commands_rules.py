@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun.execute import is_python_script, resolve_program
+from vrun.process import is_python_script, resolve_program
 
 #: A console script of "another interpreter": prints GLOBAL when it runs.
 GLOBAL_SCRIPT = f'#!{sys.executable}\nimport sys\nprint("GLOBAL")\nsys.exit(0)\n'

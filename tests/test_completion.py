@@ -1,7 +1,7 @@
 """Shell completion: the session lister, and the bash, zsh and fish scripts driven in real shells.
 
 The scripts get session names from ``vrun completion --list-sessions``; here a fake ``vrun`` first
-on ``PATH`` answers it by calling :func:`vrun.completion.list_sessions_main`, so the tests do not
+on ``PATH`` answers it by calling :func:`vrun.commands.completion.list_sessions_main`, so the tests do not
 depend on how the CLI wires the subcommand.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import Vrun, write_project
 from vrun import SUBCOMMANDS
-from vrun.completion import LIST_SESSIONS_COMMAND, list_sessions_main, script, session_names
+from vrun.commands.completion import LIST_SESSIONS_COMMAND, list_sessions_main, script, session_names
 from vrun.errors import UsageError
 
 CONFIG = """
@@ -44,7 +44,7 @@ def fake_vrun(tmp_path: Path) -> Path:
     bin_dir.mkdir()
     exe = bin_dir / "vrun"
     code = (
-        "import sys; from pathlib import Path; from vrun.completion import list_sessions_main; "
+        "import sys; from pathlib import Path; from vrun.commands.completion import list_sessions_main; "
         "sys.exit(list_sessions_main(Path.cwd()) if sys.argv[1:] == "
         f"{LIST_SESSIONS_COMMAND.split()[1:]!r} else 2)"
     )

@@ -1,4 +1,4 @@
-"""Tests for vrun.config: discovery, parsing, and every validation rule (pure unit tests)."""
+"""Tests for vrun.config.load: discovery, parsing, and every validation rule (pure unit tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vrun.config import (
+from vrun.config.load import (
     BUILTIN_COMMANDS,
     Command,
     Config,

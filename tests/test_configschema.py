@@ -1,7 +1,7 @@
 """vrun's JSON Schema (:mod:`vrun.configschema`) cannot drift from the loader.
 
 - The committed ``docs/*.schema.json`` files are what the generator writes now.
-- Its keys are :data:`vrun.schema.TOP_KEYS` and :data:`~vrun.schema.SESSION_KEYS`; a key without a
+- Its keys are :data:`vrun.config.keys.TOP_KEYS` and :data:`~vrun.config.keys.SESSION_KEYS`; a key without a
   description stops the generator with a message saying what to add.
 - It accepts every config in the repository (vrun.toml, example_project, the benchmark's) and every
   config the tests write that vrun loads; the docs' examples are checked by tests/test_docs.py.
@@ -28,9 +28,9 @@ from tests.conftest import REPO, write_project
 from tests.test_docs import make_inputs
 from vrun import configschema
 from vrun._compat import tomllib
-from vrun.config import load_config
+from vrun.config.keys import SESSION_KEYS, TOP_KEYS
+from vrun.config.load import load_config
 from vrun.errors import ConfigError, UsageError
-from vrun.schema import SESSION_KEYS, TOP_KEYS
 
 SCHEMA = configschema.build_schema()
 PYPROJECT_SCHEMA = configschema.build_pyproject_schema()

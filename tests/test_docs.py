@@ -2,7 +2,7 @@
 
 - Every TOML example (```toml blocks, and what ``$ cat vrun.toml`` prints in a console block) is
   parsed; one that is a vrun config (``vrun.toml`` keys, or ``[tool.vrun]`` in a pyproject) or a
-  session's keys on their own passes :func:`vrun.config.load_config` in a project where the files
+  session's keys on their own passes :func:`vrun.config.load.load_config` in a project where the files
   it names exist, and passes vrun's JSON Schema. The others must be recognized: a pyproject
   excerpt, a ``[dependency-groups]`` one, or a taplo configuration (which must give ``vrun.toml``
   and ``pyproject.toml`` vrun's published schemas). An ```ini block parses as tox's INI, a
@@ -32,11 +32,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, Vrun, write_project
-from vrun import reqfiles
 from vrun._compat import tomllib
 from vrun.cli import build_parsers, normalize
-from vrun.config import load_config
-from vrun.schema import SESSION_KEYS, TOP_KEYS
+from vrun.config import reqfiles
+from vrun.config.keys import SESSION_KEYS, TOP_KEYS
+from vrun.config.load import load_config
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -230,7 +230,7 @@ def test_json_example(block: Block) -> None:
 def _check_lock_file(data: dict[str, Any]) -> None:
     """A PEP 751 file as ``vrun lock`` writes it: lock-version 1.x, pinned packages, and a
     ``[tool.vrun]`` table whose inputs are vrun's and whose digest is theirs (so it reads as current)."""
-    from vrun.lock import INPUT_LABELS, inputs_digest
+    from vrun.plan.lockfile import INPUT_LABELS, inputs_digest
 
     assert data["lock-version"].split(".")[0] == "1"
     assert all(p["name"] and p["version"] for p in data["packages"])
@@ -248,8 +248,8 @@ def test_ini_and_python_example(block: Block, tmp_path: Path) -> None:
     ``vrun init`` reads: its translation loads."""
     import ast
 
-    from vrun.init import write_config
-    from vrun.init_toxini import parse_ini
+    from vrun.migrate.toxini import parse_ini
+    from vrun.migrate.translate import write_config
 
     first = block.text.splitlines()[0]
     if block.lang == "ini":

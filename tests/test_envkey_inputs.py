@@ -1,6 +1,6 @@
 """The env key's inputs: every file and variable that decides what an env holds, and nothing else.
 
-Unit tests call :mod:`vrun.envkey` and :mod:`vrun.resolve` directly on throwaway trees; each also
+Unit tests call :mod:`vrun.plan.envkey` and :mod:`vrun.plan.discovery` directly on throwaway trees; each also
 checks that what decided the key was *recorded* (:mod:`vrun.inputs`), since a stored plan is only
 invalidated by recorded inputs. Integration tests build real, tiny envs offline.
 """
@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun import envkey, inputs, interpreters, keydiff, resolve
-from vrun.config import load_config
-from vrun.interpreters import Interpreter
+from vrun import inputs
+from vrun.config.load import load_config
+from vrun.env import rebuild
+from vrun.plan import discovery, envkey, interpreters
+from vrun.plan.interpreters import Interpreter
 
 AGO_NS = 10_000_000_000
 
@@ -177,7 +179,7 @@ def test_project_inputs_config_key(tmp_path: Path) -> None:
     second = key()
     assert first.digest != second.digest and rec.changed()
     assert (
-        keydiff.explain_change(first.components, second.components)
+        rebuild.explain_change(first.components, second.components)
         == "project metadata changed: src/pkg/_deps.py"
     )
     with inputs.recording() as rec:
@@ -243,7 +245,7 @@ def test_index_variables_are_in_the_key(keyed: Callable[[dict[str, str]], envkey
     ):
         changed = keyed({name: value})
         assert changed.digest != base.digest, name
-        assert keydiff.explain_change(base.components, changed.components) == "installer settings changed"
+        assert rebuild.explain_change(base.components, changed.components) == "installer settings changed"
     assert keyed({"PIP_FIND_LINKS": "/a"}).digest != keyed({"PIP_FIND_LINKS": "/b"}).digest
 
 
@@ -340,13 +342,13 @@ def test_a_python_appearing_on_path_changes_the_material(tmp_path: Path, path_di
     env = {"PATH": str(path_dir), "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
     spec = f"{sys.version_info[0]}.{sys.version_info[1]}"
     with inputs.recording() as rec:
-        before = resolve.material(spec, env)
-    assert resolve.material(spec, env) == before
+        before = discovery.material(spec, env)
+    assert discovery.material(spec, env) == before
     (path_dir / "python3.99").symlink_to(os.path.realpath(sys.executable))
-    assert resolve.material(spec, env) != before
+    assert discovery.material(spec, env) != before
     assert str(path_dir) in rec.changed()
-    assert resolve.material(None, env) == ["current", sys.executable]  # vrun's own: PATH is no input
-    assert resolve.material("/opt/py/bin/python3", env) == ["path", "/opt/py/bin/python3"]
+    assert discovery.material(None, env) == ["current", sys.executable]  # vrun's own: PATH is no input
+    assert discovery.material("/opt/py/bin/python3", env) == ["path", "/opt/py/bin/python3"]
 
 
 def test_a_pyenv_version_installed_changes_the_material(tmp_path: Path) -> None:
@@ -354,9 +356,9 @@ def test_a_pyenv_version_installed_changes_the_material(tmp_path: Path) -> None:
     versions.mkdir(parents=True)
     aged(versions)
     env = {"PATH": "", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
-    before = resolve.material("3.12", env)
+    before = discovery.material("3.12", env)
     (versions / "3.12.9").mkdir()
-    assert resolve.material("3.12", env) != before
+    assert discovery.material("3.12", env) != before
 
 
 def test_a_cached_resolution_is_recomputed_when_path_changes(

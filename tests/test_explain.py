@@ -3,7 +3,7 @@
 One env is built for real, once for the module (:func:`built`), to check that ``explain`` reads a
 real marker and says "reused as is", then how a real edit differs from it. Every other kind of
 change is compared with a marker planted from ``explain --json``'s own components (the same
-:func:`vrun.envkey.compute_key` a build records, as the built env shows), edited where a change
+:func:`vrun.plan.envkey.compute_key` a build records, as the built env shows), edited where a change
 cannot be made for real (an interpreter upgrade), so no further env is built.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Vrun, offline_environ, other_python, write_project
-from vrun.explain import explanation_lines
-from vrun.keydiff import describe, differences, explain_change, redact
+from vrun.commands.explain import explanation_lines
+from vrun.env.rebuild import describe, differences, explain_change, redact
 
 PROJECT = {
     "vrun.toml": """

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, other_python, write_project
-from vrun.config import Config, Session, load_config
+from vrun.config.load import Config, Session, load_config
 from vrun.errors import ConfigError
 
 RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -246,9 +246,9 @@ def test_build_env_reaches_the_build_and_changes_the_env_key(project: Path, vrun
 
 
 def test_build_env_in_the_keys(tmp_path: Path) -> None:
-    from vrun.envkey import compute_key
-    from vrun.interpreters import Interpreter
-    from vrun.projectbuild import build_key
+    from vrun.env.wheel import build_key
+    from vrun.plan.envkey import compute_key
+    from vrun.plan.interpreters import Interpreter
 
     interp = Interpreter(
         "/usr/bin/python3", "/usr/bin/python3", "CPython", "3.12.1", (3, 12, 1), 64, "x86_64"

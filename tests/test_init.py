@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun.config import Config, load_config
+from vrun.config.load import Config, load_config
 from vrun.errors import UsageError
-from vrun.init import translate, write_config
+from vrun.migrate.translate import translate, write_config
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,4 +1,4 @@
-"""Tests for vrun.interpreters: discovery on this machine (PATH, pyenv, the shim trap) and the cache.
+"""Tests for vrun.plan.interpreters: discovery on this machine (PATH, pyenv, the shim trap) and the cache.
 
 Tests that need a given Python look for it among pyenv's versions and skip when it is absent.
 Every test caches under a temporary directory; most share one per module so that
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from vrun.errors import InterpreterNotFoundError, UsageError
-from vrun.interpreters import (
+from vrun.plan.interpreters import (
     CACHE_FILE,
     Interpreter,
     _search_path,
@@ -370,7 +370,7 @@ def test_warm_path_imports_nothing_heavy(shared_cache: Path) -> None:
         f"""
         import sys
         from pathlib import Path
-        from vrun.interpreters import find_interpreter
+        from vrun.plan.interpreters import find_interpreter
         interp = find_interpreter("3.12", cache_dir=Path({str(shared_cache)!r}))
         heavy = sorted(m for m in ("python_discovery", "virtualenv", "subprocess") if m in sys.modules)
         print(interp.executable, heavy)

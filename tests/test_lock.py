@@ -18,10 +18,10 @@ import pytest
 from tests.conftest import Vrun, other_python, write_project
 from vrun import SUBCOMMANDS
 from vrun._compat import tomllib
+from vrun.commands.resolver import pip_index_options
+from vrun.env.installplan import lock_requirements
 from vrun.errors import ConfigError
-from vrun.installplan import lock_requirements
-from vrun.lock import differences, file_name
-from vrun.resolver import pip_index_options
+from vrun.plan.lockfile import differences, file_name
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 #: Prints the installed versions of the demo project's distributions as JSON.
@@ -528,7 +528,7 @@ def test_pip_index_settings_reach_uv() -> None:
 
 
 def test_locked_key_is_validated_and_lock_is_no_session_name(tmp_path: Path) -> None:
-    from vrun.config import load_config
+    from vrun.config.load import load_config
 
     (tmp_path / "vrun.toml").write_text('locked = "yes"\n[sessions.s]\n')
     with pytest.raises(ConfigError) as top:
@@ -548,7 +548,7 @@ def test_locked_key_is_validated_and_lock_is_no_session_name(tmp_path: Path) -> 
 
 
 def test_completion_offers_lock_and_locked() -> None:
-    from vrun.completion import script
+    from vrun.commands.completion import script
 
     bash = script("bash")
     assert " lock " in bash and "--locked" in bash

@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import Vrun, write_project
 from tests.test_plancache import traced, warm
-from vrun.config import load_config
+from vrun.config.load import load_config
 from vrun.errors import ConfigError, UsageError
 from vrun.placeholders import TOX_NAMES, parse, problem
-from vrun.prepare import Values, command_environ, expand_argv
+from vrun.run.compose import Values, command_environ, expand_argv
 
 ROOT = "/src/proj"
 

@@ -1,7 +1,7 @@
 """The plan cache: a warm run hands a stored plan, still valid, to the same session loop.
 
 "Warm" is detected from the outside: vrun runs under ``python -X importtime`` and a warm run never
-imports :mod:`vrun.config` (planning does).
+imports :mod:`vrun.config.load` (planning does).
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ import vrun as vrun_package
 from tests.conftest import Vrun, write_project
 
 #: Modules only planning imports: a warm run imports none of them.
-HEAVY = {"vrun.config", "vrun.plan", "vrun.commands", "vrun.cli", "argparse", "tomllib", "hashlib"}
+HEAVY = {
+    "vrun.config.load",
+    "vrun.plan.planner",
+    "vrun.commands.sessions",
+    "vrun.cli",
+    "argparse",
+    "tomllib",
+    "hashlib",
+}
 
 
 def traced(vrun: Vrun, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -45,7 +53,7 @@ def traced(vrun: Vrun, *args: str, **env: str) -> tuple[subprocess.CompletedProc
 
 def warm(modules: set[str]) -> bool:
     """Whether a traced run was served from the plan cache."""
-    return "vrun.plancache" in modules and not modules & HEAVY
+    return "vrun.plan.cache" in modules and not modules & HEAVY
 
 
 def normalized(stderr: str) -> list[str]:
@@ -90,7 +98,7 @@ PROJECT = {
 
 
 def test_only_plain_invocations_qualify() -> None:
-    from vrun.plancache import parse
+    from vrun.plan.cache import parse
 
     assert parse(["test", "lint", "--", "-x"]) == (["test", "lint"], ["-x"])
     assert parse([]) == ([], None)
@@ -116,7 +124,7 @@ def test_warm_run_prints_exactly_what_the_full_path_prints(project: Path, vrun: 
     assert hot.returncode == 0, hot.stderr
     assert warm(modules), modules & HEAVY
     full, full_modules = traced(vrun, "test", "--", "hi", VRUN_PLAN_CACHE="0")
-    assert "vrun.config" in full_modules
+    assert "vrun.config.load" in full_modules
     assert normalized(hot.stderr) == normalized(full.stderr)
     assert hot.stdout == full.stdout
     assert "greet: hi" in hot.stdout and "lint ok" in hot.stdout
@@ -325,9 +333,9 @@ def test_warm_and_full_runs_go_through_the_one_session_loop(
     project: Path, offline_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import vrun.__main__
-    import vrun.plan
-    import vrun.plancache
-    import vrun.run
+    import vrun.plan.cache
+    import vrun.plan.planner
+    import vrun.run.loop
 
     write_project(project, PROJECT)
     for path in project.iterdir():  # written "a while ago": a file written just now is never trusted
@@ -339,7 +347,7 @@ def test_warm_and_full_runs_go_through_the_one_session_loop(
         monkeypatch.setenv(name, value)
     loops: list[str] = []
     served: list[bool] = []
-    real_loop, real_lookup = vrun.run.run_sessions, vrun.plancache.lookup
+    real_loop, real_lookup = vrun.run.loop.run_sessions, vrun.plan.cache.lookup
 
     def counting_loop(plan: dict[str, Any], *args: Any) -> list[dict[str, Any]]:
         loops.append(plan["sessions"][0]["name"])
@@ -350,8 +358,8 @@ def test_warm_and_full_runs_go_through_the_one_session_loop(
         served.append(hit is not None)
         return hit
 
-    monkeypatch.setattr(vrun.run, "run_sessions", counting_loop)
-    monkeypatch.setattr(vrun.plancache, "lookup", watched_lookup)
+    monkeypatch.setattr(vrun.run.loop, "run_sessions", counting_loop)
+    monkeypatch.setattr(vrun.plan.cache, "lookup", watched_lookup)
     monkeypatch.setattr(sys, "argv", ["vrun", "lint"])
     for _ in range(2):
         with pytest.raises(SystemExit) as exit_:

@@ -1,4 +1,4 @@
-"""vrun.report: the JSON report against its schema, JUnit XML read back, GitHub and GitLab output, CI detection."""
+"""vrun.report.results: the JSON report against its schema, JUnit XML read back, GitHub and GitLab output, CI detection."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import REPO
-from vrun import __version__, ci, report, reportschema
+from vrun import __version__, reportschema
+from vrun.report import ci, results
 
 if TYPE_CHECKING:
-    from vrun.report import SessionRecord
+    from vrun.report.results import SessionRecord
 
 
 def jsonschema_module() -> Any:
@@ -92,7 +93,7 @@ def all_records() -> list[SessionRecord]:
 
 
 def make_report(records: list[SessionRecord]) -> Any:
-    return report.json_report(
+    return results.json_report(
         records, version=__version__, argv=["-t", "ci"], exit_code=1, started=1_700_000_000.5, duration=4.2
     )
 
@@ -170,9 +171,9 @@ def test_schema_rejects_inconsistent_records(change: dict[str, Any], where: str)
 def test_write_json_report_is_atomic_and_creates_dirs(tmp_path: Path) -> None:
     target = tmp_path / "out" / "deep" / "report.json"
     data = make_report(all_records())
-    report.write_json_report(target, data)
+    results.write_json_report(target, data)
     assert json.loads(target.read_text(encoding="utf-8")) == json.loads(json.dumps(data))
-    report.write_json_report(str(target), make_report([]))  # replaces, str path too
+    results.write_json_report(str(target), make_report([]))  # replaces, str path too
     assert json.loads(target.read_text(encoding="utf-8"))["sessions"] == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.json"]  # no temp files left
     assert target.stat().st_mode & 0o777 == 0o644
@@ -182,7 +183,7 @@ def test_write_atomic_leaves_old_file_and_no_temp_on_error(tmp_path: Path) -> No
     target = tmp_path / "report.json"
     target.write_text("old", encoding="utf-8")
     with pytest.raises(TypeError):
-        report.write_json_report(target, {"not json": object()})
+        results.write_json_report(target, {"not json": object()})
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
@@ -193,7 +194,7 @@ def test_write_atomic_leaves_old_file_and_no_temp_on_error(tmp_path: Path) -> No
 def test_junit_read_back_with_junitparser(tmp_path: Path) -> None:
     junitparser = pytest.importorskip("junitparser")
     path = tmp_path / "reports" / "junit.xml"
-    report.write_junit(path, all_records())
+    results.write_junit(path, all_records())
     xml = junitparser.JUnitXml.fromfile(str(path))
     suites = list(xml) if isinstance(xml, junitparser.JUnitXml) else [xml]
     assert len(suites) == 1
@@ -231,7 +232,7 @@ def test_junit_is_well_formed_for_hostile_names() -> None:
     record = failed_record()
     record["name"] = 'a"<b>&\x07'
     record["reason"] = "line1\nline2"
-    root = ET.fromstring(report.junit_xml([record], suite_name="s&s"))
+    root = ET.fromstring(results.junit_xml([record], suite_name="s&s"))
     case = root.find("testsuite/testcase")
     assert case is not None
     assert case.get("name") == 'a"<b>&\ufffd'
@@ -249,13 +250,13 @@ def test_junit_is_well_formed_for_hostile_names() -> None:
     ],
 )
 def test_xml_safe(text: str, expected: str) -> None:
-    assert report.xml_safe(text) == expected
+    assert results.xml_safe(text) == expected
 
 
 def test_junit_empty_run() -> None:
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(report.junit_xml([]))
+    root = ET.fromstring(results.junit_xml([]))
     suite = root.find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("0", "0", "0")
@@ -405,10 +406,8 @@ def test_fold_start_and_end() -> None:
 
 
 def test_module_imports_light() -> None:
-    """A warm run may import vrun.report: it must not pull in typing, logging, dataclasses, json or xml."""
-    code = (
-        "import sys; before = set(sys.modules); import vrun.report; print(sorted(set(sys.modules) - before))"
-    )
+    """A warm run may import vrun.report.results: it must not pull in typing, logging, dataclasses, json or xml."""
+    code = "import sys; before = set(sys.modules); import vrun.report.results; print(sorted(set(sys.modules) - before))"
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO
     ).stdout

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, write_project
-from vrun import backends
-from vrun.config import load_config
+from vrun.config.load import load_config
+from vrun.env import backends
 from vrun.errors import ConfigError, UsageError
-from vrun.interpreters import Interpreter
+from vrun.plan.interpreters import Interpreter
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
@@ -232,6 +232,6 @@ def test_python_3_7_is_refused_with_the_supported_range(project: Path, vrun: Vru
 
 @pytest.mark.parametrize("path", ["/tmp/a b/c%d/ü.whl", "/x/y-1.0-py3-none-any.whl", "/odd/#?;=+@,'&$!"])
 def test_file_uri_is_pathlibs(path: str) -> None:
-    from vrun.installplan import file_uri
+    from vrun.env.installplan import file_uri
 
     assert file_uri(path) == Path(path).as_uri()

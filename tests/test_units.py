@@ -10,17 +10,17 @@ from typing import ClassVar
 import pytest
 
 from vrun import output
-from vrun.backends import failing_requirement, installer_environ
-from vrun.config import Config, Session
-from vrun.envkey import compute_key
+from vrun.config.load import Config, Session
+from vrun.config.reqfiles import Walk
+from vrun.config.selection import keyword_match, select_sessions
+from vrun.env.backends import failing_requirement, installer_environ
+from vrun.env.installplan import InstallPlan
+from vrun.env.rebuild import explain_change
 from vrun.errors import UsageError
-from vrun.installplan import InstallPlan
-from vrun.interpreters import Interpreter
-from vrun.keydiff import explain_change
 from vrun.output import color_enabled, human_size
-from vrun.prepare import Values, clean_path, command_environ, expand_argv
-from vrun.reqfiles import Walk
-from vrun.selection import keyword_match, select_sessions
+from vrun.plan.envkey import compute_key
+from vrun.plan.interpreters import Interpreter
+from vrun.run.compose import Values, clean_path, command_environ, expand_argv
 
 ENV = Path("/p/.venvs/s-0123456789")
 ROOT = Path("/p")
@@ -317,7 +317,7 @@ class TestOutput:
 def test_quote_is_shlex_quote(arg: str) -> None:
     import shlex
 
-    from vrun.prepare import join, quote
+    from vrun.run.compose import join, quote
 
     assert quote(arg) == shlex.quote(arg)
     assert join([arg, "x y"]) == shlex.join([arg, "x y"])

@@ -18,11 +18,11 @@ def main() -> None:
 def run(argv: list[str]) -> int:
     """Run vrun with ``argv`` (without the program name); return the exit status.
 
-    A plain ``vrun NAME... [-- POSARGS]`` whose stored plan still holds (:mod:`vrun.plancache`)
-    goes straight to the session loop, :func:`vrun.run.run_plan`, the same one the full command
+    A plain ``vrun NAME... [-- POSARGS]`` whose stored plan still holds (:mod:`vrun.plan.cache`)
+    goes straight to the session loop, :func:`vrun.run.loop.run_plan`, the same one the full command
     line (:mod:`vrun.cli`) plans for and calls; anything else goes through the command line.
     """
-    from vrun.plancache import lookup
+    from vrun.plan.cache import lookup
 
     hit = lookup(argv, os.environ)
     if hit is None:
@@ -30,7 +30,7 @@ def run(argv: list[str]) -> int:
 
         return cli_main(argv)
     from vrun.errors import Interrupted
-    from vrun.run import RunOptions, run_plan
+    from vrun.run.loop import RunOptions, run_plan
 
     plan, posargs = hit
     try:
@@ -40,7 +40,7 @@ def run(argv: list[str]) -> int:
     except Interrupted as exc:  # SIGTERM/SIGHUP between sessions: as cli.main does, no traceback
         code = 128 + exc.signum
     if plan.get("changed") and code < 128:  # an env was (re)built: the next run finds it ready
-        from vrun.plancache import store
+        from vrun.plan.cache import store
 
         store(argv[: argv.index("--")] if "--" in argv else argv, plan, os.environ)
     return code
@@ -55,7 +55,7 @@ def leave(code: int) -> NoReturn:
             stream.flush()
         except (OSError, ValueError):
             code = code or 1
-    if "vrun.projectbuild" in sys.modules:
+    if "vrun.env.wheel" in sys.modules:
         sys.exit(code)
     os._exit(code)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vrun import __version__, output
-from vrun.config import BUILTIN_COMMANDS
+from vrun.config.load import BUILTIN_COMMANDS
 from vrun.errors import Interrupted, VrunError
 
 
@@ -246,7 +246,7 @@ def main(argv: Sequence[str]) -> int:
     Exit statuses are documented in docs/cli.md; vrun's own errors are reported here, once, as an
     ``error:`` line and an optional ``hint:`` line (pypa/build's CLI boundary does the same).
     """
-    from vrun.plancache import parse
+    from vrun.plan.cache import parse
 
     allowed = parse(argv)
     argv = list(argv)
@@ -269,9 +269,9 @@ def main(argv: Sequence[str]) -> int:
     # a -p child's output is captured and shown whole: its parent draws the one status line
     output.configure(args.verbose - args.quiet, args.color, getattr(args, "parallel_child", None) is None)
     try:
-        from vrun import commands
+        from vrun.commands import sessions
 
-        handler = getattr(commands, f"cmd_{command or 'sessions'}")
+        handler = getattr(sessions, f"cmd_{command or 'sessions'}")
         return int(handler(args, posargs))
     except VrunError as exc:
         output.error(exc.message, exc.hint, getattr(exc, "output", ""))

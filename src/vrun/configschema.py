@@ -1,9 +1,9 @@
 """The JSON Schema of ``vrun.toml`` and ``[tool.vrun]``, generated from vrun's own definitions.
 
-The keys come from :data:`vrun.schema.TOP_KEYS` and :data:`vrun.schema.SESSION_KEYS`, the value
-sets from :data:`~vrun.schema.BACKEND_CHOICES` and :data:`~vrun.schema.INSTALL_MODES`, the
-patterns from :data:`vrun.config.SESSION_NAME`, :data:`vrun.schema.EXTRA_NAME` and
-:data:`vrun.fields.VARIABLE_GLOB`; this module adds a description and a value shape for each key
+The keys come from :data:`vrun.config.keys.TOP_KEYS` and :data:`vrun.config.keys.SESSION_KEYS`, the value
+sets from :data:`~vrun.config.keys.BACKEND_CHOICES` and :data:`~vrun.config.keys.INSTALL_MODES`, the
+patterns from :data:`vrun.config.load.SESSION_NAME`, :data:`vrun.config.keys.EXTRA_NAME` and
+:data:`vrun.config.fields.VARIABLE_GLOB`; this module adds a description and a value shape for each key
 (:data:`TOP_PROPERTIES`, :data:`SESSION_PROPERTIES`). A key in the key lists without an entry
 here, or an entry for a key that is no longer there, is an :class:`UndescribedKeyError`, so the
 schema cannot fall behind the loader. ``docs/vrun.schema.json`` and
@@ -11,7 +11,7 @@ schema cannot fall behind the loader. ``docs/vrun.schema.json`` and
 --write docs``); a test regenerates them and fails when the committed files differ.
 
 The schema is JSON Schema draft-07, the draft SchemaStore recommends and taplo (Even Better
-TOML) reads. It is looser than :func:`vrun.config.load_config` where a rule needs more than the
+TOML) reads. It is looser than :func:`vrun.config.load.load_config` where a rule needs more than the
 file (PEP 508 requirements, ``-r`` files that must exist, ``requires`` naming real sessions,
 dependency groups): it catches typos and wrong types while editing; vrun checks the rest.
 """
@@ -24,10 +24,11 @@ import re
 import sys
 from typing import Any, NamedTuple
 
-from vrun import SUBCOMMANDS, fields
-from vrun.config import SESSION_NAME
-from vrun.envs import NAME_MAX, NAME_OVERHEAD
-from vrun.schema import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
+from vrun import SUBCOMMANDS
+from vrun.config import fields
+from vrun.config.keys import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
+from vrun.config.load import SESSION_NAME
+from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 
 #: Where the documentation site lives (pyproject's ``Documentation`` URL and mkdocs' ``site_url``).
 DOCS_URL = "https://vrun-dev.github.io/vrun/"
@@ -57,7 +58,7 @@ class Key(NamedTuple):
 
 
 class UndescribedKeyError(LookupError):
-    """A key of :data:`~vrun.schema.TOP_KEYS` / :data:`~vrun.schema.SESSION_KEYS` has no
+    """A key of :data:`~vrun.config.keys.TOP_KEYS` / :data:`~vrun.config.keys.SESSION_KEYS` has no
     :class:`Key` here, or a :class:`Key` here names a key vrun no longer has."""
 
 
@@ -299,8 +300,8 @@ def build_schema() -> dict[str, Any]:
     """The JSON Schema (draft-07) of ``vrun.toml``, which is also that of ``[tool.vrun]``.
 
     :return: a JSON-serializable dict; unknown keys are rejected at every level, as vrun does.
-    :raises UndescribedKeyError: when :data:`~vrun.schema.TOP_KEYS` or
-        :data:`~vrun.schema.SESSION_KEYS` has a key without a :class:`Key` here, or the reverse.
+    :raises UndescribedKeyError: when :data:`~vrun.config.keys.TOP_KEYS` or
+        :data:`~vrun.config.keys.SESSION_KEYS` has a key without a :class:`Key` here, or the reverse.
     """
     session = _properties("session", SESSION_KEYS, SESSION_PROPERTIES)
     return {

@@ -1,7 +1,7 @@
 """Inside one env: its site-packages, found without running its python, and its temp dir. Light.
 
 ``{env_site_packages_dir}`` and ``{env_tmp_dir}`` (:mod:`vrun.placeholders`) and the check that an
-install landed in the env (:mod:`vrun.installplan`) read the env's tree from here. Imports only
+install landed in the env (:mod:`vrun.env.installplan`) read the env's tree from here. Imports only
 ``os`` (``shutil`` when a temp dir is emptied).
 """
 

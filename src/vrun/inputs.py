@@ -1,12 +1,12 @@
 """The files and variables planning reads, each recorded with its signature when it is read.
 
-A plan (:mod:`vrun.plan`) is only as fresh as its inputs. Every module that plans reads files
-through this one (:func:`read_bytes`, :func:`is_file`, :func:`stat_file`) and the environment
-through a :class:`vrun.plan.RecordingEnviron`; each read lands in the active :class:`Recorder` with the
-file's signature *as it was read* (``fstat`` of the open descriptor), not as it is later. The plan
-cache (:mod:`vrun.plancache`) stores those records and trusts a plan only while every one of them
-still holds (``design.md``, "The warm path is the product"; the lesson is tox's ``.tox-info.json``
-being written from what a step actually used).
+A plan (:mod:`vrun.plan.planner`) is only as fresh as its inputs. Every module that plans reads
+files through this one (:func:`read_bytes`, :func:`is_file`, :func:`stat_file`) and the environment
+through a :class:`vrun.plan.planner.RecordingEnviron`; each read lands in the active
+:class:`Recorder` with the file's signature *as it was read* (``fstat`` of the open descriptor), not
+as it is later. The plan cache (:mod:`vrun.plan.cache`) stores those records and trusts a plan only
+while every one of them still holds (``design.md``, "The warm path is the product"; the lesson is
+tox's ``.tox-info.json`` being written from what a step actually used).
 
 Light on purpose: the warm path imports this module, so it imports ``os``, ``stat`` and ``time``
 (all three already loaded by Python's start-up) and nothing else.

@@ -15,7 +15,7 @@ The grammar (docs/config.md, "Placeholders"), read left to right:
 
 :func:`problem` checks a value when the config is loaded (an unknown name is a config error, with
 the vrun spelling of a tox name from :data:`TOX_NAMES`); :class:`Expander` expands it when the
-session runs. :mod:`vrun.prepare` supplies the values. Light on purpose: the warm path imports this
+session runs. :mod:`vrun.run.compose` supplies the values. Light on purpose: the warm path imports this
 module, so it imports nothing at import time, and :mod:`shlex` only to split a default.
 """
 
@@ -249,7 +249,7 @@ class Expander:
         ``{project_root}`` and ``{session}``, by name (called only for those a value holds).
     :param variable: the value of an environment variable, ``None`` when it is not set.
     :param posargs: what followed ``--`` (``None``: no ``--`` was given).
-    :param join: how posargs inside a longer argument are joined (:func:`vrun.prepare.join`,
+    :param join: how posargs inside a longer argument are joined (:func:`vrun.run.compose.join`,
         :func:`shlex.join`'s quoting).
     :param strict: an unset ``{env:VAR}`` without a default raises :class:`UnsetVariable`;
         otherwise it stays as written (to show a command that will not run).

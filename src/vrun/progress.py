@@ -6,10 +6,10 @@ shown with its elapsed time on one line redrawn in place (:class:`vrun.output.St
 the ``-p`` scheduler draws), ``vrun > test: installing 12 requirements with uv (3.2s)``, and cleared
 when the step ends. No status line, and the step as one plain log line written when it starts
 (what vrun always printed), when stderr is not a terminal or ``TERM`` is ``dumb``, under CI
-(:func:`vrun.ci.ci_name`), with ``-v`` (the installers then write to the terminal themselves),
+(:func:`vrun.report.ci.ci_name`), with ``-v`` (the installers then write to the terminal themselves),
 with ``-q`` (neither), and in a ``-p`` child (its parent draws the line).
 
-The elapsed time is redrawn from the waiting loop of :func:`vrun.execute.run_command` (its
+The elapsed time is redrawn from the waiting loop of :func:`vrun.process.run_command` (its
 ``tick``, which :func:`ticker` gives the installers and the project's build hooks), not by a thread:
 vrun forks its children, and forking while a thread writes to stderr is what Python 3.12 warns
 about. Work done in vrun's own process (virtualenv creating an env) shows the step, not the time.
@@ -23,7 +23,7 @@ import os
 import time
 
 from vrun import output
-from vrun.ci import ci_name
+from vrun.report.ci import ci_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,6 +65,6 @@ def step(session: str, what: str, *, log: bool = True) -> Iterator[None]:
 
 
 def ticker() -> Callable[[], None] | None:
-    """The function that redraws the step shown now, for :func:`vrun.execute.run_command`'s
+    """The function that redraws the step shown now, for :func:`vrun.process.run_command`'s
     ``tick``; ``None`` when no step is shown (no terminal, or not building)."""
     return _SHOWN[-1] if _SHOWN else None

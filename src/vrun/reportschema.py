@@ -1,6 +1,6 @@
 """The JSON Schema (draft 2020-12) of vrun's ``--report`` file, and its version.
 
-:func:`vrun.report.json_report` writes documents of this schema; ``docs/report.schema.json``
+:func:`vrun.report.results.json_report` writes documents of this schema; ``docs/report.schema.json``
 holds the same schema for users and validators (a test checks that they are equal). The schema
 forbids unknown keys, so that it and the code cannot drift apart.
 """

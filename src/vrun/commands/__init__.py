@@ -1,0 +1,3 @@
+"""One module per subcommand; :mod:`vrun.cli` dispatches here through its handler table
+(docs/architecture.md).
+"""

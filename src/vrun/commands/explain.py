@@ -1,0 +1,179 @@
+"""``vrun explain``: every input of a session's env key, and what the next run does with its env.
+
+For each session: the components of its env key (:func:`vrun.plan.envkey.compute_key`) with their
+values or digests, the env directory they name, and the env on disk: *reused as is* when its
+marker matches the key, else what the next run builds and why, compared with the env the session
+used last (:func:`vrun.env.rebuild.previous_env`), one line per difference
+(:func:`vrun.env.rebuild.differences`:
+a requirement added or removed, a file changed, the interpreter upgraded, the backend changed).
+The components are walked generically, so a component added to the key shows up without a change
+here.
+
+Read-only, as ``vrun list`` and ``vrun path``: planning with ``probe=False`` runs no interpreter
+the config names by path, builds nothing, and stores no plan (:mod:`vrun.plan.cache` only stores
+what a run of the sessions planned). :mod:`vrun.commands.show` (``vrun show``) plans the same way, through
+:func:`planned`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vrun import output
+from vrun.config.load import Config, Session
+from vrun.config.selection import select_sessions
+from vrun.env.layout import marker_problem, read_marker
+from vrun.env.rebuild import differences, previous_env, rebuild_reason, redact, show_value
+from vrun.errors import EXIT_USAGE
+from vrun.plan.planner import RecordingEnviron, plan_session
+
+
+def planned(
+    config: Config, names: Sequence[str], backend: str | None
+) -> list[tuple[Session, dict[str, Any]]]:
+    """The sessions ``names`` stand for (a matrix base name: each of its entries, in order), each with
+    its planned session (:func:`vrun.plan.planner.plan_session`), planned read-only.
+
+    :param backend: ``--backend``, or ``None``.
+    :raises UsageError: for an unknown name (with a did-you-mean hint), or an interpreter given as a
+        path that vrun has never run (:class:`~vrun.plan.interpreters.NotProbedError`).
+    :raises ConfigError: for an invalid ``python`` spec.
+    """
+    environ = RecordingEnviron(os.environ)
+    return [
+        (session, plan_session(config, session, environ, backend=backend, probe=False))
+        for session in select_sessions(config, names, with_requires=False)
+    ]
+
+
+def report_errors(entries: Sequence[Mapping[str, Any]]) -> int:
+    """Report each planned session whose interpreter is missing (an ``error:`` line, its hint);
+    return the exit status: :data:`~vrun.errors.EXIT_USAGE` when there was one, else 0."""
+    for entry in entries:
+        if entry["error"] is not None:
+            output.error(entry["error"], entry["error_hint"])
+    return EXIT_USAGE if any(entry["error"] is not None for entry in entries) else 0
+
+
+def redacted(value: Any) -> Any:
+    """``value`` (JSON-like) with the password of every URL in its strings hidden
+    (:func:`vrun.env.rebuild.redact`)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
+def explanation(config: Config, session: Session, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``vrun explain`` says about one planned session, as plain values (the ``--json`` shape).
+
+    :returns: ``session``, ``base_name``, ``python`` (the spec, ``None`` for vrun's own), ``error``
+        (no interpreter found; the rest is then ``None`` or empty), ``env_dir``, ``env_key``,
+        ``components`` (the key's inputs, as the marker records them), ``state`` (``vrun list``'s:
+        ``ready``, ``stale``, ``incomplete``, ``absent``), ``reused`` (the next run reuses the env as
+        is), ``reason`` (why the next run builds, the line it logs; ``""`` when reused),
+        ``compared_with`` (``env_dir``, ``env_key`` and ``last_used`` of the env the key was compared
+        with, or ``None``) and ``changes`` (:func:`vrun.env.rebuild.differences` against that env).
+    """
+    item: dict[str, Any] = {
+        "session": session.name,
+        "base_name": session.base_name,
+        "python": session.python,
+        "error": entry["error"],
+        "env_dir": entry["env_dir"],
+        "env_key": entry["digest"],
+        "components": redacted(entry["components"]),
+        "state": None,
+        "reused": False,
+        "reason": None,
+        "compared_with": None,
+        "changes": [],
+    }
+    if entry["error"] is not None:
+        return item
+    root, env_dir = str(config.root), entry["env_dir"]
+    problem = marker_problem(env_dir, entry["digest"])
+    if problem is None:
+        item.update(state="ready", reused=True, reason="")
+        return item
+    item["reason"] = rebuild_reason(root, entry)
+    if os.path.lexists(env_dir):
+        item["state"] = "incomplete" if problem == "incomplete build" else "stale"
+        return item
+    previous = previous_env(root, session.name)
+    marker = read_marker(previous) if previous is not None else None
+    if previous is not None and marker is not None:
+        from vrun.env.layout import last_used
+
+        item["compared_with"] = {
+            "env_dir": previous,
+            "env_key": marker["digest"],
+            "last_used": previous == last_used(root, session.name),
+        }
+        item["changes"] = differences(marker["components"], entry["components"])
+        item["state"] = "stale"
+        return item
+    from vrun.env.inventory import iter_envs
+
+    others = any(info.session == session.name for info in iter_envs(config.root))
+    item["state"] = "stale" if others else "absent"
+    return item
+
+
+def value_lines(name: str, value: object, depth: int) -> list[str]:
+    """``name: value`` indented two spaces per ``depth``; a table as ``name:`` followed by its keys,
+    one level deeper; an empty one, an empty list or ``None`` as ``none``
+    (:func:`vrun.env.rebuild.show_value`)."""
+    pad = "  " * depth
+    if isinstance(value, dict) and value:
+        lines = [f"{pad}{name}:"]
+        for key, sub in value.items():
+            lines += value_lines(str(key), sub, depth + 1)
+        return lines
+    empty = isinstance(value, (dict, list)) and not value
+    return [f"{pad}{name}: {show_value(None if empty else value)}"]
+
+
+def explanation_lines(item: Mapping[str, Any]) -> list[str]:
+    """The text ``vrun explain`` prints for one :func:`explanation`."""
+    lines = [f"session {item['session']}"]
+    if item["error"] is not None:
+        return [*lines, f"  no env: {item['error']}"]
+    lines.append(f"  env: {item['env_dir']}")
+    lines.append(f"  key: {item['env_key']}, the hash of these inputs:")
+    for name, value in item["components"].items():
+        lines += value_lines(name, value, 2)
+    compared = item["compared_with"]
+    if item["reused"]:
+        lines.append("  env on disk: reused as is (its marker matches this key)")
+    elif item["state"] == "absent":
+        lines.append("  env on disk: none yet; the next run builds it")
+    elif compared is None:
+        lines.append(f"  env on disk: rebuilt by the next run ({item['reason']})")
+    else:
+        lines.append("  env on disk: rebuilt by the next run")
+        which = "the env it used last" if compared["last_used"] else "its most recently used env"
+        lines.append(f"  what differs from {os.path.basename(compared['env_dir'])} ({which}):")
+        lines += [f"    {change['text']}" for change in item["changes"]] or ["    nothing"]
+    return lines
+
+
+def explain(config: Config, names: Sequence[str], *, backend: str | None, as_json: bool) -> int:
+    """``vrun explain SESSION...``: print each session's :func:`explanation` (text, or a JSON array).
+
+    :returns: the exit status: 0, or 2 when a session's interpreter is missing (reported, and the
+        other sessions still explained).
+    :raises UsageError: see :func:`planned`.
+    """
+    found = planned(config, names, backend)
+    items = [explanation(config, session, entry) for session, entry in found]
+    if as_json:
+        output.print_json(items)
+    else:
+        print("\n\n".join("\n".join(explanation_lines(item)) for item in items))
+    return report_errors([entry for _, entry in found])

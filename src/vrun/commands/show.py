@@ -1,0 +1,194 @@
+"""``vrun show``: a session as vrun would run it, without running it.
+
+For each session: the Python its spec finds, the backend, the env directory (and whether it is
+ready), what goes into the env (requirements, ``-r``/``-c`` files, dependency groups, extras,
+``install_project``), its commands with every placeholder expanded (posargs from
+``vrun show NAME -- ARGS``) by the one expansion the session loop uses
+(:func:`vrun.run.compose.expand_argv`), its ``cwd``, the variables it sets (set_env, values shown,
+substituted) and those it lets through from the caller (pass_env patterns and the names of the
+current variables each one passes, worked out by :func:`vrun.run.compose.command_environ`; values
+of passed variables are never shown: they may be secrets), ``timeout``, ``requires`` and tags.
+
+Read-only: planned as ``vrun explain`` plans (:func:`vrun.commands.explain.planned`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vrun import output
+from vrun.commands.explain import planned, report_errors
+from vrun.config.load import Config, Session
+from vrun.config.reqfiles import display
+from vrun.env.rebuild import show_value
+from vrun.errors import VrunError
+from vrun.run.compose import NameFilter, Values, command_environ, expand_argv, join, set_env_values
+
+
+def resolved(
+    config: Config,
+    session: Session,
+    entry: Mapping[str, Any],
+    posargs: Sequence[str] | None,
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    """What ``vrun show`` says about one planned session, as plain values (the ``--json`` shape).
+
+    :param posargs: what followed ``--`` (``None``: no ``--``), as a run would substitute them.
+    :param environ: the caller's environment, to find the variables pass_env lets through.
+    :returns: ``session``, ``base_name``, ``description``; ``python`` (``spec``, and the
+        ``implementation``, ``version``, ``executable`` found, ``None`` when none was); ``error``
+        (no interpreter found); ``backend``; ``env_dir``, ``env_key``, ``env_ready``;
+        ``requirements``, ``requirement_files``, ``constraint_files`` (relative to the project
+        root), ``groups``, ``group_requirements``, ``extras``, ``install_project``
+        (``"editable"``, ``"wheel"`` or ``None``), ``system_site_packages``; ``commands`` (each
+        ``argv`` as run, ``shell``, and ``line`` as vrun echoes it), ``takes_posargs``; ``cwd``;
+        ``set_env`` (name -> value, placeholders substituted); ``pass_env`` (pattern -> the names
+        of current variables it passes); ``passed_by_default`` (names passed by vrun's default
+        allow-list); ``build_env`` (name -> value); ``lock`` (``file``, ``status``, ``problem``
+        of its lock file, :func:`vrun.plan.lockfile.lock_state`; ``None`` without an interpreter);
+        ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
+    """
+    root, name = str(config.root), session.name
+    env_dir = entry["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
+    interp = entry["interpreter"] or {}
+    # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
+    values = Values(env_dir=env_dir, project_root=root, session=name, caller=environ, tmp="path")
+    set_env = dict(set_env_values(entry["set_env"], values, strict=False))
+    passed = command_environ(
+        pass_env=entry["pass_env"], set_env=entry["set_env"], values=values, strict=False
+    )
+    commands = []
+    for template, shell, _source in entry["commands"]:
+        try:
+            argv = expand_argv(template, posargs, shell=shell, values=values, environ=passed, strict=False)
+        except VrunError:  # {env_site_packages_dir} of an env not built yet
+            argv = list(template)
+        commands.append({"argv": argv, "shell": shell, "line": argv[0] if shell else join(argv)})
+    names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
+    by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in entry["pass_env"]}
+    matched = {n for found in by_pattern.values() for n in found}
+    return {
+        "session": name,
+        "base_name": session.base_name,
+        "description": session.description,
+        "python": {
+            "spec": session.python,
+            "implementation": interp.get("implementation"),
+            "version": interp.get("version"),
+            "executable": interp.get("executable"),
+        },
+        "error": entry["error"],
+        "backend": entry["backend"],
+        "env_dir": entry["env_dir"],
+        "env_key": entry["digest"],
+        "env_ready": entry["marker"] is not None,
+        "requirements": list(session.requirements),
+        "requirement_files": [display(p, root) for p in session.requirement_files],
+        "constraint_files": [display(p, root) for p in session.constraint_files],
+        "groups": list(session.groups),
+        "group_requirements": list(session.group_requirements),
+        "extras": list(session.extras),
+        "install_project": session.install_project,
+        "system_site_packages": session.system_site_packages,
+        "build_env": dict(entry["build_env"]),
+        "lock": (
+            None if entry["lock"] is None else {k: entry["lock"][k] for k in ("file", "status", "problem")}
+        ),
+        "commands": commands,
+        "takes_posargs": entry["posargs"],
+        "cwd": entry["cwd"],
+        "set_env": set_env,
+        "pass_env": by_pattern,
+        "passed_by_default": [n for n in names if n not in matched],
+        "timeout": entry["timeout"],
+        "requires": list(entry["requires"]),
+        "tags": list(entry["tags"]),
+        "parallel": entry["parallel"],
+    }
+
+
+def resolved_lines(item: Mapping[str, Any]) -> list[str]:
+    """The text ``vrun show`` prints for one :func:`resolved`."""
+    python = item["python"]
+    spec = python["spec"] or "(vrun's)"
+    found = (
+        f"{python['implementation']} {python['version']} {python['executable']}"
+        if item["error"] is None
+        else f"not found ({item['error']})"
+    )
+    description = f": {item['description']}" if item["description"] else ""
+    state = "ready" if item["env_ready"] else "not built for these inputs yet"
+    lines = [
+        f"session {item['session']}{description}",
+        f"  python: {spec} -> {found}",
+        f"  backend: {item['backend']}",
+        f"  env: {item['env_dir']} ({state})" if item["env_dir"] else "  env: none (no interpreter)",
+    ]
+    for key, label in (
+        ("requirements", "requirements"),
+        ("requirement_files", "-r files"),
+        ("constraint_files", "-c files"),
+        ("groups", "groups"),
+        ("group_requirements", "group requirements"),
+        ("extras", "extras"),
+        ("install_project", "install_project"),
+        ("system_site_packages", "system_site_packages"),
+        ("cwd", "cwd"),
+    ):
+        value = False if key == "install_project" and item[key] is None else item[key]
+        lines.append(f"  {label}: {show_value(value)}")
+    lines.append("  build_env:" if item["build_env"] else "  build_env: none")
+    lines += [f"    {key}={value}" for key, value in item["build_env"].items()]
+    lock = item["lock"]
+    if lock is None or lock["status"] == "missing":
+        lines.append("  lock: none (the installer resolves)")
+    elif lock["status"] == "current":
+        lines.append(f"  lock: {lock['file']} (current: installs what it pins)")
+    else:
+        lines.append(f"  lock: {lock['file']} ({lock['status']}, not used: {lock['problem']})")
+    lines.append("  commands:" if item["commands"] else "  commands: none")
+    lines += [f"    {command['line']}" for command in item["commands"]]
+    lines.append("  set_env:" if item["set_env"] else "  set_env: none")
+    lines += [f"    {key}={value}" for key, value in item["set_env"].items()]
+    lines.append("  pass_env:" if item["pass_env"] else "  pass_env: none")
+    lines += [
+        f"    {pattern}: {', '.join(found) or 'none set'}" for pattern, found in item["pass_env"].items()
+    ]
+    lines.append(f"  passed by default: {', '.join(item['passed_by_default']) or 'none'}")
+    timeout = "none" if item["timeout"] is None else f"{item['timeout']:g}s"
+    lines.append(f"  timeout: {timeout}")
+    for key in ("requires", "tags"):
+        lines.append(f"  {key}: {show_value(item[key])}")
+    return lines
+
+
+def show(
+    config: Config,
+    names: Sequence[str],
+    posargs: Sequence[str] | None,
+    *,
+    backend: str | None,
+    as_json: bool,
+) -> int:
+    """``vrun show SESSION... [-- POSARGS]``: print each session's :func:`resolved` (text, or a JSON
+    array). A session that takes no posargs while posargs were given gets a warning: a run of it
+    would be refused.
+
+    :returns: the exit status: 0, or 2 when a session's interpreter is missing (reported, and the
+        other sessions still shown).
+    :raises UsageError: see :func:`vrun.commands.explain.planned`.
+    """
+    found = planned(config, names, backend)
+    items = [resolved(config, session, entry, posargs, os.environ) for session, entry in found]
+    for item in items:
+        if posargs and item["commands"] and not item["takes_posargs"]:
+            name = item["session"]
+            output.warning(f"session {name} does not take posargs: `vrun {name} -- ...` is refused")
+    if as_json:
+        output.print_json(items)
+    else:
+        print("\n\n".join("\n".join(resolved_lines(item)) for item in items))
+    return report_errors([entry for _, entry in found])

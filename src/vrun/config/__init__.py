@@ -1,0 +1,4 @@
+"""Configuration: find, read and validate ``vrun.toml`` or ``[tool.vrun]``; select sessions.
+
+The first step of the data flow (docs/architecture.md). Imports only the bottom layer.
+"""

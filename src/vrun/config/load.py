@@ -1,0 +1,414 @@
+"""Load and validate vrun's configuration: ``vrun.toml`` or ``[tool.vrun]`` in ``pyproject.toml``.
+
+:func:`load_project_config` finds the nearest configuration walking up from a directory (as git
+finds ``.git``), parses it and returns a frozen :class:`Config`. All validation happens at load
+time (the per-key validators are in :mod:`vrun.config.keys` and :mod:`vrun.config.fields`): an unknown key, a
+wrong type, an invalid requirement or a bad session reference is a
+:class:`~vrun.errors.ConfigError` naming the file and the dotted key, so later steps can trust
+every value. A session's table is first merged with what it ``extends`` and, per matrix entry, its
+``overrides`` (:mod:`vrun.config.extends`). Every file looked at is read through :mod:`vrun.inputs`, so
+the plan cache knows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vrun import SUBCOMMANDS, inputs
+from vrun.config import extends, fields
+from vrun.config.extends import Table
+from vrun.config.keys import (
+    EXTRA_NAME,
+    PYPROJECT_NAME,
+    SESSION_KEYS,
+    TOP_KEYS,
+    UNSET,
+    Command,
+    Context,
+    boolean,
+    check_keys,
+    got,
+    read_toml,
+    str_arg,
+    str_list,
+    string,
+    suggest,
+    table,
+)
+from vrun.config.tomlfile import key_part
+from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
+from vrun.errors import ConfigError, UsageError
+
+#: Names of vrun's built-in subcommands (:data:`vrun.SUBCOMMANDS`): a session may not take one.
+BUILTIN_COMMANDS = SUBCOMMANDS
+#: The dedicated configuration file's name.
+CONFIG_NAME = "vrun.toml"
+#: A session name: a letter or digit, then letters, digits, ``_``, ``.``, ``+``, ``-``.
+SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+__all__ = ["BUILTIN_COMMANDS", "CONFIG_NAME", "Command", "Config", "Session", "find_config", "load_config"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session as configured; a ``python`` list is already expanded into one per version.
+
+    :param name: the full name, e.g. ``test-3.11`` for a matrix entry, ``lint`` otherwise.
+    :param base_name: the name under ``[sessions]``, e.g. ``test``.
+    :param python: the interpreter spec, or ``None`` for the interpreter running vrun.
+    :param requirements: PEP 508 strings from ``deps`` as written (stripped); local projects as
+        absolute paths, editable ones as ``-e PATH``.
+    :param requirement_files: absolute paths of ``-r FILE`` entries, in order.
+    :param constraint_files: absolute paths of ``-c FILE`` entries, in order.
+    :param groups: PEP 735 dependency-group names.
+    :param group_requirements: the groups' requirements, resolved (``include-group`` expanded).
+    :param extras: the project's extras to install with it.
+    :param install_project: ``"editable"``, ``"wheel"`` or ``None`` (do not install the project).
+    :param commands: the commands, in order.
+    :param env: set_env: variables set for the commands, in config order.
+    :param pass_env: names and ``fnmatch`` globs of caller variables let through.
+    :param cwd: the directory the commands run in (absolute).
+    :param timeout: seconds all its commands may take, or ``None``.
+    :param external: programs it may run from outside its env without a note (names or paths).
+    :param backend: ``auto``, ``uv`` or ``virtualenv``: its own ``backend``, else the top level's.
+    :param parallel: whether ``vrun -p`` may run it beside other sessions (``parallel = false``:
+        it runs alone).
+    :param build_env: variables set for the builds of its install (the project's PEP 517 build,
+        the installer's builds of local projects and sdists), placeholders expanded; part of its
+        env key.
+    :param locked: its lock file (:mod:`vrun.plan.lockfile`) must exist and match its requirements, else a
+        run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
+    """
+
+    name: str
+    base_name: str
+    description: str = ""
+    python: str | None = None
+    requirements: tuple[str, ...] = ()
+    requirement_files: tuple[str, ...] = ()
+    constraint_files: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    group_requirements: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    install_project: str | None = None
+    commands: tuple[Command, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    pass_env: tuple[str, ...] = ()
+    system_site_packages: bool = False
+    tags: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    cwd: str = ""
+    timeout: float | None = None
+    external: tuple[str, ...] = ()
+    backend: str = "auto"
+    parallel: bool = True
+    build_env: tuple[tuple[str, str], ...] = ()
+    locked: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated configuration.
+
+    :param path: the file the config was read from (``vrun.toml`` or ``pyproject.toml``).
+    :param root: the project root: the directory holding :attr:`path`.
+    :param sessions: every session by full name, in file order (matrix entries in list order).
+    :param matrix: base name -> full names, for every session (a non-matrix session maps to itself).
+    :param default: the base or full names a bare ``vrun`` runs, or ``None`` for all.
+    :param python: the top-level default interpreter spec, or ``None``.
+    :param project_inputs: globs (relative to the root) of further files that decide the project's
+        metadata, beyond those vrun finds itself (see docs/envs.md).
+    """
+
+    path: Path
+    root: Path
+    sessions: dict[str, Session]
+    matrix: dict[str, tuple[str, ...]]
+    default: tuple[str, ...] | None = None
+    python: str | None = None
+    project_inputs: tuple[str, ...] = ()
+
+
+def find_config(start: Path) -> Path:
+    """Find the configuration that applies to ``start``, walking up like git does.
+
+    In each directory from ``start`` up to the filesystem root, ``vrun.toml`` is taken if present,
+    else ``pyproject.toml`` if it has a ``[tool.vrun]`` table; a ``pyproject.toml`` without one does
+    not count.
+
+    :param start: the directory to start from (relative paths are taken from the current directory).
+    :return: the absolute path of the configuration file.
+    :raises UsageError: if neither exists in ``start`` or any parent.
+    :raises ConfigError: if a ``pyproject.toml`` on the way is not valid TOML.
+    """
+    start = Path(os.path.abspath(start))
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_NAME
+        if inputs.is_file(str(candidate)):
+            return candidate
+        pyproject = directory / PYPROJECT_NAME
+        if inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)):
+            return pyproject
+    raise UsageError(
+        f"no {CONFIG_NAME} or [tool.vrun] in {PYPROJECT_NAME} found in {start} or any parent",
+        f'create {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"]',
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Parse and fully validate one configuration file.
+
+    :param path: a ``vrun.toml``, or a ``pyproject.toml`` (read from its ``[tool.vrun]`` table).
+    :return: the validated configuration; relative paths in it are resolved against the file's directory.
+    :raises ConfigError: if the file cannot be read, is not valid TOML (with line and column), or
+        breaks any rule of the schema (naming the dotted key).
+    """
+    return _load(Path(os.path.abspath(path)))
+
+
+def load_project_config(start: Path) -> tuple[Config, list[str]]:
+    """Find the configuration for ``start`` (see :func:`find_config`) and load it.
+
+    :return: the configuration, and notices for the user (to print once), e.g. that both
+        ``vrun.toml`` and ``[tool.vrun]`` exist and ``vrun.toml`` wins.
+    :raises UsageError: if no configuration is found.
+    :raises ConfigError: if the configuration is invalid.
+    """
+    path = find_config(start)
+    notices = []
+    pyproject = path.parent / PYPROJECT_NAME
+    if path.name == CONFIG_NAME and inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)):
+        notices.append(
+            f"both {CONFIG_NAME} and [tool.vrun] in {PYPROJECT_NAME} define vrun config "
+            f"(in {path.parent}); using {CONFIG_NAME}"
+        )
+    return _load(path), notices
+
+
+def _tool_vrun(data: dict[str, Any]) -> bool:
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "vrun" in tool
+
+
+def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> None:
+    """Apply the session-name rule; ``spec`` is set when ``name`` comes from a python matrix."""
+    origin = f"python {spec!r} makes the session name {name!r}, which" if spec else f"{name!r}"
+    if not SESSION_NAME.fullmatch(name):
+        raise ctx.error(
+            key,
+            f"{origin} is not a valid session name",
+            "a session name starts with a letter or digit and holds only letters, digits, '_', '.', '+', '-'",
+        )
+    if name in BUILTIN_COMMANDS:
+        raise ctx.error(key, f"{origin} is a vrun command, not a valid session name", "rename the session")
+    if len((name + "x" * NAME_OVERHEAD).encode()) > NAME_MAX:
+        raise ctx.error(
+            key,
+            f"{origin} is too long: its env's lock file name would exceed {NAME_MAX} bytes",
+            f"use at most {NAME_MAX - NAME_OVERHEAD} bytes",
+        )
+
+
+def _session(
+    ctx: Context, base: str, session: Table, python: str | None, backend: str, locked: bool
+) -> list[Session]:
+    """Validate one session (its table with what it extends merged in); a python list yields one
+    session per version, each with its ``overrides`` applied."""
+    values = session.values
+    matrix = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else None
+    if "python" in values and matrix is None:
+        python = values["python"]
+    template = _fields(ctx, base, session, python, backend, locked)
+    if matrix is None:
+        extends.entry_tables(ctx, session, (), f"sessions.{key_part(base)}")  # rejects stray overrides
+        return [template]
+    changed = extends.entry_tables(ctx, session, matrix, f"sessions.{key_part(base)}")
+    return [
+        dataclasses.replace(
+            _fields(ctx, base, changed[spec], python, backend, locked) if spec in changed else template,
+            name=f"{base}-{spec}",
+            python=spec,
+        )
+        for spec in matrix
+    ]
+
+
+def _fields(
+    ctx: Context, base: str, session: Table, python: str | None, backend: str, locked: bool
+) -> Session:
+    """Validate a session's values, each error naming the key where the value was written."""
+    values = session.values
+    own = f"sessions.{key_part(base)}"
+
+    def key(name: str) -> str:
+        return session.key(name) if name in values else f"{own}.{name}"
+
+    def get(name: str, check: Any, *args: Any, default: Any = ()) -> Any:
+        return check(ctx, key(name), values[name], *args) if name in values else default
+
+    requirements, requirement_files, constraint_files = get("deps", fields.deps, default=((), (), ()))
+    groups = get("groups", str_list)
+    extras = get("extras", str_list)
+    for i, extra in enumerate(extras):
+        if not EXTRA_NAME.fullmatch(extra):
+            raise ctx.error(f"{key('extras')}[{i}]", f"invalid extra name {extra!r}")
+    install = fields.install_project(ctx, key("install_project"), values.get("install_project", UNSET))
+    if extras and install is None:
+        reason = (
+            "install_project is false" if "install_project" in values else "there is no project to install"
+        )
+        raise ctx.error(key("extras"), f"extras are the project's, but {reason}")
+    return Session(
+        name=base,
+        base_name=base,
+        description=get("description", str_arg, default=""),
+        python=python,
+        requirements=requirements,
+        requirement_files=requirement_files,
+        constraint_files=constraint_files,
+        groups=groups,
+        group_requirements=fields.groups(ctx, key("groups"), groups) if groups else (),
+        extras=extras,
+        install_project=install,
+        commands=get("commands", fields.commands, get("shell", boolean, default=False)),
+        env=get("env", fields.set_env),
+        pass_env=get("pass_env", fields.pass_env),
+        system_site_packages=get("system_site_packages", boolean, default=False),
+        tags=get("tags", str_list),
+        requires=get("requires", str_list),
+        cwd=fields.cwd(ctx, key("cwd"), values.get("cwd", UNSET)),
+        timeout=get("timeout", fields.timeout, default=None),
+        external=get("external", fields.external),
+        backend=get("backend", fields.backend, default=backend),
+        parallel=get("parallel", boolean, default=True),
+        build_env=get("build_env", fields.build_env),
+        locked=get("locked", boolean, default=locked),
+    )
+
+
+def _load(path: Path) -> Config:
+    data = read_toml(path)
+    prefix = ""
+    if path.name == PYPROJECT_NAME:
+        if not _tool_vrun(data):
+            raise ConfigError(path, None, "no [tool.vrun] table", f"add one, or use {CONFIG_NAME}")
+        prefix = "tool.vrun."
+        data = data["tool"]["vrun"]
+        if not isinstance(data, dict):
+            raise ConfigError(path, "tool.vrun", f"expected a table, got {got(data)}")
+    ctx = Context(path=path, root=path.parent, prefix=prefix)
+    check_keys(ctx, "", data, TOP_KEYS)
+    python = None
+    if "python" in data:
+        value = data["python"]
+        if isinstance(value, list):
+            raise ctx.error(
+                "python", "expected a string, got an array", "a list of versions (a matrix) goes in a session"
+            )
+        python = string(ctx, "python", value, like="3.10")
+    project_inputs = (
+        str_list(ctx, "project_inputs", data["project_inputs"]) if "project_inputs" in data else ()
+    )
+    backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
+    locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
+
+    sessions: dict[str, Session] = {}
+    matrix: dict[str, tuple[str, ...]] = {}
+    owners: dict[str, str] = {}  # every session name (base or full) -> the key that made it
+    base_of: dict[str, str] = {}
+
+    def claim(name: str, key: str) -> None:
+        if name in owners:
+            raise ctx.error(key, f"session name {name!r} is already used by {owners[name]}")
+        owners[name] = prefix + key
+
+    raw_sessions = table(ctx, "sessions", data["sessions"]) if "sessions" in data else {}
+    tables = {}
+    for base, raw in raw_sessions.items():
+        key = f"sessions.{key_part(base)}"
+        _check_name(ctx, key, base)
+        tables[base] = table(ctx, key, raw)
+        check_keys(ctx, key + ".", tables[base], SESSION_KEYS)
+    merged = extends.resolve(ctx, tables)
+    validated: dict[str, list[Session]] = {}
+
+    def validate(base: str) -> list[Session]:  # what a session extends first: its errors name it
+        if base not in validated:
+            parent = tables[base].get("extends")
+            if isinstance(parent, str):
+                validate(parent)
+            validated[base] = _session(ctx, base, merged[base], python, backend, locked)
+        return validated[base]
+
+    for base in tables:
+        key = f"sessions.{key_part(base)}"
+        claim(base, key)
+        entries = validate(base)
+        if [entry.name for entry in entries] != [base]:
+            where = merged[base].key("python")
+            for i, entry in enumerate(entries):
+                _check_name(ctx, f"{where}[{i}]", entry.name, spec=entry.python)
+                claim(entry.name, f"{where}[{i}]")
+        for entry in entries:
+            sessions[entry.name] = entry
+            base_of[entry.name] = base
+        base_of[base] = base
+        matrix[base] = tuple(entry.name for entry in entries)
+
+    requires: dict[str, tuple[str, ...]] = {}
+    for base, names in matrix.items():
+        first = sessions[names[0]]
+        key = merged[base].key("requires") if "requires" in merged[base].values else ""
+        for i, name in enumerate(first.requires):
+            _check_reference(ctx, f"{key}[{i}]", name, base_of)
+        requires[base] = first.requires
+    _check_cycles(ctx, requires, base_of)
+
+    default = None
+    if "default" in data:
+        default = str_list(ctx, "default", data["default"])
+        for i, name in enumerate(default):
+            _check_reference(ctx, f"default[{i}]", name, base_of)
+    return Config(path, path.parent, sessions, matrix, default, python, project_inputs)
+
+
+def _check_reference(ctx: Context, key: str, name: str, known: dict[str, str]) -> None:
+    """A name in ``requires`` or ``default`` must be a session's base or full name."""
+    if name not in known:
+        hint = suggest(name, list(known)) or f"sessions: {', '.join(known) or 'none'}"
+        raise ctx.error(key, f"unknown session {name!r}", hint)
+
+
+def _check_cycles(ctx: Context, requires: dict[str, tuple[str, ...]], base_of: dict[str, str]) -> None:
+    """Reject a ``requires`` cycle, shown as written, e.g. ``a -> b -> a``.
+
+    A matrix session's entries share its ``requires``, so the graph's nodes are base names.
+    """
+    done: set[str] = set()
+    path: list[str] = []  # base names on the current walk
+    labels: list[str] = []  # the names they were reached by
+
+    def visit(base: str, label: str) -> None:
+        path.append(base)
+        labels.append(label)
+        for i, name in enumerate(requires[base]):
+            target = base_of[name]
+            if target in path:
+                cycle = [*labels[path.index(target) :], name]
+                raise ctx.error(
+                    f"sessions.{key_part(base)}.requires[{i}]", f"requires cycle: {' -> '.join(cycle)}"
+                )
+            if target not in done:
+                visit(target, name)
+        path.pop()
+        labels.pop()
+        done.add(base)
+
+    for base in requires:
+        if base not in done:
+            visit(base, base)

@@ -1,0 +1,452 @@
+"""Create an env and install into it: one small interface, two implementations.
+
+:class:`VirtualenvBackend` builds with ``virtualenv`` (pip seeded) and installs with that
+env's pip; :class:`UvBackend` does both with ``uv``. Both are imported and used only on the
+build path: nothing here runs for an env that is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+
+from vrun import output, progress
+from vrun.env.installplan import InstallPlan, lock_requirements
+from vrun.env.layout import EnvLock
+from vrun.errors import BuildError, Interrupted, UsageError
+from vrun.process import run_command
+from vrun.run.compose import REDIRECTING
+
+#: Removed from an installer's environment: :data:`vrun.run.compose.REDIRECTING`, and what would make
+#: the env's python look elsewhere for packages. ``PIP_USER=0`` is then set, which also overrides
+#: ``user = true`` in a pip config file.
+UNSAFE_INSTALL_VARS = (*REDIRECTING, "PYTHONPATH", "PYTHONUSERBASE")
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``typing`` costs ~3 ms on the build path; the Protocol is for type checkers
+    from typing import Protocol
+
+    from vrun.plan.interpreters import Interpreter
+else:
+    Protocol = object
+
+
+class Backend(Protocol):
+    """Creates envs and installs into them.
+
+    Implementations raise :class:`~vrun.errors.BuildError` (with the tool's captured output)
+    when creating or installing fails, and :class:`~vrun.errors.Interrupted` when a signal
+    stopped the tool. Every tool they run holds ``lock`` (its descriptor is inherited).
+    """
+
+    name: str
+    seed: tuple[str, ...]
+
+    def create(
+        self,
+        python: str,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock | None,
+    ) -> None:
+        """Create an empty env at ``env_dir`` (which does not exist yet) from the interpreter ``python``."""
+
+    def install(
+        self,
+        env_dir: str,
+        plan: InstallPlan,
+        *,
+        environ: Mapping[str, str],
+        cwd: str,
+        lock: EnvLock,
+        reinstall: bool = False,
+    ) -> None:
+        """Install ``plan`` into the env, the installer running in ``cwd`` (the project root);
+        ``reinstall`` forces the project to be reinstalled, without deps."""
+
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """Install plain requirement strings (a build env's build requirements)."""
+
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
+        """The env's installed distributions as ``name==version`` lines (pip's ``freeze``)."""
+
+
+def _one_line(message: str) -> str:
+    """A multi-line message (virtualenv's seeder embeds a whole traceback) as its first line and
+    its last, the actual cause: ``failed to build image pip because: OSError: [Errno 28] ...``."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    return f"{lines[0]} {lines[-1]}"
+
+
+def tool_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without :data:`UNSAFE_INSTALL_VARS`: what every tool vrun runs for a build sees
+    (installers, ``uv pip compile`` for a lock, the project's PEP 517 hooks), so no
+    ``PIP_TARGET``, ``PYTHONPATH`` or ``PYTHONHOME`` sends or mixes packages elsewhere."""
+    return {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
+
+
+def installer_environ(env_dir: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment an installer runs in: the caller's, pointed at the env.
+
+    The caller's ``PIP_*``/``UV_*`` index settings pass through (that is how a user points
+    vrun at a mirror or a wheelhouse; they are part of the env key); :data:`UNSAFE_INSTALL_VARS`
+    are removed (:func:`tool_environ`), ``PIP_USER=0`` is set, ``VIRTUAL_ENV`` is the env and its
+    ``bin/`` leads ``PATH``.
+    """
+    env = tool_environ(environ)
+    env["VIRTUAL_ENV"] = env_dir
+    env["PATH"] = os.pathsep.join([os.path.join(env_dir, "bin"), env.get("PATH", os.defpath)])
+    env["PIP_USER"] = "0"
+    env["PIP_NO_INPUT"] = "1"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+_FAILED_REQ = (
+    re.compile(r"No matching distribution found for (\S+)"),
+    re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+    re.compile(r"Because (\S+) was not found in the package registry"),
+    re.compile(r"Because (\S+) was not found in the cache"),  # uv --offline
+    re.compile(r"No solution found when resolving dependencies:\s*\n\s*╰─▶ Because (\S+)"),
+    re.compile(r"ERROR: (?:Could not open requirements file|Invalid requirement): (.+)"),
+)
+
+
+def failing_requirement(text: str) -> str | None:
+    """Find the requirement an installer's output blames, from pip's and uv's messages."""
+    for pattern in _FAILED_REQ:
+        match = pattern.search(text)
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def run_tool(
+    argv: Sequence[str], *, what: str, environ: Mapping[str, str], cwd: str, lock: EnvLock | None = None
+) -> str:
+    """Run an installer through :func:`vrun.process.run_command`; return its output.
+
+    It runs in a process group of its own, holding ``lock`` (an inherited descriptor), with its
+    output captured in a temporary file (shown live with ``-v``), while the build step shown on a
+    terminal (:func:`vrun.progress.ticker`) keeps its elapsed time up to date.
+
+    :raises BuildError: it failed (with its output, and the requirement it blames).
+    :raises Interrupted: vrun received a signal while it ran (the tool's group was stopped).
+    """
+    keep = () if lock is None or lock.fd is None else (lock.fd,)
+    with tempfile.TemporaryFile() as log:
+        fd = None if output.verbose() else log.fileno()
+        outcome = run_command(
+            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True, tick=progress.ticker()
+        )
+        log.seek(0)
+        text = log.read().decode("utf-8", errors="replace")
+    if outcome.received is not None:
+        raise Interrupted(outcome.received)
+    if outcome.status != 0:
+        blamed = failing_requirement(text)
+        detail = f": could not install {blamed}" if blamed else ""
+        if "No space left on device" in text:
+            detail = ": No space left on device (the disk is full)"
+        raise BuildError(f"{what} failed (exit {outcome.status}){detail}", output=text)
+    return text
+
+
+def install_locked(
+    base: list[str],
+    plan: InstallPlan,
+    *,
+    env_dir: str,
+    pip: bool,
+    environ: Mapping[str, str],
+    cwd: str,
+    lock: EnvLock,
+) -> None:
+    """Install exactly what ``plan.lock`` pins into ``env_dir``, then the seed and the project, all
+    with ``--no-deps``: two installer calls (uv takes nothing beside a lock file; pip's hash-checking
+    mode allows no unhashed requirement, such as the project).
+
+    :param base: the installer's ``install`` command, e.g. ``[uv, "pip", "install", "--python", PY]``.
+    :param pip: the installer is pip, which cannot read a PEP 751 file yet: it gets the file's pins
+        as requirement lines (:func:`~vrun.env.installplan.lock_requirements`); uv reads the file itself.
+    :raises BuildError: the lock file cannot be read, or an install failed.
+    """
+    what = "pip install" if pip else "uv pip install"
+    base = [*base, "--no-deps", *([] if output.verbose() else ["--quiet"])]
+    env = installer_environ(env_dir, environ)
+    with tempfile.TemporaryDirectory(prefix="vrun-lock-") as work:
+        pinned = str(plan.lock)
+        if pip:
+            try:
+                lines = lock_requirements(pinned)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a hand-edited file
+                raise BuildError(f"cannot read the lock file {pinned}: {exc}") from exc
+            pinned = os.path.join(work, "pinned.txt")
+            with open(pinned, "w", encoding="utf-8") as fh:
+                fh.write("".join(f"{line}\n" for line in lines))
+        run_tool([*base, "-r", pinned], what=f"{what} (the lock file)", environ=env, cwd=cwd, lock=lock)
+    if plan.project_args():
+        run_tool([*base, *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock)
+
+
+class VirtualenvBackend:
+    """virtualenv to create (pip seeded, so ``pip`` works inside), pip to install."""
+
+    name = "virtualenv"
+    #: What every new env gets besides the session's plan: virtualenv seeds pip itself.
+    seed: tuple[str, ...] = ()
+
+    def create(
+        self,
+        python: str,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock | None,
+    ) -> None:
+        """Create the env with virtualenv's API, in this process (no second interpreter start).
+
+        virtualenv is imported here, not at module level, so a reused env never pays for it.
+        """
+        from virtualenv import cli_run
+
+        _quiet_libraries()
+        argv = [env_dir, "--python", python, "--prompt", prompt, "--no-setuptools"]
+        argv += ["--no-periodic-update", "--quiet"]
+        if system_site_packages:
+            argv.append("--system-site-packages")
+        try:
+            cli_run(argv, setup_logging=False, env=dict(os.environ))
+        except OSError as exc:
+            raise BuildError(f"creating the env with virtualenv failed: {exc.strerror or exc}") from exc
+        except (Exception, SystemExit) as exc:  # virtualenv raises RuntimeError, SystemExit, ...
+            raise BuildError(f"creating the env with virtualenv failed: {_one_line(str(exc))}") from exc
+
+    def install(
+        self,
+        env_dir: str,
+        plan: InstallPlan,
+        *,
+        environ: Mapping[str, str],
+        cwd: str,
+        lock: EnvLock,
+        reinstall: bool = False,
+    ) -> None:
+        """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`. With a lock file:
+        ``pip install --no-deps -r`` its packages (:func:`~vrun.env.installplan.lock_requirements`), then
+        the project with ``--no-deps``."""
+        if plan.lock is not None and not reinstall:
+            pip = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install"]
+            install_locked(pip, plan, env_dir=env_dir, pip=True, environ=environ, cwd=cwd, lock=lock)
+            return
+        if reinstall:
+            plan = plan.project_only()
+        argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", *plan.args()]
+        if reinstall:
+            argv[4:4] = ["--force-reinstall", "--no-deps"]
+        if not output.verbose():
+            argv.insert(4, "--quiet")
+        run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
+
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """``<env>/bin/python -m pip install --quiet REQUIREMENTS``."""
+        argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", "--quiet", *requirements]
+        run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd)
+
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
+        """``pip freeze --all`` run in the env, as lines."""
+        text = run_tool(
+            [os.path.join(env_dir, "bin", "python"), "-m", "pip", "freeze", "--all"],
+            what="pip freeze",
+            environ=installer_environ(env_dir, environ),
+            cwd=env_dir,
+        )
+        return [line for line in text.splitlines() if line.strip()]
+
+
+def find_uv() -> str | None:
+    """The ``uv`` executable: the one of the ``uv`` Python package, else ``uv`` on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+class UvBackend:
+    """uv to create (``uv venv``) and to install (``uv pip install``): same plan, far faster.
+
+    Its envs get pip too (:attr:`seed`, installed with the env's first install): people run
+    ``pip install`` inside ``vrun shell``, and a global pip found on PATH would install elsewhere
+    (docs/envs.md has the cost).
+    """
+
+    name = "uv"
+    #: What every new env gets besides the session's plan.
+    seed: tuple[str, ...] = ("pip",)
+
+    def __init__(self, uv: str) -> None:
+        self.uv = uv
+
+    def create(
+        self,
+        python: str,
+        env_dir: str,
+        *,
+        prompt: str,
+        system_site_packages: bool,
+        lock: EnvLock | None,
+    ) -> None:
+        """``uv venv``, never downloading a Python."""
+        argv = [self.uv, "venv", "--quiet", "--python", python, "--prompt", prompt, env_dir]
+        if system_site_packages:
+            argv.append("--system-site-packages")
+        env = installer_environ(env_dir, os.environ)
+        env["UV_PYTHON_DOWNLOADS"] = "never"
+        run_tool(argv, what="uv venv", environ=env, cwd=os.path.dirname(env_dir), lock=lock)
+
+    def install(
+        self,
+        env_dir: str,
+        plan: InstallPlan,
+        *,
+        environ: Mapping[str, str],
+        cwd: str,
+        lock: EnvLock,
+        reinstall: bool = False,
+    ) -> None:
+        """``uv pip install --python <env>/bin/python ARGS``. With a lock file: ``uv pip install -r``
+        it (uv installs a PEP 751 file as it is, resolving nothing), then the seed and the project
+        with ``--no-deps`` (uv takes nothing else beside a lock file)."""
+        if plan.lock is not None and not reinstall:
+            uv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python")]
+            install_locked(uv, plan, env_dir=env_dir, pip=False, environ=environ, cwd=cwd, lock=lock)
+            return
+        if reinstall:
+            plan = plan.project_only()
+        argv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *plan.args()]
+        if reinstall and plan.project_name:
+            argv[3:3] = ["--reinstall-package", plan.project_name, "--no-deps"]
+        if not output.verbose():
+            argv.insert(3, "--quiet")
+        run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
+
+    def install_requirements(
+        self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
+    ) -> None:
+        """``uv pip install --quiet --python <env>/bin/python REQUIREMENTS``."""
+        argv = [self.uv, "pip", "install", "--quiet", "--python", os.path.join(env_dir, "bin", "python")]
+        env = installer_environ(env_dir, environ)
+        run_tool([*argv, *requirements], what="uv pip install", environ=env, cwd=cwd)
+
+    def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
+        """``uv pip freeze`` for the env."""
+        text = run_tool(
+            [self.uv, "pip", "freeze", "--python", os.path.join(env_dir, "bin", "python")],
+            what="uv pip freeze",
+            environ=installer_environ(env_dir, environ),
+            cwd=env_dir,
+        )
+        return [line for line in text.splitlines() if line.strip()]
+
+
+#: The backends by name.
+BACKENDS = ("virtualenv", "uv")
+#: The oldest session interpreter vrun builds envs for: uv supports 3.8 and newer, and virtualenv
+#: below 21.5 seeds pip for 3.8 (21.5 dropped it; pyproject.toml pins virtualenv below it).
+OLDEST_PYTHON = (3, 8)
+#: Implementations ``uv venv`` builds envs for; others (GraalPy, ...) go to virtualenv under ``auto``.
+UV_IMPLEMENTATIONS = ("CPython", "PyPy")
+_UV_STATUS: dict[str, str | None] = {}
+#: What to do when uv is missing: it is a dependency of vrun's distribution, vrun-cli.
+UV_HINT = "reinstall vrun-cli (it depends on uv), install uv beside vrun, or put uv on PATH"
+
+
+def uv_problem(uv: str | None) -> str | None:
+    """Why the ``uv`` at ``uv`` cannot run (``None``: it can): missing, or ``uv --version`` fails.
+
+    Checked once per process, by running it (a few milliseconds, planning only).
+    """
+    if uv is None:
+        return "uv is not installed"
+    if uv not in _UV_STATUS:
+        from vrun import inputs
+
+        inputs.stat_file(uv)  # a replaced uv changes the plan
+        try:
+            import subprocess
+
+            proc = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=30, check=False)
+            _UV_STATUS[uv] = None if proc.returncode == 0 else f"{uv} --version exited {proc.returncode}"
+        except (OSError, subprocess.SubprocessError) as exc:
+            _UV_STATUS[uv] = f"{uv} cannot run: {exc}"
+    return _UV_STATUS[uv]
+
+
+def select_backend(wanted: str, interpreter: Interpreter) -> tuple[str, str | None]:
+    """The backend that builds an env for ``interpreter``, and a note when ``auto`` fell back.
+
+    ``auto`` (the default) is uv where it supports the interpreter (CPython and PyPy) and can run,
+    else virtualenv + pip, with one note saying why; ``uv`` and ``virtualenv`` are taken as asked.
+
+    :raises UsageError: ``uv`` asked for but not runnable; an unknown name; an interpreter older
+        than :data:`OLDEST_PYTHON`.
+    """
+    if tuple(interpreter.version_info[:2]) < OLDEST_PYTHON:
+        oldest = ".".join(map(str, OLDEST_PYTHON))
+        raise UsageError(
+            f"Python {interpreter.version} ({interpreter.executable}) is older than vrun supports for "
+            f"sessions: {oldest} and newer",
+            hint="use a newer python for this session",
+        )
+    if wanted == "virtualenv":
+        return wanted, None
+    problem = uv_problem(find_uv())
+    if wanted == "uv":
+        if problem:
+            raise UsageError(f"the uv backend needs uv: {problem}", hint=UV_HINT)
+        return wanted, None
+    if wanted != "auto":
+        raise UsageError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(BACKENDS)}")
+    if problem:
+        return "virtualenv", f"{problem}; building with virtualenv + pip instead"
+    if interpreter.implementation not in UV_IMPLEMENTATIONS:
+        return "virtualenv", None
+    return "uv", None
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``.
+
+    :raises UsageError: for an unknown name, or ``uv`` when uv is not installed.
+    """
+    if name == "virtualenv":
+        return VirtualenvBackend()
+    if name == "uv":
+        uv = find_uv()
+        if uv is None:
+            raise UsageError("the uv backend needs uv", hint=UV_HINT)
+        return UvBackend(uv)
+    raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+def _quiet_libraries() -> None:
+    """virtualenv and its helpers log through :mod:`logging`; show only their errors (``-vv``: all)."""
+    import logging
+
+    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if output.verbose() else logging.ERROR)

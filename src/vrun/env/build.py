@@ -1,0 +1,234 @@
+"""Build an env under its exclusive lock: wipe a broken one, create, install, check, mark.
+
+Called by the session loop (:func:`vrun.run.loop.ready_env`) only when an env is not ready, so a warm
+run never imports this module, the backends, virtualenv or uv. ``design.md``: a venv cannot be
+built elsewhere and moved (its scripts hold absolute paths), so it is built in place under
+``.venvs/<name>.lock``; the marker is written last, atomically; every process that writes into
+the env holds that lock (installers inherit the locked descriptor), so a killed vrun never leaves
+an orphan writing into an env that another run is wiping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+
+from vrun import __version__, output, progress
+from vrun.env.backends import get_backend
+from vrun.env.installplan import InstallPlan
+from vrun.env.layout import (
+    MARKER,
+    SCHEMA_VERSION,
+    EnvLock,
+    link_last_used,
+    marker_problem,
+    prepare_venvs_dir,
+    touch_used,
+)
+from vrun.errors import BuildError, EnvNotReadyError
+from vrun.inputs import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
+
+def install_plan(s: Mapping[str, Any]) -> InstallPlan:
+    """The session plan's ``install`` entry as an :class:`~vrun.env.installplan.InstallPlan`."""
+    spec = s["install"]
+    return InstallPlan(
+        requirements=tuple(spec["requirements"]),
+        requirement_files=tuple(spec["requirement_files"]),
+        constraint_files=tuple(spec["constraint_files"]),
+        project=spec["project"],
+        editable=spec["mode"] == "editable",
+        extras=tuple(spec["extras"]),
+        names=tuple(spec["names"]),
+        project_name=spec["project_name"],
+        lock=spec["lock"],
+    )
+
+
+def build_env(
+    plan: Mapping[str, Any],
+    s: Mapping[str, Any],
+    environ: Mapping[str, str],
+    lock: EnvLock,
+    *,
+    recreate: bool = False,
+    no_install: bool = False,
+    on_wait: Callable[[], None] | None = None,
+) -> bool:
+    """Find ``s``'s env ready, or build it; return with the *shared* lock held; True when built.
+
+    Under the exclusive lock: an env another process finished meanwhile is reused; anything else
+    at the env's path (an interrupted build, a moved project's env) is wiped, then the env is
+    created, the install plan installed (the installer runs in the project root, in a process group
+    of its own, holding the lock), what was asked for is checked to have landed inside the env, and
+    the marker is written. Files are created with at least ``umask 022``. A failed or interrupted
+    build is removed and the error propagates.
+
+    :raises EnvNotReadyError: with ``no_install`` when the env is not ready.
+    :raises EnvDirError: ``.venvs/`` is not vrun's to use, or its lock cannot be taken.
+    :raises BuildError: creating or installing failed, or the packages landed elsewhere.
+    :raises Interrupted: a signal arrived while building (the partial env is gone).
+    """
+    root, env_dir, name = plan["root"], s["env_dir"], s["name"]
+    prepare_venvs_dir(root)
+    if no_install:
+        problem = marker_problem(env_dir, s["digest"])
+        if problem is not None:
+            raise EnvNotReadyError(
+                f"session {name} has no ready env ({os.path.basename(env_dir)}: {problem})",
+                hint=f"run `vrun {name}` without --no-install to build it",
+            )
+        lock.acquire(exclusive=False, on_wait=on_wait)
+        touch_used(env_dir)
+        link_last_used(root, name, env_dir)
+        return False
+    lock.acquire(exclusive=True, on_wait=on_wait)
+    try:
+        built = recreate or marker_problem(env_dir, s["digest"]) is not None
+        if built:
+            output.info(f"creating env {os.path.basename(env_dir)} ({_why(root, s, recreate)})")
+            wipe(root, env_dir)
+            try:
+                with _safe_umask():
+                    _create_and_install(plan, s, environ, lock)
+            except BaseException:
+                shutil.rmtree(env_dir, ignore_errors=True)
+                raise
+        lock.acquire(exclusive=False)  # downgrade: keep the env from deletion while it is used
+    except BaseException:
+        lock.release()
+        raise
+    touch_used(env_dir)
+    link_last_used(root, name, env_dir)
+    return built
+
+
+def _create_and_install(
+    plan: Mapping[str, Any], s: Mapping[str, Any], environ: Mapping[str, str], lock: EnvLock
+) -> None:
+    env_dir, name = s["env_dir"], s["name"]
+    started = time.monotonic()
+    backend = get_backend(s["backend"])
+    with progress.step(name, f"creating the env with {backend.name}", log=False):
+        backend.create(
+            s["interpreter"]["executable"],
+            env_dir,
+            prompt=name,
+            system_site_packages=s["system_site_packages"],
+            lock=lock,
+        )
+    todo = install_plan(s)
+    environ = with_build_env(s, environ)
+    if todo.project is not None:
+        from vrun.env.wheel import project_wheel
+
+        wheel = project_wheel(s, plan["root"], environ, backend)
+        if wheel is not None:
+            todo = todo.replace(project=wheel)
+    todo = todo.replace(seed=backend.seed)
+    if not todo.empty:
+        what = todo.describe()
+        with progress.step(name, f"installing {what or 'pip'} with {backend.name}", log=bool(what)):
+            backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
+        missing = todo.missing_from(env_dir)
+        if missing:
+            raise BuildError(
+                f"the install did not land in {env_dir}: {', '.join(missing)} not found in its site-packages",
+                hint="an installer setting sends packages elsewhere: check target, prefix, root and user in "
+                "pip.conf (or uv.toml), and PIP_TARGET, PIP_PREFIX, PIP_ROOT, PIP_USER",
+            )
+    from vrun.env.bytecode import prime
+
+    prime(s, environ)
+    write_marker(s, backend.name)
+    output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
+
+
+def reinstall_project(
+    plan: Mapping[str, Any], s: Mapping[str, Any], environ: Mapping[str, str], lock: EnvLock
+) -> None:
+    """Reinstall the project alone into a reused env (``install_project = "wheel"``), under ``lock``."""
+    output.info(f"reinstalling the project into {os.path.basename(s['env_dir'])} (install_project = wheel)")
+    from vrun.env.wheel import project_wheel
+
+    backend = get_backend(s["backend"])
+    todo = install_plan(s)
+    environ = with_build_env(s, environ)
+    with _safe_umask():
+        wheel = project_wheel(s, plan["root"], environ, backend)
+        if wheel is not None:
+            todo = todo.replace(project=wheel)
+        with progress.step(s["name"], "reinstalling the project", log=False):
+            backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+
+
+def with_build_env(s: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, str]:
+    """``environ`` with the session's ``build_env`` laid over it: what the installer, and every
+    build it runs (local projects, sdists, the project when vrun could not build it), sees."""
+    return {**environ, **s["build_env"]} if s["build_env"] else environ
+
+
+@contextlib.contextmanager
+def _safe_umask() -> Iterator[None]:
+    """Create files with at least ``umask 022`` (the installers inherit it): under a caller's
+    ``umask 000`` an env would otherwise be writable by every user."""
+    old = os.umask(0o022)
+    os.umask(old | 0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def write_marker(s: Mapping[str, Any], backend: str) -> None:
+    """Write the marker last, atomically (temp file + rename): from now on the env is complete.
+
+    It records the env's own absolute location, so a moved project's envs are found broken.
+
+    :raises BuildError: when it cannot be written (a full disk).
+    """
+    data = {
+        "schema": SCHEMA_VERSION,
+        "session": s["name"],
+        "digest": s["digest"],
+        "location": s["env_dir"],
+        "components": s["components"],
+        "interpreter": s["interpreter"],
+        "backend": backend,
+        "vrun": __version__,
+        "created": time.time(),
+    }
+    try:
+        write_atomic(os.path.join(s["env_dir"], MARKER), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise BuildError(f"cannot write the marker of {s['env_dir']}: {exc.strerror}") from exc
+
+
+def wipe(root: str, env_dir: str) -> None:
+    """Remove what is at ``env_dir`` before a build; the caller holds its exclusive lock.
+
+    :raises EnvDirError: when it is not a directory vrun may delete
+        (see :func:`vrun.env.inventory.check_deletable`).
+    """
+    if os.path.lexists(env_dir):
+        from vrun.env.inventory import check_deletable
+
+        check_deletable(root, env_dir)
+        shutil.rmtree(env_dir)
+
+
+def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
+    """One line saying why an env is being built (tox's "python changed 3.12.1 -> 3.12.4")."""
+    if recreate:
+        return "--recreate"
+    from vrun.env.rebuild import rebuild_reason
+
+    return rebuild_reason(root, s)

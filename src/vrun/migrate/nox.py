@@ -1,0 +1,326 @@
+"""nox for ``vrun init``: a ``noxfile.py`` read statically with :mod:`ast`, never imported or run.
+
+The rules are the nox documentation's ("Configuration & API"): ``@nox.session`` (``python``,
+``name``, ``tags``, ``requires``, ``default``), ``session.install``, ``session.run``,
+``session.chdir``, ``session.env`` and ``nox.options.sessions``. Values must be literals, or names
+bound to literals at module level; anything else is noted, not guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+from vrun.config.load import SESSION_NAME
+from vrun.migrate.model import RESERVED, Notes, Session, command_item, install_value, requirement
+
+
+class Noxfile:
+    """A ``noxfile.py`` read with :mod:`ast`, following the nox documentation's API."""
+
+    def __init__(self, root: Path, text: str, notes: Notes) -> None:
+        self.root = root
+        self.text = text
+        self.notes = notes
+        self.constants: dict[str, Any] = {}
+        self.nox_names = {"nox"}
+        self.session_names: set[str] = set()  # aliases of nox.session
+        self.not_default: set[str] = set()  # sessions with default=False
+
+    def translate(self) -> tuple[list[Session], list[str] | None]:
+        """The sessions of the noxfile's ``@nox.session`` functions, and the default sessions.
+
+        :return: ``(sessions, default)``: ``default`` is ``nox.options.sessions`` (names not
+            translated dropped, with a note), else the sessions without ``default=False`` when any
+            has it, else ``None``. A syntax error gives no sessions and a note.
+        """
+        try:
+            tree = ast.parse(self.text, "noxfile.py")
+        except SyntaxError as exc:
+            self.notes.add(f"noxfile.py: syntax error at line {exc.lineno}; nothing translated")
+            return [], None
+        default: list[str] | None = None
+        sessions: list[Session] = []
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "nox":
+                        self.nox_names.add(alias.asname or "nox")
+            elif isinstance(node, ast.ImportFrom) and node.module == "nox":
+                for alias in node.names:
+                    if alias.name == "session":
+                        self.session_names.add(alias.asname or "session")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    dotted = _dotted(target)
+                    if isinstance(target, ast.Name) and node.value is not None:
+                        try:
+                            self.constants[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            pass
+                    elif dotted and dotted.endswith("options.sessions") and node.value is not None:
+                        value = self.literal(node.value)
+                        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                            default = value
+                        else:
+                            self.notes.add(f"noxfile.py:{node.lineno}: nox.options.sessions not literal")
+                    elif dotted and ".options." in f".{dotted}":
+                        self.notes.add(f"noxfile.py:{node.lineno}: {dotted} not translated")
+            elif isinstance(node, ast.FunctionDef):
+                session = self.function(node)
+                if session is not None:
+                    sessions.append(session)
+        if default is not None:
+            known = {s.name for s in sessions}
+            for name in default:
+                if name not in known and not any(name.startswith(f"{k}-") for k in known):
+                    self.notes.add(f"noxfile.py: nox.options.sessions names {name!r}, not a session here")
+            default = [n for n in default if n in known or any(n.startswith(f"{k}-") for k in known)]
+        elif self.not_default:
+            default = [s.name for s in sessions if s.name not in self.not_default]
+        return sessions, default
+
+    def literal(self, node: ast.expr) -> Any:
+        """The value of a literal or a module-level constant's name, else a sentinel."""
+        if isinstance(node, ast.Name) and node.id in self.constants:
+            return self.constants[node.id]
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return _NOT_LITERAL
+
+    def words(self, arg: ast.expr) -> list[str] | None:
+        """The strings a call argument stands for: a literal string, or ``*`` a literal list or
+        tuple of strings; ``None`` for anything else."""
+        if isinstance(arg, ast.Starred):
+            value = self.literal(arg.value)
+            if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return list(value)
+            return None
+        value = self.literal(arg)
+        return [value] if isinstance(value, str) else None
+
+    def is_session_decorator(self, node: ast.expr) -> ast.Call | bool:
+        """The call when ``node`` is ``@nox.session(...)``, ``True`` for a bare ``@nox.session``."""
+        target = node.func if isinstance(node, ast.Call) else node
+        dotted = _dotted(target)
+        hit = dotted in self.session_names or any(dotted == f"{n}.session" for n in self.nox_names)
+        if not hit:
+            return False
+        return node if isinstance(node, ast.Call) else True
+
+    def function(self, node: ast.FunctionDef) -> Session | None:
+        """The session a decorated function defines, or ``None`` when it is not a nox session."""
+        call: ast.Call | None = None
+        found = False
+        for decorator in node.decorator_list:
+            hit = self.is_session_decorator(decorator)
+            if hit is not False:
+                found = True
+                call = hit if isinstance(hit, ast.Call) else None
+            else:
+                self.notes.add(
+                    f"noxfile.py:{node.lineno}: @{ast.unparse(decorator)} on {node.name} not translated"
+                )
+        if not found:
+            return None
+        session = Session(name=node.name)
+        where = f"noxfile.py:{node.lineno} {node.name}"
+        not_default = False
+        for keyword in call.keywords if call else []:
+            value = self.literal(keyword.value)
+            arg = keyword.arg
+            if arg in ("python", "py"):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    session.python = value
+                elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+                    session.python = list(value)
+                else:
+                    self.notes.add(f"{where}: python={ast.unparse(keyword.value)} not translated")
+            elif arg == "name" and isinstance(value, str):
+                session.name = value
+            elif arg == "tags" and isinstance(value, (list, tuple)):
+                session.tags = [str(v) for v in value]
+            elif arg == "requires" and isinstance(value, (list, tuple)):
+                session.requires = [str(v) for v in value]
+                if any("{" in str(v) for v in value):
+                    self.notes.add(f"{where}: requires with {{python}} templates not translated")
+                    session.requires = [str(v) for v in value if "{" not in str(v)]
+            elif arg == "default" and value is False:
+                not_default = True
+            elif arg == "reuse_venv":
+                continue  # reuse is automatic in vrun
+            else:
+                self.notes.add(f"{where}: @nox.session({arg}=...) not translated")
+        doc = ast.get_docstring(node)
+        if doc:
+            session.description = " ".join(doc.strip().splitlines()[0].split())
+        param = node.args.args[0].arg if node.args.args else "session"
+        install: str | None = None
+        for statement in node.body:
+            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+                continue  # the docstring
+            install = self.statement(statement, param, session, where, install)
+        session.install_project = install_value(self.root, install, where, self.notes)
+        if session.extras and install is None:
+            session.extras = []
+        if not SESSION_NAME.fullmatch(session.name) or session.name in RESERVED:
+            old = session.name
+            session.name = re.sub(r"[^A-Za-z0-9_.+-]", "-", old).strip("-_.+") or "session"
+            if session.name in RESERVED:
+                session.name += "-session"
+            self.notes.add(f"{where}: session {old!r} is named {session.name!r} in vrun")
+        if not_default:
+            self.not_default.add(session.name)
+        return session
+
+    def statement(
+        self, statement: ast.stmt, param: str, session: Session, where: str, install: str | None
+    ) -> str | None:
+        """Translate one statement of a session function into ``session``; the install mode so far."""
+        line = f"noxfile.py:{statement.lineno}"
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            call = statement.value
+            method = _dotted(call.func)
+            if method == f"{param}.install":
+                return self.install(call, session, line, install)
+            if method in (f"{param}.run", f"{param}.run_always", f"{param}.run_install"):
+                argv = self.run_args(call, line)
+                if argv:
+                    session.commands.append(command_item(argv))
+                for keyword in call.keywords:
+                    if keyword.arg not in ("external", "silent"):
+                        self.notes.add(f"{line}: {method}({keyword.arg}=...) not translated")
+                return install
+            if method == f"{param}.chdir" and call.args:
+                value = self.literal(call.args[0])
+                if isinstance(value, str) and (self.root / value).is_dir():
+                    session.cwd = value
+                    return install
+            if method in (f"{param}.log", f"{param}.debug", f"{param}.warn"):
+                return install
+            if method == f"{param}.env.update" and call.args:
+                value = self.literal(call.args[0])
+                if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                    session.env.update({str(k): v for k, v in value.items()})
+                    return install
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+            if (
+                isinstance(target, ast.Subscript)
+                and _dotted(target.value) == f"{param}.env"
+                and isinstance(self.literal(target.slice), str)
+                and isinstance(self.literal(statement.value), str)
+            ):
+                session.env[self.literal(target.slice)] = self.literal(statement.value)
+                return install
+        code = ast.unparse(statement).splitlines()[0]
+        self.notes.add(f"{line}: `{code}` not translated")
+        return install
+
+    def install(self, call: ast.Call, session: Session, line: str, install: str | None) -> str | None:
+        """A ``session.install(...)`` call: deps, groups, extras; the project's install mode."""
+        args: list[str] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                groups = self.dependency_groups(arg.value)
+                if groups is not None:
+                    session.groups += [g for g in groups if g not in session.groups]
+                    continue
+            words = self.words(arg)
+            if words is not None:
+                args += words
+                continue
+            self.notes.add(f"{line}: session.install argument `{ast.unparse(arg)}` not translated")
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word in ("-r", "-c", "--requirement", "--constraint") and i + 1 < len(args):
+                req = requirement(f"{word} {args[i + 1]}", line, self.root, self.notes)
+                if req:
+                    session.deps.append(req)
+                i += 2
+                continue
+            if word == "-e" and i + 1 < len(args):
+                install = self.project(args[i + 1], "editable", session, line) or install
+                i += 2
+                continue
+            project = self.project(word, "wheel", session, line)
+            if project:
+                install = project if install != "editable" else install
+            elif word.startswith("-"):
+                self.notes.add(f"{line}: session.install option {word!r} not translated")
+            else:
+                req = requirement(word, line, self.root, self.notes)
+                if req:
+                    session.deps.append(req)
+            i += 1
+        return install
+
+    def project(self, arg: str, mode: str, session: Session, line: str) -> str | None:
+        """``mode`` when ``arg`` installs the project (``.``, ``.[extras]``), its extras added."""
+        match = re.fullmatch(r"\.(?:/)?(?:\[([^\]]*)\])?", arg)
+        if match is None:
+            return None
+        if match.group(1):
+            session.extras += [
+                e.strip() for e in match.group(1).split(",") if e.strip() not in session.extras
+            ]
+        return mode
+
+    def dependency_groups(self, node: ast.expr) -> list[str] | None:
+        """The group names of ``nox.project.dependency_groups(pyproject, *names)``, else ``None``."""
+        if isinstance(node, ast.Call) and _dotted(node.func).endswith("dependency_groups"):
+            names = [self.literal(a) for a in node.args[1:]]
+            if all(isinstance(n, str) for n in names):
+                return [str(n) for n in names]
+        return None
+
+    def run_args(self, call: ast.Call, line: str) -> list[str]:
+        """A ``session.run(...)`` call's argv, ``session.posargs`` as ``{posargs}``; ``[]`` if not literal."""
+        argv: list[str] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                inner = arg.value
+                if _dotted(inner).endswith(".posargs"):
+                    argv.append("{posargs}")
+                    continue
+                if (
+                    isinstance(inner, ast.BoolOp)
+                    and isinstance(inner.op, ast.Or)
+                    and len(inner.values) == 2
+                    and _dotted(inner.values[0]).endswith(".posargs")
+                ):
+                    default = self.literal(inner.values[1])
+                    if isinstance(default, (list, tuple)) and all(
+                        isinstance(v, str) and " " not in v and "}" not in v for v in default
+                    ):
+                        argv.append("{posargs:" + " ".join(default) + "}" if default else "{posargs}")
+                        continue
+            words = self.words(arg)
+            if words is not None:
+                argv += words
+                continue
+            self.notes.add(
+                f"{line}: session.run argument `{ast.unparse(arg)}` not translated; command dropped"
+            )
+            return []
+        return argv
+
+
+_NOT_LITERAL = object()
+
+
+def _dotted(node: ast.AST) -> str:
+    """``a.b.c`` for an attribute chain on a name, else ``""``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else ""
+    return ""

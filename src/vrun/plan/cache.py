@@ -1,0 +1,113 @@
+"""The plan cache: a plan stored after a run, handed back while every recorded input holds.
+
+A plain ``vrun NAME... [-- POSARGS]`` (the allow-list: session names and posargs, nothing else)
+stores the plan :mod:`vrun.plan.planner` made, with the signature of every file and the value of every
+variable planning read, each taken when it was read (:mod:`vrun.inputs`), vrun's own modules
+included. The next identical invocation checks those with ``stat`` calls and ``environ`` lookups
+and gives the plan to the same session loop (:func:`vrun.run.loop.run_plan`) a full run uses; anything
+it cannot vouch for falls back to planning before anything has run (``design.md``).
+
+A plan is not stored when an input changed while the run went on (a session that rewrote its
+own requirements file), when an input was modified so shortly before planning that a later
+change could keep its signature (:data:`vrun.inputs.RACY_WINDOW_NS`), or when planning found an
+error. ``VRUN_PLAN_CACHE=0`` neither reads nor writes plans. Plans live in
+``<cache dir>/plans/<crc32 of the key>.marshal``; the full key is stored inside and compared.
+Light on purpose: a warm run imports only this, :mod:`vrun.inputs` and :mod:`vrun.plan.discovery`
+before running.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import zlib
+
+from vrun import inputs
+from vrun.plan.discovery import cache_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+#: The shape of a stored plan (:mod:`vrun.plan.planner` builds it); a new shape never reads an old plan.
+PLAN_SCHEMA = 6
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
+#: The directory of the vrun package running (the one :func:`vrun.plan.planner.record_code_identity` records).
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse(argv: Sequence[str]) -> tuple[list[str], list[str] | None] | None:
+    """``(session names, posargs)`` when ``argv`` is in the allow-list, ``NAME... [-- POSARGS]``
+    with valid session names (subcommands can never be session names), else ``None``."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    names = list(argv[:cut])
+    posargs = list(argv[cut + 1 :]) if cut < len(argv) else None
+    for name in names:
+        if not name or name[0] in "-+._" or not set(name) <= _NAME_CHARS:
+            return None
+    return names, posargs
+
+
+def plan_key(names: Sequence[str]) -> str:
+    """Everything about the invocation a plan depends on besides its recorded inputs: the schema,
+    the interpreter, the copy of vrun running (its recorded modules vouch for their contents, not
+    for being the code that runs: a checkout on ``PYTHONPATH`` beside an installed vrun), the
+    working directory and the session names."""
+    return "\0".join([str(PLAN_SCHEMA), sys.executable, _PACKAGE, os.getcwd(), *names])
+
+
+def _path(key: str, environ: Mapping[str, str]) -> str:
+    return os.path.join(cache_dir(environ), "plans", f"{zlib.crc32(key.encode()):08x}.marshal")
+
+
+def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether every input the plan recorded still has its recorded signature or value."""
+    for path, sig in plan["inputs"].items():
+        if not inputs.holds(path, sig):
+            return False
+    return all(environ.get(name) == value for name, value in plan["environ"].items())
+
+
+def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str] | None] | None:
+    """The stored plan for ``argv`` and its posargs, if there is one and it still holds, else ``None``."""
+    if environ.get("VRUN_PLAN_CACHE") == "0":
+        return None
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    names, posargs = parsed
+    key = plan_key(names)
+    try:
+        with open(_path(key, environ), "rb") as fh:
+            plan = marshal.load(fh)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(plan, dict) or plan.get("key") != key or not holds(plan, environ):
+        return None
+    return plan, posargs
+
+
+def store(names: Sequence[str], plan: dict[str, Any], environ: Mapping[str, str]) -> bool:
+    """Store ``plan`` for ``names`` unless it must not be (see the module docstring); True if stored.
+
+    Failing to write is not an error: it is a cache.
+    """
+    if environ.get("VRUN_PLAN_CACHE") == "0" or any(s["error"] for s in plan["sessions"]):
+        return False
+    if not holds(plan, environ):
+        return False
+    limit = plan["started_ns"] - inputs.RACY_WINDOW_NS
+    for sig in plan["inputs"].values():
+        if sig is not None and sig[0] > limit:
+            return False
+    plan.pop("changed", None)  # the run's own note that it built an env
+    key = plan_key(names)
+    path = _path(key, environ)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        inputs.write_atomic(path, marshal.dumps({**plan, "key": key}))
+    except (OSError, ValueError):
+        return False
+    return True

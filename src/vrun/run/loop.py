@@ -1,0 +1,400 @@
+"""The one session loop: order, requires, locks, envs, commands, results, summary, exit status.
+
+:func:`run_plan` takes a plan (:mod:`vrun.plan.planner` made it just now, or :mod:`vrun.plan.cache`
+stored it earlier and vouched that every input is unchanged) and runs it. There is no other
+loop: a rule about running sessions, the exit status or how results look is made here once
+(``design.md``, "The warm path is the product — and it is the same path").
+
+Light on purpose: a warm run imports this module, :mod:`vrun.env.layout`, :mod:`vrun.run.compose`,
+:mod:`vrun.process` and :mod:`vrun.output`, nothing else of vrun's. Building an env imports
+:mod:`vrun.env.build` (and through it virtualenv or uv) only when an env is not ready.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from vrun import output
+from vrun.env.layout import MARKER, link_last_used, lock_for, touch_used, venvs_usable
+from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
+from vrun.inputs import signature
+from vrun.process import handle, resolve_program, restore, run_command, signal_name
+from vrun.report.ci import append_step_summary, ci_name, fold_end, fold_start, github_annotations
+from vrun.run.compose import Values, command_environ, expand_argv, join, preview_argvs, unset_variable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from vrun.env.layout import EnvLock
+
+    Plan = dict[str, Any]
+    SessionPlan = dict[str, Any]
+    Result = dict[str, Any]
+else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
+    import _signal as signal
+
+#: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
+EXIT_TIMEOUT = 124
+
+
+class RunOptions:
+    """How to run a plan: the command line's choices.
+
+    :param recreate: rebuild envs even when one is ready (``-r``).
+    :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
+    :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
+        FAILED; never in CI (:func:`vrun.report.ci.ci_name`), as tox does.
+    :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
+    :param install_only: make the envs ready, run no command (``--install-only``).
+    :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.run.parallel`); 0: one by one.
+    :param child: this vrun runs one session for a ``-p`` parent, which prints the summary, folds
+        the log and reports to CI itself.
+    """
+
+    __slots__ = ("child", "fail_fast", "install_only", "jobs", "no_install", "recreate", "skip_missing")
+
+    def __init__(
+        self,
+        *,
+        recreate: bool = False,
+        no_install: bool = False,
+        skip_missing_interpreters: bool = False,
+        fail_fast: bool = False,
+        install_only: bool = False,
+        jobs: int = 0,
+        child: bool = False,
+    ) -> None:
+        self.recreate = recreate
+        self.no_install = no_install
+        self.skip_missing = skip_missing_interpreters
+        self.fail_fast = fail_fast
+        self.install_only = install_only
+        self.jobs = jobs
+        self.child = child
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def run_plan(
+    plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
+) -> tuple[int, list[Result]]:
+    """Run every session of ``plan`` in order, print the summary; return ``(exit status, results)``.
+
+    Posargs go to the sessions the user named (``explicit``), not to those pulled in by
+    ``requires``; naming a session that takes none is a usage error (exit 2) before anything runs.
+    A session whose requirement did not pass is skipped. SIGTERM and SIGHUP outside a command
+    (while vrun itself works, e.g. building) stop the run like Ctrl-C: the partial env is removed,
+    the exit status is 128+N. With ``options.jobs`` the sessions run at once (:mod:`vrun.run.parallel`).
+    Under GitHub Actions the failed sessions are annotated and the results appended to
+    ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
+    """
+    for s in plan["sessions"]:
+        if posargs and s["explicit"] and s["commands"] and not s["posargs"]:
+            example = s["commands"][0][2]
+            output.error(
+                f"session {s['name']} does not take posargs ({' '.join(posargs)})",
+                f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
+            )
+            return EXIT_USAGE, []
+        unset = (
+            None if options.install_only else unset_variable(s, posargs if s["explicit"] else None, environ)
+        )
+        if unset is not None:
+            output.error(unset.message, unset.hint)
+            return EXIT_USAGE, []
+    for notice in plan["notices"]:
+        output.warning(notice)
+    old = handle((signal.SIGTERM, signal.SIGHUP), _raise_interrupted)
+    try:
+        if options.jobs:
+            from vrun.run.parallel import run_parallel
+
+            results = run_parallel(plan, posargs, options, environ)
+        else:
+            results = run_sessions(plan, posargs, options, environ)
+    finally:
+        restore(old)
+    if not options.child:
+        output.summary(results)
+        report_to_ci(results, environ)
+    return exit_status(results), results
+
+
+def report_to_ci(results: Sequence[Result], environ: Mapping[str, str]) -> None:
+    """Under GitHub Actions: an ``::error`` annotation per failed session (``::warning`` per skipped
+    one) on stdout, and the results table appended to ``$GITHUB_STEP_SUMMARY``."""
+    if ci_name(environ) != "github-actions":
+        return
+    for line in github_annotations(results):  # type: ignore[arg-type]
+        output.stdout_line(line)
+    try:
+        append_step_summary(environ, results)  # type: ignore[arg-type]
+    except OSError as exc:
+        output.warning(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+
+
+def exit_status(results: Sequence[Result]) -> int:
+    """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
+
+    An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
+    because a session it requires did not pass (the failing command's own status is in the log
+    and the report). Else 0.
+    """
+    for result in results:
+        if result["reason"].startswith("interrupted by"):
+            return int(result["exit_code"])
+    for result in results:
+        if result["status"] == "failed" or result["reason"].startswith("requires "):
+            return EXIT_FAILURE
+    return 0
+
+
+def new_result(s: SessionPlan) -> Result:
+    """The result of session ``s`` before it runs: passed, no commands (a ``SessionRecord``)."""
+    return {
+        "name": s["name"],
+        "python": {
+            "spec": s["python"],
+            "version": (s["interpreter"] or {}).get("version"),
+            "executable": (s["interpreter"] or {}).get("executable"),
+        },
+        "env_dir": s["env_dir"],
+        "env_key": s["digest"],
+        "status": "passed",
+        "reason": "",
+        "exit_code": 0,
+        "duration": 0.0,
+        "commands": [],
+    }
+
+
+def skip_reason(s: SessionPlan, results: Mapping[str, Result], options: RunOptions) -> str | None:
+    """Why session ``s`` must not start, given the results so far: ``fail-fast`` (``-x`` after a
+    failure) or a session it requires that did not pass; None when it may run."""
+    if options.fail_fast and any(r["status"] == "failed" for r in results.values()):
+        return "fail-fast"
+    blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
+    if blocked:
+        return f"requires {', '.join(blocked)}, which did not pass"
+    return None
+
+
+def run_sessions(
+    plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
+) -> list[Result]:
+    """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
+    build or a failed command becomes its result. An interrupt stops the loop after that session."""
+    in_ci = ci_name(environ) is not None
+    results: dict[str, Result] = {}
+    for s in plan["sessions"]:
+        start = time.monotonic()
+        result = results[s["name"]] = new_result(s)
+        reason = skip_reason(s, results, options)
+        if reason is not None:
+            result.update(status="skipped", reason=reason)
+            output.warning(f"skipping {s['name']}: {reason}")
+            continue
+        if s["error"] is not None and s["missing_interpreter"] and options.skip_missing and not in_ci:
+            result.update(status="skipped", reason=f"no interpreter for {s['python']!r}")
+            output.warning(f"skipping {s['name']}: {s['error']}")
+            continue
+        fold = None if options.child else fold_start(environ, s["name"], f"vrun {s['name']}")
+        if fold is not None:
+            output.stdout_line(fold)
+        output.log(
+            output.SESSION, f"session {s['name']}" + (f": {s['description']}" if s["description"] else "")
+        )
+        for note in s["notes"]:
+            output.info(note)
+        try:
+            _run_one(plan, s, posargs if s["explicit"] else None, options, environ, result)
+        except Interrupted as exc:
+            result.update(status="failed", reason=f"interrupted by {signal_name(exc.signum)}")
+            result["exit_code"] = 128 + exc.signum
+        finally:
+            result["duration"] = time.monotonic() - start
+            end = None if fold is None else fold_end(environ, s["name"])
+            if end is not None:
+                output.stdout_line(end)
+        if result["status"] == "passed":
+            output.log(output.SUCCESS, f"session {s['name']} passed in {result['duration']:.1f}s")
+        else:
+            output.log(output.ERROR, f"session {s['name']} failed: {result['reason']}")
+        if result["reason"].startswith("interrupted by"):
+            break
+    return list(results.values())
+
+
+def _fail(result: Result, exc: VrunError, reason: str | None = None) -> None:
+    output.error(exc.message, exc.hint, getattr(exc, "output", ""))
+    result.update(status="failed", reason=exc.message if reason is None else reason, exit_code=exc.exit_code)
+
+
+def _run_one(
+    plan: Plan,
+    s: SessionPlan,
+    posargs: Sequence[str] | None,
+    options: RunOptions,
+    environ: Mapping[str, str],
+    result: Result,
+) -> None:
+    if s["error"] is not None:
+        _fail(result, VrunError(s["error"], s["error_hint"]), s["error_reason"])
+        result["exit_code"] = EXIT_USAGE
+        return
+    lock = lock_for(s["env_dir"])
+    try:
+        try:
+            built = ready_env(plan, s, options, environ, lock)
+        except VrunError as exc:  # a failed build, --no-install with no ready env, an unusable .venvs, ...
+            _fail(result, exc)
+            return
+        except KeyboardInterrupt:
+            raise Interrupted(signal.SIGINT) from None
+        if not built:
+            output.info(f"reusing env {os.path.basename(s['env_dir'])}")
+        if options.install_only:
+            output.info(f"env {os.path.basename(s['env_dir'])} is ready; no command run (--install-only)")
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ))
+            return
+        try:
+            run_commands(plan, s, posargs, environ, result)
+        except VrunError as exc:  # a command not found (127) or not executable (126)
+            _fail(result, exc)
+            _not_run(result, preview_argvs(s, plan["root"], posargs, environ)[len(result["commands"]) :])
+        if built:
+            from vrun.env.bytecode import remember
+
+            remember(s, environ)
+    finally:
+        lock.release()
+
+
+def ready_env(
+    plan: Plan, s: SessionPlan, options: RunOptions, environ: Mapping[str, str], lock: EnvLock
+) -> bool:
+    """Make ``s``'s env ready and hold its shared lock; return True when this call built it.
+
+    An env the plan found ready is reused when its marker still has the signature planning
+    recorded (and its ``python`` is there): a ``stat``, no parsing. Anything else is handed to
+    :func:`vrun.env.build.build_env`, which decides under the exclusive lock; the signature of the
+    marker it wrote goes back into the plan (``plan["changed"]``), so a plan stored again finds
+    the env ready next time.
+    The marker is not a recorded input of the plan: an env deleted or rebuilt behind vrun's back
+    is rebuilt here, from the same plan. With ``install_project = "wheel"`` a reused env gets
+    the project reinstalled (its source may
+    have changed; tox does the same).
+    """
+    marker = os.path.join(s["env_dir"], MARKER)
+
+    def waiting() -> None:
+        output.info(f"waiting for another vrun process to finish with {os.path.basename(s['env_dir'])}")
+
+    if not options.recreate and s["marker"] is not None and venvs_usable(plan["root"]):
+        lock.acquire(exclusive=False, on_wait=waiting)
+        if (
+            s["marker"] is not None
+            and signature(marker) == s["marker"]
+            and os.path.exists(os.path.join(s["env_dir"], "bin", "python"))
+        ):
+            touch_used(s["env_dir"])
+            link_last_used(plan["root"], s["name"], s["env_dir"])
+            if s["install"]["mode"] == "wheel" and not options.no_install:
+                _reinstall(plan, s, environ, lock)
+            return False
+        lock.release()
+    from vrun.env.build import build_env
+
+    built = build_env(
+        plan, s, environ, lock, recreate=options.recreate, no_install=options.no_install, on_wait=waiting
+    )
+    s["marker"] = signature(marker)
+    plan["changed"] = True  # worth storing again: the next run finds this env ready
+    return built
+
+
+def _reinstall(plan: Plan, s: SessionPlan, environ: Mapping[str, str], lock: EnvLock) -> None:
+    """Reinstall the project into a reused env (``install_project = "wheel"``) under the *exclusive*
+    lock, so no other vrun runs commands in the env while it changes; when another process is using
+    the env, skip it with a warning rather than wait for it (a ``vrun shell`` may hold it for hours)."""
+    if not lock.acquire(exclusive=True, blocking=False):
+        lock.acquire(exclusive=False)  # flock(2) may drop the shared lock while trying to convert it
+        output.warning(
+            f"not reinstalling the project into {os.path.basename(s['env_dir'])}: another vrun process is "
+            "using the env; its project may be older than the source"
+        )
+        return
+    try:
+        from vrun.env.build import reinstall_project
+
+        reinstall_project(plan, s, environ, lock)
+    finally:
+        lock.acquire(exclusive=False)
+
+
+def run_commands(
+    plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, environ: Mapping[str, str], result: Result
+) -> None:
+    """Run the session's commands in order in its env; stop at the first failure.
+
+    Each command's argv, exit status and duration go into ``result["commands"]``; a failure sets
+    the result's status, reason and exit code (the command's own status, 128+N for signal N,
+    :data:`EXIT_TIMEOUT` past the session's ``timeout``).
+
+    :raises CommandNotFoundError: a command's program is not found, or not executable.
+    :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
+    """
+    values = Values(env_dir=s["env_dir"], project_root=plan["root"], session=s["name"], caller=environ)
+    cmd_env = command_environ(pass_env=s["pass_env"], set_env=s["set_env"], values=values)
+    argvs = [expand_argv(c[0], posargs, shell=c[1], values=values, environ=cmd_env) for c in s["commands"]]
+    deadline = None if s["timeout"] is None else time.monotonic() + s["timeout"]
+    here = os.getcwd()
+    for index, (expanded, (_template, shell, _source)) in enumerate(zip(argvs, s["commands"])):
+        shown = expanded[0] if shell else join(expanded)
+        output.log(output.COMMAND, shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
+        argv, note = expanded, None
+        if not shell:
+            argv, note = resolve_program(
+                argv, cmd_env, cwd=s["cwd"], env_dir=s["env_dir"], external=s["external"]
+            )
+            if note:
+                output.info(note)
+        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+        outcome = run_command(argv, environ=cmd_env, cwd=s["cwd"], shell=shell, timeout=remaining)
+        result["commands"].append(
+            {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
+        )
+        if outcome.received is not None:
+            _not_run(result, argvs[index + 1 :])
+            raise Interrupted(outcome.received)
+        if outcome.timed_out:
+            reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
+            result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
+            _not_run(result, argvs[index + 1 :])
+            return
+        if outcome.status != 0:
+            status = outcome.status
+            if outcome.signal is not None:
+                reason = f"command killed by {signal_name(outcome.signal)} (exit {status}): {shown}"
+            elif shell and 128 < status < 128 + 65:  # the shell's report of a signal, or its own code
+                reason = (
+                    f"command failed with exit code {status} "
+                    f"(the shell's status for {signal_name(status - 128)}): {shown}"
+                )
+            else:
+                reason = f"command failed with exit code {status}: {shown}"
+            result.update(status="failed", reason=reason, exit_code=status)
+            _not_run(result, argvs[index + 1 :])
+            return
+
+
+def _not_run(result: Result, argvs: Sequence[list[str]]) -> None:
+    """Record commands (their argvs) as not run: ``exit_code`` None."""
+    for argv in argvs:
+        result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})
