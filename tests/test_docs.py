@@ -10,8 +10,8 @@
   schema association is checked); a ``tox.ini`` or ``noxfile.py`` goes through ``vrun init`` and
   its translation loads.
 - Every ``vrun ...`` command line shown (console and bash blocks, ``run:`` steps of the CI
-  recipes, inline code) parses with vrun's own parsers (:func:`vrun.cli.build_parsers` after
-  :func:`vrun.cli.normalize`), so no page shows an option vrun does not have.
+  recipes, inline code) parses with vrun's own parsers (:func:`vrun.arguments.build_parsers` after
+  :func:`vrun.arguments.normalize`), so no page shows an option vrun does not have.
 - A few representative command lines run for real against a small offline project.
 
 A wrong example is fixed in the docs, never here.
@@ -33,7 +33,7 @@ import pytest
 
 from tests.conftest import REPO, Vrun, write_project
 from vrun._compat import tomllib
-from vrun.cli import build_parsers, normalize
+from vrun.arguments import build_parsers, normalize
 from vrun.config import reqfiles
 from vrun.config.keys import SESSION_KEYS, TOP_KEYS
 from vrun.config.load import load_config

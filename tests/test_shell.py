@@ -1,4 +1,4 @@
-"""Tests of ``vrun.commands.shell``: the pure functions directly, and real shells started from the plans.
+"""Tests of ``vrun.commands.usershell``: the pure functions directly, and real shells started from the plans.
 
 Each real-shell test runs the planned shell with ``-i`` and its commands on stdin, in a fresh HOME
 under tmp_path and a session of its own (no controlling terminal), then reads ``@NAME=value@``
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from vrun.commands.activation import SUPPORTED_SHELLS, activate_code, own_command, plan_shim
-from vrun.commands.shell import (
+from vrun.commands.usershell import (
     ShellPlan,
     clean_environ,
     default_rc_root,
@@ -332,7 +332,7 @@ def test_rc_root_open_to_others_is_refused(venv: Path, environ: dict[str, str], 
 
 def test_exec_shell_replaces_the_process(tmp_path: Path) -> None:
     code = (
-        "from pathlib import Path; from vrun.commands.shell import ShellPlan, exec_shell\n"
+        "from pathlib import Path; from vrun.commands.usershell import ShellPlan, exec_shell\n"
         f"rc = Path({str(tmp_path / 'rc' / 'x' / 'f')!r})\n"
         "argv = ('/bin/sh', '-c', 'cat \"$1\"; echo \"$X\"', 'sh', str(rc))\n"
         "exec_shell(ShellPlan(argv, {'X': 'set'}, {rc: 'written'}))\n"

@@ -3,7 +3,7 @@
 Each supported shell sources the activate script the env's creator wrote for it (virtualenv and
 uv write ``bin/activate``, ``activate.fish`` and ``activate.csh``), so ``deactivate`` undoes it as
 usual, then names the session in ``VIRTUAL_ENV_PROMPT`` and the prompt. :func:`rc_files` wraps
-that code in the rc files :mod:`vrun.commands.shell` starts an interactive shell with: the user's own rc
+that code in the rc files :mod:`vrun.commands.usershell` starts an interactive shell with: the user's own rc
 files first, then the activation. Quoting follows each shell's documented rules.
 
 vrun's own command stays reachable inside (:func:`own_command`, :class:`Shim`): when the shell's
@@ -68,7 +68,7 @@ def _csh_quote(value: str) -> str:
 class Shim:
     """A directory holding only a ``vrun`` that runs this vrun, to go last on a shell's ``PATH``.
 
-    :param directory: the directory (private to the user, see :func:`vrun.commands.shell.write_shim`).
+    :param directory: the directory (private to the user, see :func:`vrun.commands.usershell.write_shim`).
     :param target: the ``vrun`` script the ``vrun`` in it links to, or ``None``;
     :param text: else the text of the ``sh`` script it is (``exec PYTHON -m vrun "$@"``).
     """
@@ -101,7 +101,7 @@ def plan_shim(path: str, root: Path, argv0: str | None = None, executable: str |
     one too).
 
     :param path: the ``PATH`` the shell starts from (the active venv's ``bin/`` already removed).
-    :param root: vrun's private directory for shell files (:func:`vrun.commands.shell.default_rc_root`).
+    :param root: vrun's private directory for shell files (:func:`vrun.commands.usershell.default_rc_root`).
     :param argv0: default ``sys.argv[0]``; ``executable``: default ``sys.executable`` (see
         :func:`own_command`).
     """

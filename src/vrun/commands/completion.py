@@ -9,6 +9,7 @@ reads the nearest ``vrun.toml`` / ``[tool.vrun]`` with :mod:`tomllib` only — n
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,10 @@ SHELLS = ("bash", "zsh", "fish")
 
 def options() -> list[tuple[str, str, bool, str]]:
     """``(short, long, takes a value, help)`` of the top-level options, read from the command line's
-    own parser (:func:`vrun.cli.build_parsers`), so completion cannot drift from it."""
+    own parser (:func:`vrun.arguments.build_parsers`), so completion cannot drift from it."""
     import argparse
 
-    from vrun.cli import build_parsers
+    from vrun.arguments import build_parsers
 
     found = []
     for action in build_parsers()[""]._actions:
@@ -288,4 +289,14 @@ def list_sessions_main(start: Path) -> int:
     names = session_names(start)
     if names:
         sys.stdout.write("\n".join(names) + "\n")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun completion bash|zsh|fish``: print the completion script (:mod:`vrun.commands.completion`)."""
+    if args.list_sessions:
+        return list_sessions_main(Path.cwd())
+    if args.shell is None:
+        raise UsageError("vrun completion needs a shell", hint="vrun completion bash (or zsh, fish)")
+    sys.stdout.write(script(args.shell))
     return 0

@@ -17,16 +17,18 @@ what a run of the sessions planned). :mod:`vrun.commands.show` (``vrun show``) p
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vrun import output
+from vrun.commands._common import load
 from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
 from vrun.env.layout import marker_problem, read_marker
 from vrun.env.rebuild import differences, previous_env, rebuild_reason, redact, show_value
-from vrun.errors import EXIT_USAGE
+from vrun.errors import EXIT_USAGE, UsageError
 from vrun.plan.planner import RecordingEnviron, plan_session
 
 
@@ -177,3 +179,14 @@ def explain(config: Config, names: Sequence[str], *, backend: str | None, as_jso
     else:
         print("\n\n".join("\n".join(explanation_lines(item)) for item in items))
     return report_errors([entry for _, entry in found])
+
+
+def cmd_explain(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun explain SESSION...``: every input of the sessions' env keys, and what the next run does
+    with their envs (:mod:`vrun.commands.explain`). Builds nothing."""
+    from vrun.commands.explain import explain
+
+    if posargs is not None:
+        raise UsageError("vrun explain takes no posargs", hint="posargs are not part of the env key")
+    config, _ = load(args)
+    return explain(config, args.sessions, backend=args.backend, as_json=args.json)

@@ -7,6 +7,7 @@ packages the backend seeds that the session does not ask for.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ from urllib.parse import unquote
 from packaging.utils import canonicalize_name
 
 from vrun import inputs, output
+from vrun.commands._common import load, one_session, single_plan
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
 from vrun.env.layout import lock_for, marker_problem
@@ -166,3 +168,12 @@ def freeze(config: Config, session: Session, entry: Mapping[str, Any], *, output
     else:
         output.info(f"wrote {count} pins of {session.name} to {output_path}")
     return 0
+
+
+def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun freeze SESSION [-o FILE]``: the env's distributions as pinned requirements."""
+    from vrun.commands.freeze import freeze
+
+    config, _ = load(args)
+    session = one_session(config, args.session)
+    return freeze(config, session, single_plan(args, config, session)["sessions"][0], output_path=args.output)

@@ -13,6 +13,7 @@ stdout; progress and problems go to the ``vrun`` logger.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vrun import output
+from vrun.commands._common import load
 from vrun.config.load import Config
 from vrun.env.inventory import (
     EnvInfo,
@@ -295,3 +297,21 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
         return 0
     doomed.sort(key=lambda info: info.path.name)
     return _remove(config.root, doomed, dry_run=dry_run, skip_busy_builds=True)
+
+
+def cmd_rm(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun rm SESSION...``: remove the sessions' envs (rmvirtualenv)."""
+    from vrun.commands.manage import remove_sessions
+
+    config, _ = load(args)
+    return remove_sessions(config, args.sessions)
+
+
+def cmd_gc(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun gc``: remove envs that no longer match the config, keeping ``--keep`` per session."""
+    from vrun.commands.manage import collect_garbage
+
+    if args.keep < 0:
+        raise UsageError("--keep must be 0 or more")
+    config, _ = load(args)
+    return collect_garbage(config, args.backend, keep=args.keep, dry_run=args.dry_run)

@@ -14,11 +14,13 @@ Read-only: planned as ``vrun explain`` plans (:func:`vrun.commands.explain.plann
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vrun import output
+from vrun.commands._common import load
 from vrun.commands.explain import planned, report_errors
 from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
@@ -192,3 +194,12 @@ def show(
     else:
         print("\n\n".join("\n".join(resolved_lines(item)) for item in items))
     return report_errors([entry for _, entry in found])
+
+
+def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:
+    """``vrun show SESSION... [-- POSARGS]``: the sessions as vrun would run them
+    (:mod:`vrun.commands.show`)."""
+    from vrun.commands.show import show
+
+    config, _ = load(args)
+    return show(config, args.sessions, posargs, backend=args.backend, as_json=args.json)
