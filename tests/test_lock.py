@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Vrun, other_python, write_project
 from vrun import SUBCOMMANDS
 from vrun._compat import tomllib
-from vrun.commands.resolver import pip_index_options
+from vrun.commands.lock import pip_index_options
 from vrun.env.installplan import lock_requirements
 from vrun.errors import ConfigError
 from vrun.plan.lockfile import differences, file_name

@@ -16,7 +16,7 @@ from tests.conftest import Vrun, build_wheel, other_python, write_project
 from vrun.commands.freeze import pinned_requirements
 from vrun.env.inventory import remove_env
 from vrun.env.layout import SCHEMA_VERSION, prepare_venvs_dir
-from vrun.env.layout import EnvDirError as UnsafeDeleteError
+from vrun.errors import EnvDirError as UnsafeDeleteError
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 

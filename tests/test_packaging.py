@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import REPO
 from vrun import __version__
 from vrun._compat import tomllib
-from vrun.env.backends import find_uv
+from vrun.env.choice import find_uv
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]

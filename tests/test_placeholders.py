@@ -316,7 +316,7 @@ def test_shell_command_with_shell_variables_runs(project: Path, vrun: Vrun) -> N
 
 def test_placeholder_modules_stay_light() -> None:
     """The warm path imports the placeholder grammar: it must not pull in re, shlex or typing."""
-    code = "import vrun.placeholders, vrun.envtree"
+    code = "import vrun.placeholders, vrun.env.layout"
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import REPO
-from vrun import __version__, reportschema
+from vrun import __version__, output, reportschema
 from vrun.report import ci, results
 
 if TYPE_CHECKING:
@@ -375,7 +375,7 @@ def test_append_step_summary_without_variable(tmp_path: Path) -> None:
     ],
 )
 def test_ci_name(environ: dict[str, str], expected: str | None) -> None:
-    assert ci.ci_name(environ) == expected
+    assert output.ci_name(environ) == expected
 
 
 def test_gitlab_sections() -> None:

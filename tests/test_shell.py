@@ -23,7 +23,6 @@ import pytest
 from vrun.commands.activation import SUPPORTED_SHELLS, activate_code, own_command, plan_shim
 from vrun.commands.usershell import (
     ShellPlan,
-    clean_environ,
     default_rc_root,
     detect_shell,
     exec_shell,
@@ -34,6 +33,7 @@ from vrun.commands.usershell import (
     write_rc_files,
     write_shim,
 )
+from vrun.environ import clean_environ
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -6,17 +6,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import Vrun, write_project
 from vrun.config.load import load_config
-from vrun.env import backends
+from vrun.env import choice
 from vrun.errors import ConfigError, UsageError
-from vrun.plan.interpreters import Interpreter
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+if TYPE_CHECKING:
+    from vrun._types import InterpreterFacts
 
 
 def marker_of(project: Path, session: str) -> dict[str, object]:
@@ -25,34 +28,41 @@ def marker_of(project: Path, session: str) -> dict[str, object]:
     return data
 
 
-def interp(version: tuple[int, int, int], implementation: str = "CPython") -> Interpreter:
-    text = ".".join(map(str, version))
-    return Interpreter("/usr/bin/python", "/usr/bin/python", implementation, text, version, 64, "x86_64")
+def interp(version: tuple[int, int, int], implementation: str = "CPython") -> InterpreterFacts:
+    return {
+        "executable": "/usr/bin/python",
+        "base_executable": "/usr/bin/python",
+        "implementation": implementation,
+        "version": ".".join(map(str, version)),
+        "version_info": list(version),
+        "architecture": 64,
+        "machine": "x86_64",
+    }
 
 
 # --- choosing the backend ------------------------------------------------------------------------
 
 
 def test_auto_is_uv_where_uv_runs_and_supports_the_interpreter() -> None:
-    assert backends.select_backend("auto", interp((3, 12, 1))) == ("uv", None)
-    assert backends.select_backend("auto", interp((3, 10, 1), "PyPy")) == ("uv", None)
-    assert backends.select_backend("auto", interp((3, 12, 1), "GraalPy")) == ("virtualenv", None)
-    assert backends.select_backend("virtualenv", interp((3, 12, 1))) == ("virtualenv", None)
+    assert choice.select_backend("auto", interp((3, 12, 1))) == ("uv", None)
+    assert choice.select_backend("auto", interp((3, 10, 1), "PyPy")) == ("uv", None)
+    assert choice.select_backend("auto", interp((3, 12, 1), "GraalPy")) == ("virtualenv", None)
+    assert choice.select_backend("virtualenv", interp((3, 12, 1))) == ("virtualenv", None)
 
 
 def test_auto_falls_back_with_one_note_when_uv_cannot_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(backends, "find_uv", lambda: None)
-    name, note = backends.select_backend("auto", interp((3, 12, 1)))
+    monkeypatch.setattr(choice, "find_uv", lambda: None)
+    name, note = choice.select_backend("auto", interp((3, 12, 1)))
     assert name == "virtualenv" and note == "uv is not installed; building with virtualenv + pip instead"
     with pytest.raises(UsageError, match="the uv backend needs uv"):
-        backends.select_backend("uv", interp((3, 12, 1)))
+        choice.select_backend("uv", interp((3, 12, 1)))
     broken = tmp_path / "uv"
     broken.write_text("#!/bin/sh\nexit 3\n")
     broken.chmod(0o755)
-    monkeypatch.setattr(backends, "find_uv", lambda: str(broken))
-    name, note = backends.select_backend("auto", interp((3, 12, 1)))
+    monkeypatch.setattr(choice, "find_uv", lambda: str(broken))
+    name, note = choice.select_backend("auto", interp((3, 12, 1)))
     assert name == "virtualenv" and note is not None and "--version exited 3" in note
 
 
@@ -60,7 +70,7 @@ def test_interpreters_older_than_supported_get_a_clear_error() -> None:
     with pytest.raises(
         UsageError, match=r"Python 3\.7\.16 .* older than vrun supports for sessions: 3\.8 and newer"
     ):
-        backends.select_backend("auto", interp((3, 7, 16)))
+        choice.select_backend("auto", interp((3, 7, 16)))
 
 
 def test_backend_config_key(tmp_path: Path) -> None:

@@ -13,14 +13,15 @@ from vrun import output
 from vrun.config.load import Config, Session
 from vrun.config.reqfiles import Walk
 from vrun.config.selection import keyword_match, select_sessions
-from vrun.env.backends import failing_requirement, installer_environ
+from vrun.env.backends import failing_requirement
 from vrun.env.installplan import InstallPlan
 from vrun.env.rebuild import explain_change
+from vrun.environ import clean_path, installer_environ
 from vrun.errors import UsageError
 from vrun.output import color_enabled, human_size
 from vrun.plan.envkey import compute_key
 from vrun.plan.interpreters import Interpreter
-from vrun.run.compose import Values, clean_path, command_environ, expand_argv
+from vrun.run.compose import Values, command_environ, expand_argv
 
 ENV = Path("/p/.venvs/s-0123456789")
 ROOT = Path("/p")
@@ -317,7 +318,7 @@ class TestOutput:
 def test_quote_is_shlex_quote(arg: str) -> None:
     import shlex
 
-    from vrun.run.compose import join, quote
+    from vrun.output import join, quote
 
     assert quote(arg) == shlex.quote(arg)
     assert join([arg, "x y"]) == shlex.join([arg, "x y"])

@@ -30,7 +30,8 @@ def run(argv: list[str]) -> int:
 
         return cli_main(argv)
     from vrun.errors import Interrupted
-    from vrun.run.loop import RunOptions, run_plan
+    from vrun.run.loop import run_plan
+    from vrun.run.rules import RunOptions
 
     plan, posargs = hit
     try:

@@ -142,3 +142,7 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = int(signum)
+
+
+class EnvDirError(VrunError):
+    """``.venvs/`` or a file in it is not something vrun may use (exit 1)."""

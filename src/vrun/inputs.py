@@ -22,6 +22,8 @@ import time
 #: type checkers (which treat any ``TYPE_CHECKING`` name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     #: ``(st_mtime_ns, st_size, st_ino, st_ctime_ns)``, or ``None`` for a path that does not exist.
     Signature = tuple[int, int, int, int] | None
 
@@ -208,3 +210,20 @@ def write_atomic(path: str, data: bytes | str, *, mode: int = 0o644) -> None:
         except OSError:
             pass
         raise
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> str:
+    """Return vrun's cache directory (absolute; it need not exist).
+
+    ``$VRUN_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vrun``, else ``~/.cache/vrun``. A relative
+    ``XDG_CACHE_HOME`` is ignored, as the XDG Base Directory Specification requires.
+
+    :param environ: the environment to read; ``os.environ`` when ``None``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("VRUN_CACHE_DIR"):
+        return os.path.abspath(os.path.expanduser(env["VRUN_CACHE_DIR"]))
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return os.path.join(xdg, "vrun")
+    return os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache", "vrun")

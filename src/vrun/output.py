@@ -19,7 +19,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any, TextIO
 
 DEBUG = 10
@@ -280,3 +280,137 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- CI detection
+
+#: ``(variable, value or None, name)``, checked in order; None: present (any value) means CI.
+#: The list is tox's (``tox.util.ci``, itself from Adam Johnson's "How to detect if your
+#: tests are running on CI"), with the vendors nox and the brief add; values compared
+#: case-insensitively (Azure Pipelines sets ``TF_BUILD=True``). Hudson's generic ``BUILD_ID``
+#: is left out: Jenkins sets ``JENKINS_URL`` too, and ``BUILD_ID`` alone is set by unrelated tools.
+_CI_VARIABLES: tuple[tuple[str, str | None, str], ...] = (
+    ("GITHUB_ACTIONS", "true", "github-actions"),
+    ("GITLAB_CI", None, "gitlab-ci"),
+    ("TF_BUILD", "true", "azure-pipelines"),
+    ("BUILDKITE", "true", "buildkite"),
+    ("CIRCLECI", "true", "circleci"),
+    ("CIRRUS_CI", "true", "cirrus-ci"),
+    ("TRAVIS", "true", "travis-ci"),
+    ("JENKINS_URL", None, "jenkins"),
+    ("APPVEYOR", "true", "appveyor"),
+    ("TEAMCITY_VERSION", None, "teamcity"),
+    ("BITBUCKET_BUILD_NUMBER", None, "bitbucket-pipelines"),
+    ("CODEBUILD_BUILD_ID", None, "aws-codebuild"),
+    ("DRONE", "true", "drone"),
+    ("HEROKU_TEST_RUN_ID", None, "heroku-ci"),
+    ("bamboo.buildKey", None, "bamboo"),
+)
+
+
+#: Values of ``CI`` that say "not CI" (tox's rule: the generic flag is the one users toggle).
+_CI_OPT_OUT = frozenset({"", "0", "false", "no", "off"})
+
+
+def ci_name(environ: Mapping[str, str]) -> str | None:
+    """The CI system vrun runs under, judged from ``environ``, or None when not under CI.
+
+    A vendor's own variable wins (``"github-actions"``, ``"gitlab-ci"``, ``"jenkins"``, ...;
+    see ``_CI_VARIABLES``): each is present, or has the documented value (``"true"``,
+    case-insensitive). ``TEAMCITY_VERSION=LOCAL`` is a local TeamCity build, not CI.
+    Otherwise the generic ``CI`` variable, which nearly every CI system sets: any value but
+    ``""``, ``0``, ``false``, ``no``, ``off`` (case-insensitive) gives ``"ci"``. So ``CI=false``
+    is an opt-out of the generic flag only; it does not hide a vendor's variable (as tox
+    does: those keep their meaning).
+    """
+    for variable, expected, name in _CI_VARIABLES:
+        value = environ.get(variable)
+        if value is None:
+            continue
+        if expected is not None and value.strip().lower() != expected:
+            continue
+        if variable == "TEAMCITY_VERSION" and value == "LOCAL":
+            continue
+        return name
+    generic = environ.get("CI")
+    if generic is not None and generic.strip().lower() not in _CI_OPT_OUT:
+        return "ci"
+    return None
+
+
+# ---------------------------------------------------------------- build progress
+
+#: The redraw functions of the build steps shown (:class:`step`), innermost last.
+_SHOWN: list[Callable[[], None]] = []
+
+
+class step:
+    """Show ``what`` (``installing 12 requirements with uv``) of ``session`` while the block runs.
+
+    A context manager. On a terminal: ``vrun > SESSION: WHAT (S.Ss)`` on one status line, redrawn
+    by :func:`ticker`'s function and erased when the block ends, however it ends (an error, Ctrl-C).
+    Elsewhere (stderr not a terminal, ``TERM=dumb``, CI, ``-v``, ``-q``, a ``-p`` child): ``vrun >
+    WHAT`` once, at INFO, unless ``log`` is False (a step another line announced already).
+
+    A build's steps run child processes whose output vrun captures, so for seconds nothing would
+    move; the elapsed time is redrawn from :func:`vrun.process.run_command`'s waiting loop (its
+    ``tick``), not by a thread: vrun forks its children, and forking while a thread writes to stderr
+    is what Python 3.12 warns about. A class, not ``contextlib.contextmanager``: this module is on
+    the warm path, which does not import ``contextlib``.
+    """
+
+    def __init__(self, session: str, what: str, *, log: bool = True) -> None:
+        self.session, self.what, self.log = session, what, log
+        self.line: StatusLine | None = None
+        self.start = 0.0
+
+    def __enter__(self) -> None:
+        import os
+        import time
+
+        line = StatusLine()
+        if not (line.tty and enabled(INFO) and not verbose() and ci_name(os.environ) is None):
+            if self.log:
+                info(self.what)
+            return
+        self.line, self.start = line, time.monotonic()
+        _SHOWN.append(self.redraw)
+        self.redraw()  # a Ctrl-C may come while the line is drawn: __exit__ erases it all the same
+
+    def redraw(self) -> None:
+        """Draw the step with its elapsed time."""
+        import time
+
+        if self.line is not None:
+            self.line.draw(f"vrun > {self.session}: {self.what}", f" ({time.monotonic() - self.start:.1f}s)")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.line is not None:
+            _SHOWN.remove(self.redraw)
+            self.line.clear()
+            self.line = None
+
+
+def ticker() -> Callable[[], None] | None:
+    """The function that redraws the step shown now, for :func:`vrun.process.run_command`'s
+    ``tick``; ``None`` when no step is shown (no terminal, or not building)."""
+    return _SHOWN[-1] if _SHOWN else None
+
+
+# ---------------------------------------------------------------- showing commands
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def quote(arg: str) -> str:
+    """:func:`shlex.quote`, without importing :mod:`re`: the same safe characters, the same quoting."""
+    if not arg:
+        return "''"
+    if all(c in _SAFE for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def join(argv: Iterable[str]) -> str:
+    """:func:`shlex.join` (see :func:`quote`): how vrun shows a command."""
+    return " ".join(quote(arg) for arg in argv)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Union
 
     #: A parsed value: text, or a placeholder ``(name, ARG or None)``.
@@ -249,7 +249,7 @@ class Expander:
         ``{project_root}`` and ``{session}``, by name (called only for those a value holds).
     :param variable: the value of an environment variable, ``None`` when it is not set.
     :param posargs: what followed ``--`` (``None``: no ``--`` was given).
-    :param join: how posargs inside a longer argument are joined (:func:`vrun.run.compose.join`,
+    :param join: how posargs inside a longer argument are joined (:func:`vrun.output.join`,
         :func:`shlex.join`'s quoting).
     :param strict: an unset ``{env:VAR}`` without a default raises :class:`UnsetVariable`;
         otherwise it stays as written (to show a command that will not run).
@@ -361,3 +361,8 @@ def missing(
         except UnsetVariable as exc:
             return label, exc
     return None
+
+
+def has_posargs(argv: Iterable[str]) -> bool:
+    """True when some argument holds a ``{posargs}`` placeholder (nested ones included)."""
+    return any(uses(arg, "posargs") for arg in argv)

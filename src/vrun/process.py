@@ -330,7 +330,7 @@ def run_command(
     :param keep_fds: descriptors the child inherits (a build lock: the installer then holds it).
     :param own_group: force a process group of its own (True) or not; default as described.
     :param tick: called about every :data:`TICK_SECONDS` while the child runs (a status line's
-        elapsed time, :mod:`vrun.progress`); without it vrun simply blocks in ``waitpid``.
+        elapsed time, :class:`vrun.output.step`); without it vrun simply blocks in ``waitpid``.
     """
     args: list[str] = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     group = (not in_foreground()) if own_group is None else own_group

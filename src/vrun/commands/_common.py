@@ -13,7 +13,8 @@ from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_USAGE, VrunError
 from vrun.plan.planner import RecordingEnviron, make_plan
-from vrun.run.loop import RunOptions, ready_env
+from vrun.run.loop import ready_env
+from vrun.run.rules import RunOptions
 
 
 def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
@@ -26,7 +27,7 @@ def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
 
 
 def options(args: argparse.Namespace) -> RunOptions:
-    """The :class:`~vrun.run.loop.RunOptions` the arguments ask for."""
+    """The :class:`~vrun.run.rules.RunOptions` the arguments ask for."""
     return RunOptions(
         recreate=getattr(args, "recreate", False),
         no_install=getattr(args, "no_install", False),
@@ -94,7 +95,7 @@ def ready(
 ) -> dict[str, Any]:
     """Find or build ``session``'s env through the session loop's :func:`~vrun.run.loop.ready_env` and keep
     its shared lock until exit (inheritable: for the lifetime of an exec'd shell); its session plan."""
-    from vrun.env.layout import lock_for
+    from vrun.env.flock import lock_for
 
     plan = single_plan(args, config, session, build=True)
     entry: dict[str, Any] = plan["sessions"][0]

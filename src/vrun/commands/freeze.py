@@ -22,7 +22,8 @@ from vrun import inputs, output
 from vrun.commands._common import load, one_session, single_plan
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
-from vrun.env.layout import lock_for, marker_problem
+from vrun.env.flock import lock_for
+from vrun.env.layout import marker_problem
 from vrun.errors import EnvNotReadyError, UsageError
 
 #: What vrun's backends seed into every env: virtualenv seeds pip (vrun passes

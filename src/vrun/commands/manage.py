@@ -33,8 +33,8 @@ from vrun.env.inventory import (
     remove_env,
     remove_orphan_lock,
 )
-from vrun.env.layout import EnvDirError, check_venvs_dir, marker_problem, split_env_name, venvs_dir
-from vrun.errors import EnvInUseError, UsageError, VrunError
+from vrun.env.layout import check_venvs_dir, marker_problem, split_env_name, venvs_dir
+from vrun.errors import EnvDirError, EnvInUseError, UsageError, VrunError
 from vrun.output import human_size
 from vrun.plan.planner import RecordingEnviron, plan_session
 

@@ -18,7 +18,6 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun shell SESSION``: exec the user's interactive shell with the env activated."""
     from vrun.commands.activation import plan_shim
     from vrun.commands.usershell import (
-        clean_environ,
         default_rc_root,
         detect_shell,
         exec_shell,
@@ -26,6 +25,7 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
         refuse_nested,
         shell_exec_plan,
     )
+    from vrun.environ import clean_environ
 
     if posargs is not None:
         raise UsageError(
@@ -50,7 +50,8 @@ def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, s
     """The environment a ``vrun shell`` starts from: the caller's, as an interactive shell needs it,
     except ``PYTHONPATH`` (it would leak other code into the env; kept only when the session's
     ``pass_env`` names it), with the session's ``env`` (set_env) applied."""
-    from vrun.run.compose import Values, passes_pythonpath, set_env_values
+    from vrun.environ import passes_pythonpath
+    from vrun.run.compose import Values, set_env_values
 
     environ = dict(os.environ)
     values = Values(
@@ -66,13 +67,8 @@ def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, s
 def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun activate SESSION``: print code that activates the env in the current shell."""
     from vrun.commands.activation import activate_code, plan_shim
-    from vrun.commands.usershell import (
-        clean_environ,
-        default_rc_root,
-        detect_shell,
-        inherited_env_problem,
-        write_shim,
-    )
+    from vrun.commands.usershell import default_rc_root, detect_shell, inherited_env_problem, write_shim
+    from vrun.environ import clean_environ
 
     kind, _exe = detect_shell(os.environ, args.shell)
     if inherited_env_problem(os.environ):

@@ -25,8 +25,10 @@ from vrun.commands.explain import planned, report_errors
 from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
 from vrun.env.rebuild import show_value
+from vrun.environ import NameFilter
 from vrun.errors import VrunError
-from vrun.run.compose import NameFilter, Values, command_environ, expand_argv, join, set_env_values
+from vrun.output import join
+from vrun.run.compose import Values, command_environ, expand_argv, set_env_values
 
 
 def resolved(

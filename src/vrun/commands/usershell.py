@@ -48,21 +48,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from vrun.commands.activation import CSH_SHELLS, SUPPORTED_SHELLS, Shim, fish_activate, rc_files, unsupported
+from vrun.environ import SHELL_MARKER, clean_environ
 from vrun.errors import CommandNotFoundError, UsageError, VrunError
 from vrun.inputs import write_atomic
-from vrun.run.compose import clean_path
-
-#: Set to the env directory in a shell that ``vrun shell`` started.
-SHELL_MARKER = "VRUN_SHELL"
-
-#: Variables an activate script leaves behind (virtualenv's activate, activate.fish and
-#: activate.csh); fish exports them, so a stale copy can reach a new shell through the environment.
-_ACTIVATION_LEFTOVERS = (
-    "VIRTUAL_ENV",
-    "VIRTUAL_ENV_PROMPT",
-    "_OLD_PKG_CONFIG_PATH",
-    "_OLD_FISH_PROMPT_OVERRIDE",
-)
 
 
 @dataclass(frozen=True)
@@ -203,35 +191,6 @@ def refuse_nested(environ: Mapping[str, str]) -> None:
             f"already in a vrun shell for {environ['VIRTUAL_ENV']}",
             "type `exit` to leave it, then run `vrun shell` again",
         )
-
-
-def clean_environ(environ: Mapping[str, str], env_dir: Path | None = None) -> dict[str, str]:
-    """Return ``environ`` with no virtual environment in it, ready for activating another.
-
-    Removes the ``bin/`` of ``VIRTUAL_ENV`` (active or only inherited) and of ``env_dir`` from
-    ``PATH``, and its ``lib/pkgconfig`` from ``PKG_CONFIG_PATH`` (virtualenv's activate adds both);
-    drops ``VIRTUAL_ENV``, ``VIRTUAL_ENV_PROMPT``, ``VRUN_SHELL`` and the ``_OLD_VIRTUAL_*`` variables
-    activate scripts leave (activate.fish exports them, and a new shell's activate would restore a
-    stale ``_OLD_VIRTUAL_PATH``); removes repeated ``PATH`` entries, keeping the first.
-    ``PYTHONHOME`` is left alone: activate saves, unsets and on ``deactivate`` restores it.
-
-    :param environ: the caller's environment; not modified.
-    :param env_dir: the env about to be activated, if any.
-    """
-    env = dict(environ)
-    envs = [p for p in (env.get("VIRTUAL_ENV"), str(env_dir) if env_dir else None) if p]
-    for name in list(env):
-        if name in _ACTIVATION_LEFTOVERS or name == SHELL_MARKER or name.startswith("_OLD_VIRTUAL_"):
-            del env[name]
-    if "PATH" in env:
-        env["PATH"] = clean_path(env["PATH"], [os.path.join(p, "bin") for p in envs])
-    if "PKG_CONFIG_PATH" in env:
-        pkg = clean_path(env["PKG_CONFIG_PATH"], [os.path.join(p, "lib", "pkgconfig") for p in envs])
-        if pkg:
-            env["PKG_CONFIG_PATH"] = pkg
-        else:
-            del env["PKG_CONFIG_PATH"]
-    return env
 
 
 def default_rc_root(environ: Mapping[str, str]) -> Path:

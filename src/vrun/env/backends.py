@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
-from vrun import output, progress
+from vrun import output
+from vrun.env.choice import BACKENDS, UV_HINT, find_uv
+from vrun.env.flock import EnvLock
 from vrun.env.installplan import InstallPlan, lock_requirements
-from vrun.env.layout import EnvLock
+from vrun.environ import installer_environ
 from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.process import run_command
-from vrun.run.compose import REDIRECTING
-
-#: Removed from an installer's environment: :data:`vrun.run.compose.REDIRECTING`, and what would make
-#: the env's python look elsewhere for packages. ``PIP_USER=0`` is then set, which also overrides
-#: ``user = true`` in a pip config file.
-UNSAFE_INSTALL_VARS = (*REDIRECTING, "PYTHONPATH", "PYTHONUSERBASE")
-
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``typing`` costs ~3 ms on the build path; the Protocol is for type checkers
     from typing import Protocol
 
-    from vrun.plan.interpreters import Interpreter
 else:
     Protocol = object
 
@@ -88,30 +81,6 @@ def _one_line(message: str) -> str:
     return f"{lines[0]} {lines[-1]}"
 
 
-def tool_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without :data:`UNSAFE_INSTALL_VARS`: what every tool vrun runs for a build sees
-    (installers, ``uv pip compile`` for a lock, the project's PEP 517 hooks), so no
-    ``PIP_TARGET``, ``PYTHONPATH`` or ``PYTHONHOME`` sends or mixes packages elsewhere."""
-    return {k: v for k, v in environ.items() if k not in UNSAFE_INSTALL_VARS}
-
-
-def installer_environ(env_dir: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment an installer runs in: the caller's, pointed at the env.
-
-    The caller's ``PIP_*``/``UV_*`` index settings pass through (that is how a user points
-    vrun at a mirror or a wheelhouse; they are part of the env key); :data:`UNSAFE_INSTALL_VARS`
-    are removed (:func:`tool_environ`), ``PIP_USER=0`` is set, ``VIRTUAL_ENV`` is the env and its
-    ``bin/`` leads ``PATH``.
-    """
-    env = tool_environ(environ)
-    env["VIRTUAL_ENV"] = env_dir
-    env["PATH"] = os.pathsep.join([os.path.join(env_dir, "bin"), env.get("PATH", os.defpath)])
-    env["PIP_USER"] = "0"
-    env["PIP_NO_INPUT"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
-
-
 _FAILED_REQ = (
     re.compile(r"No matching distribution found for (\S+)"),
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
@@ -138,7 +107,7 @@ def run_tool(
 
     It runs in a process group of its own, holding ``lock`` (an inherited descriptor), with its
     output captured in a temporary file (shown live with ``-v``), while the build step shown on a
-    terminal (:func:`vrun.progress.ticker`) keeps its elapsed time up to date.
+    terminal (:func:`vrun.output.ticker`) keeps its elapsed time up to date.
 
     :raises BuildError: it failed (with its output, and the requirement it blames).
     :raises Interrupted: vrun received a signal while it ran (the tool's group was stopped).
@@ -147,7 +116,7 @@ def run_tool(
     with tempfile.TemporaryFile() as log:
         fd = None if output.verbose() else log.fileno()
         outcome = run_command(
-            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True, tick=progress.ticker()
+            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True, tick=output.ticker()
         )
         log.seek(0)
         text = log.read().decode("utf-8", errors="replace")
@@ -277,16 +246,6 @@ class VirtualenvBackend:
         return [line for line in text.splitlines() if line.strip()]
 
 
-def find_uv() -> str | None:
-    """The ``uv`` executable: the one of the ``uv`` Python package, else ``uv`` on PATH."""
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")
-
-
 class UvBackend:
     """uv to create (``uv venv``) and to install (``uv pip install``): same plan, far faster.
 
@@ -362,71 +321,6 @@ class UvBackend:
             cwd=env_dir,
         )
         return [line for line in text.splitlines() if line.strip()]
-
-
-#: The backends by name.
-BACKENDS = ("virtualenv", "uv")
-#: The oldest session interpreter vrun builds envs for: uv supports 3.8 and newer, and virtualenv
-#: below 21.5 seeds pip for 3.8 (21.5 dropped it; pyproject.toml pins virtualenv below it).
-OLDEST_PYTHON = (3, 8)
-#: Implementations ``uv venv`` builds envs for; others (GraalPy, ...) go to virtualenv under ``auto``.
-UV_IMPLEMENTATIONS = ("CPython", "PyPy")
-_UV_STATUS: dict[str, str | None] = {}
-#: What to do when uv is missing: it is a dependency of vrun's distribution, vrun-cli.
-UV_HINT = "reinstall vrun-cli (it depends on uv), install uv beside vrun, or put uv on PATH"
-
-
-def uv_problem(uv: str | None) -> str | None:
-    """Why the ``uv`` at ``uv`` cannot run (``None``: it can): missing, or ``uv --version`` fails.
-
-    Checked once per process, by running it (a few milliseconds, planning only).
-    """
-    if uv is None:
-        return "uv is not installed"
-    if uv not in _UV_STATUS:
-        from vrun import inputs
-
-        inputs.stat_file(uv)  # a replaced uv changes the plan
-        try:
-            import subprocess
-
-            proc = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=30, check=False)
-            _UV_STATUS[uv] = None if proc.returncode == 0 else f"{uv} --version exited {proc.returncode}"
-        except (OSError, subprocess.SubprocessError) as exc:
-            _UV_STATUS[uv] = f"{uv} cannot run: {exc}"
-    return _UV_STATUS[uv]
-
-
-def select_backend(wanted: str, interpreter: Interpreter) -> tuple[str, str | None]:
-    """The backend that builds an env for ``interpreter``, and a note when ``auto`` fell back.
-
-    ``auto`` (the default) is uv where it supports the interpreter (CPython and PyPy) and can run,
-    else virtualenv + pip, with one note saying why; ``uv`` and ``virtualenv`` are taken as asked.
-
-    :raises UsageError: ``uv`` asked for but not runnable; an unknown name; an interpreter older
-        than :data:`OLDEST_PYTHON`.
-    """
-    if tuple(interpreter.version_info[:2]) < OLDEST_PYTHON:
-        oldest = ".".join(map(str, OLDEST_PYTHON))
-        raise UsageError(
-            f"Python {interpreter.version} ({interpreter.executable}) is older than vrun supports for "
-            f"sessions: {oldest} and newer",
-            hint="use a newer python for this session",
-        )
-    if wanted == "virtualenv":
-        return wanted, None
-    problem = uv_problem(find_uv())
-    if wanted == "uv":
-        if problem:
-            raise UsageError(f"the uv backend needs uv: {problem}", hint=UV_HINT)
-        return wanted, None
-    if wanted != "auto":
-        raise UsageError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(BACKENDS)}")
-    if problem:
-        return "virtualenv", f"{problem}; building with virtualenv + pip instead"
-    if interpreter.implementation not in UV_IMPLEMENTATIONS:
-        return "virtualenv", None
-    return "uv", None
 
 
 def get_backend(name: str) -> Backend:

@@ -16,13 +16,13 @@ import os
 import shutil
 import time
 
-from vrun import __version__, output, progress
+from vrun import __version__, output
 from vrun.env.backends import get_backend
+from vrun.env.flock import EnvLock
 from vrun.env.installplan import InstallPlan
 from vrun.env.layout import (
     MARKER,
     SCHEMA_VERSION,
-    EnvLock,
     link_last_used,
     marker_problem,
     prepare_venvs_dir,
@@ -117,7 +117,7 @@ def _create_and_install(
     env_dir, name = s["env_dir"], s["name"]
     started = time.monotonic()
     backend = get_backend(s["backend"])
-    with progress.step(name, f"creating the env with {backend.name}", log=False):
+    with output.step(name, f"creating the env with {backend.name}", log=False):
         backend.create(
             s["interpreter"]["executable"],
             env_dir,
@@ -136,7 +136,7 @@ def _create_and_install(
     todo = todo.replace(seed=backend.seed)
     if not todo.empty:
         what = todo.describe()
-        with progress.step(name, f"installing {what or 'pip'} with {backend.name}", log=bool(what)):
+        with output.step(name, f"installing {what or 'pip'} with {backend.name}", log=bool(what)):
             backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock)
         missing = todo.missing_from(env_dir)
         if missing:
@@ -166,7 +166,7 @@ def reinstall_project(
         wheel = project_wheel(s, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
-        with progress.step(s["name"], "reinstalling the project", log=False):
+        with output.step(s["name"], "reinstalling the project", log=False):
             backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 
-from vrun.envtree import site_packages_dirs
+from vrun.env.layout import site_packages_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def _where(s: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str | None
     """The cache tag of session plan ``s``'s interpreter and vrun's cache dir; None when turned off."""
     if not enabled(environ):
         return None
-    from vrun.plan.discovery import cache_dir
+    from vrun.inputs import cache_dir
 
     interp = s["interpreter"]
     return cache_tag(interp["implementation"], interp["version_info"]), cache_dir(environ)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from vrun.envtree import site_packages_dirs
+from vrun.env.layout import site_packages_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

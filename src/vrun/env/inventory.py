@@ -16,18 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vrun.env.layout import (
-    MARKER,
-    USED,
-    EnvDirError,
-    EnvLock,
-    check_venvs_dir,
-    lock_for,
-    read_marker,
-    split_env_name,
-    venvs_dir,
-)
-from vrun.errors import EnvInUseError
+from vrun.env.flock import EnvLock, lock_for
+from vrun.env.layout import MARKER, USED, check_venvs_dir, read_marker, split_env_name, venvs_dir
+from vrun.errors import EnvDirError, EnvInUseError
 
 
 def check_deletable(root: str, env_dir: str) -> None:

@@ -18,15 +18,13 @@ every run, and ``pathlib`` alone costs ~10 ms.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 
-from vrun.errors import VrunError
+from vrun.errors import EnvDirError, VrunError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
 VENVS = ".venvs"
@@ -47,10 +45,6 @@ _CACHEDIR_TAG = (
 )
 _HEX = frozenset("0123456789abcdef")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-
-
-class EnvDirError(VrunError):
-    """``.venvs/`` or a file in it is not something vrun may use (exit 1)."""
 
 
 def venvs_dir(root: str) -> str:
@@ -198,85 +192,6 @@ def _has_our_tag(path: str) -> bool:
         return False
 
 
-class EnvLock:
-    """An ``flock(2)`` lock on ``.venvs/<env name>.lock``.
-
-    Exclusive to build or delete an env, shared while commands use it. The lock file is kept
-    (deleting a lock file others may wait on would let two processes hold "the" lock); after
-    acquiring, the file is re-checked to be the one on disk, as flock-based tools do. The lock
-    belongs to the open file description, so a child that inherits the descriptor (an installer,
-    a ``vrun shell``) keeps the env locked for as long as it lives, even if vrun is killed.
-
-    :param path: the lock file; never followed when it is a symlink.
-    :param inheritable: let the descriptor survive ``exec``.
-    """
-
-    def __init__(self, path: str, *, inheritable: bool = False) -> None:
-        self.path = path
-        self.inheritable = inheritable
-        self.fd: int | None = None
-
-    def _open(self) -> int:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise EnvDirError(f"refusing to use {self.path}: the lock file is a symlink") from exc
-            raise EnvDirError(f"cannot open the lock {self.path}: {exc.strerror}") from exc
-        os.set_inheritable(fd, self.inheritable)
-        return fd
-
-    def acquire(
-        self, exclusive: bool, *, blocking: bool = True, on_wait: Callable[[], None] | None = None
-    ) -> bool:
-        """Take the lock (or change its mode); False only when not ``blocking`` and it is busy.
-
-        :param on_wait: called once if the lock is busy and we are about to wait for it.
-        :raises EnvDirError: the lock file is a symlink, cannot be opened, or the filesystem
-            does not support locking (ENOLCK, some network filesystems).
-        """
-        import fcntl
-
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        while True:
-            if self.fd is None:
-                self.fd = self._open()
-            try:
-                try:
-                    fcntl.flock(self.fd, mode | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if not blocking:
-                        return False
-                    if on_wait is not None:
-                        on_wait()
-                        on_wait = None
-                    fcntl.flock(self.fd, mode)
-            except OSError as exc:
-                self.release()
-                raise EnvDirError(
-                    f"cannot lock {self.path}: {exc.strerror}",
-                    "the filesystem of .venvs/ must support flock(2)" if exc.errno == errno.ENOLCK else None,
-                ) from exc
-            try:
-                same = os.fstat(self.fd).st_ino == os.lstat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                return True
-            self.release()  # the file was replaced while we waited: lock the new one
-
-    def release(self) -> None:
-        """Drop the lock (closing the descriptor)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-def lock_for(env_dir: str, *, inheritable: bool = False) -> EnvLock:
-    """The :class:`EnvLock` guarding ``env_dir``."""
-    return EnvLock(env_dir + ".lock", inheritable=inheritable)
-
-
 #: The marker's fields and their types; a marker missing one, or with another type, is corrupt.
 _MARKER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "schema": int,
@@ -385,3 +300,68 @@ def last_used(root: str, session: str) -> str | None:
         return None
     path = os.path.join(venvs_dir(root), target)
     return path if split_env_name(target) and os.path.isdir(path) else None
+
+
+# ---------------------------------------------------------------- inside one env
+
+#: The per-session temp dir's name inside the env (tox's ``{envtmpdir}`` is ``<envdir>/tmp`` too).
+TMP = "tmp"
+
+
+def site_packages_dirs(env_dir: str) -> list[str]:
+    """The env's site-packages directories that exist, found with ``listdir``, not by asking its python.
+
+    venv, virtualenv and uv give an env the interpreter's ``posix_prefix`` purelib (its
+    ``sysconfig`` scheme) relative to the env: ``lib/python3.12/site-packages`` for CPython,
+    ``lib/python3.13t/site-packages`` for a free-threaded build, ``lib/pypy3.10/site-packages``
+    for PyPy 3.8 and newer; older PyPy used ``<env>/site-packages``.
+    """
+    lib = os.path.join(env_dir, "lib")
+    try:
+        names = sorted(os.listdir(lib))
+    except OSError:
+        names = []
+    found = [os.path.join(lib, name, "site-packages") for name in names]
+    found = [path for path in found if os.path.isdir(path)]
+    top = os.path.join(env_dir, "site-packages")
+    return found or ([top] if os.path.isdir(top) else [])
+
+
+def site_packages(env_dir: str) -> str:
+    """The env's site-packages directory (purelib): :func:`site_packages_dirs`' first.
+
+    :raises VrunError: the env has none (it is not a complete env).
+    """
+    found = site_packages_dirs(env_dir)
+    if not found:
+        raise VrunError(
+            f"{env_dir} has no site-packages directory (lib/python*/site-packages)",
+            "rebuild the env: vrun -r SESSION",
+        )
+    return found[0]
+
+
+def tmp_dir(env_dir: str, *, empty: bool) -> str:
+    """``<env_dir>/tmp``, made to exist; ``empty``: emptied first (removed and made anew).
+
+    Only ever deletes inside the env: a symlink at that name is removed, never followed, and
+    :func:`shutil.rmtree` does not follow the symlinks inside the directory either.
+
+    :raises VrunError: it cannot be removed or made (naming the path and why).
+    """
+    path = os.path.join(env_dir, TMP)
+    if os.path.islink(env_dir):  # vrun never deletes through a symlink out of .venvs/
+        raise VrunError(f"cannot prepare the temp dir {path}: the env {env_dir} is a symlink")
+    try:
+        if empty and os.path.islink(path):
+            os.unlink(path)
+        elif empty and os.path.isdir(path):
+            import shutil
+
+            shutil.rmtree(path)
+        elif empty and os.path.lexists(path):
+            os.unlink(path)
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise VrunError(f"cannot prepare the temp dir {path}: {exc.strerror or exc}") from exc
+    return path

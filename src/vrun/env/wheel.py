@@ -30,9 +30,9 @@ import shutil
 import tempfile
 import warnings
 
-from vrun import output, progress
-from vrun.env.layout import EnvLock
-from vrun.plan.discovery import cache_dir
+from vrun import output
+from vrun.env.flock import EnvLock
+from vrun.inputs import cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -125,12 +125,12 @@ def _build(
 
     work = tempfile.mkdtemp(prefix="vrun-build-env-")
     try:
-        with progress.step(s["name"], f"building the project ({distribution}) with {backend.name}"):
+        with output.step(s["name"], f"building the project ({distribution}) with {backend.name}"):
             env_dir = os.path.join(work, "env")
             python = s["interpreter"]["executable"]
             backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
             python = os.path.join(env_dir, "bin", "python")
-            from vrun.env.backends import tool_environ
+            from vrun.environ import tool_environ
 
             hooks_environ = {**tool_environ(environ), **s["build_env"]}
 

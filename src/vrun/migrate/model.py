@@ -13,8 +13,8 @@ from typing import Any
 from vrun import SUBCOMMANDS
 from vrun.config import reqfiles, tomlfile
 from vrun.config.fields import SHELL_OPERATORS, split_keeping_placeholders
+from vrun.output import quote
 from vrun.placeholders import spans
-from vrun.run.compose import quote
 
 #: Names a session may not take: vrun's subcommands.
 RESERVED = frozenset(SUBCOMMANDS)

@@ -24,7 +24,7 @@ from vrun.migrate.model import (
     requirement,
 )
 from vrun.migrate.toxsyntax import expand, placeholders, python_factor, python_spec, split_list
-from vrun.run.compose import join
+from vrun.output import join
 
 #: tox env keys: canonical (tox 4) name -> accepted spellings.
 TOX_KEYS = {

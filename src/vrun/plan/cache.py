@@ -24,7 +24,7 @@ import sys
 import zlib
 
 from vrun import inputs
-from vrun.plan.discovery import cache_dir
+from vrun.inputs import cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -19,23 +19,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def cache_dir(environ: Mapping[str, str] | None = None) -> str:
-    """Return vrun's cache directory (absolute; it need not exist).
-
-    ``$VRUN_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vrun``, else ``~/.cache/vrun``. A relative
-    ``XDG_CACHE_HOME`` is ignored, as the XDG Base Directory Specification requires.
-
-    :param environ: the environment to read; ``os.environ`` when ``None``.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("VRUN_CACHE_DIR"):
-        return os.path.abspath(os.path.expanduser(env["VRUN_CACHE_DIR"]))
-    xdg = env.get("XDG_CACHE_HOME", "")
-    if os.path.isabs(xdg):
-        return os.path.join(xdg, "vrun")
-    return os.path.join(home(env), ".cache", "vrun")
-
-
 def home(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
 

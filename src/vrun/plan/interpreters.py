@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from vrun import inputs
 from vrun.errors import InterpreterNotFoundError, UsageError
-from vrun.plan.discovery import cache_dir, material, pyenv_root, pyenv_selected
+from vrun.inputs import cache_dir
+from vrun.plan.discovery import material, pyenv_root, pyenv_selected
 
 if TYPE_CHECKING:
     from python_discovery import PythonInfo

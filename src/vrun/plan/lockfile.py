@@ -35,11 +35,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vrun import inputs, output
+from vrun import inputs
 from vrun.config import tomlfile
 from vrun.config.load import Config, Session
-from vrun.config.selection import select_sessions
-from vrun.errors import UsageError
 from vrun.plan.interpreters import Interpreter
 
 #: Bumped when :func:`resolution_inputs` changes shape: every lock file then reads as stale.
@@ -265,35 +263,6 @@ def _input_differences(key: str, label: str, old: Any, new: Any) -> list[str]:
     return _diff(label, old, new)
 
 
-def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
-    """The sessions ``vrun lock [NAME...]`` works on.
-
-    Named ones (a matrix's base name: all its entries); without names, what a bare ``vrun`` runs
-    (``default``, else every session) plus every session already locked: ``locked = true``, or a
-    lock file on disk. In config order.
-
-    :raises UsageError: for an unknown name (with a did-you-mean hint), or two sessions whose names
-        give the same lock file (``test-3.11`` and ``test-3-11``).
-    """
-    owners: dict[str, str] = {}
-    for name in config.sessions:
-        other = owners.setdefault(file_name(name), name)
-        if other != name:
-            raise UsageError(
-                f"sessions {other} and {name} would share the lock file {file_name(name)}",
-                hint="rename one of them (a lock file's name writes the dots of a session's name as '-')",
-            )
-    if names:
-        return select_sessions(config, list(names), with_requires=False)
-    chosen = {s.name for s in select_sessions(config, [], with_requires=False)}
-    root = str(config.root)
-    return [
-        s
-        for s in config.sessions.values()
-        if s.name in chosen or s.locked or inputs.is_file(lock_path(root, s.name))
-    ]
-
-
 def refuse_unlocked(
     entries: Sequence[Mapping[str, Any]], sessions: Sequence[Session], *, locked: bool
 ) -> None:
@@ -325,72 +294,11 @@ def refuse_unlocked(
         )
 
 
-def check_locks(entries: Sequence[Mapping[str, Any]]) -> int:
-    """``vrun lock --check``: report each session's lock file; writes nothing.
-
-    :returns: 0 when every lock file is current, 1 when any is missing, stale or unusable (each
-        named in an ``error:`` line).
-    """
-    stale = [e for e in entries if e["lock"]["problem"] is not None]
-    for entry in entries:
-        if entry["lock"]["problem"] is None:
-            output.info(f"{entry['lock']['file']} is current ({entry['name']})")
-    for i, entry in enumerate(stale):
-        hint = None
-        if i == len(stale) - 1:
-            hint = f"run `vrun lock {' '.join(e['name'] for e in stale)}` and commit the result"
-        output.error(f"session {entry['name']}: {entry['lock']['problem']}", hint)
-    return 1 if stale else 0
-
-
-def write_locks(
-    config: Config,
-    sessions: Sequence[Session],
-    entries: Sequence[Mapping[str, Any]],
-    environ: Mapping[str, str],
-    *,
-    upgrade: bool = False,
-    upgrade_packages: Sequence[str] = (),
-) -> None:
-    """``vrun lock``: resolve each session and write its lock file (:mod:`vrun.commands.resolver`).
-
-    :raises UsageError: uv cannot run.
-    :raises BuildError: the resolver failed (with its output).
-    """
-    from vrun.commands.resolver import compile_lock
-
-    for session, entry in zip(sessions, entries):
-        output.info(f"locking {session.name} for Python {entry['lock']['inputs']['python']}")
-        count = compile_lock(
-            config,
-            session,
-            entry,
-            environ,
-            tool_table=_tool_table(session, entry["lock"]),
-            upgrade=upgrade,
-            upgrade_packages=upgrade_packages,
-        )
-        output.info(f"wrote {entry['lock']['file']} ({count} package{'s' * (count != 1)})")
-
-
-def _tool_table(session: Session, state: Mapping[str, Any]) -> str:
-    """The ``[tool.vrun]`` table appended to a lock file: the inputs' digest and the inputs."""
-    lines = [
-        "[tool.vrun]",
-        f"session = {tomlfile.dumps_value(session.name)}",
-        f"digest = {tomlfile.dumps_value(state['digest'])}",
-        "",
-        "[tool.vrun.inputs]",
-    ]
-    lines += [f"{tomlfile.key_part(k)} = {tomlfile.dumps_value(v)}" for k, v in state["inputs"].items()]
-    return "\n".join(lines) + "\n"
-
-
 def resolver_input_lines(config: Config, session: Session) -> list[str]:
     """The session's requirements as lines of a requirements file for the resolver: its ``deps``
     (local paths relative to the root, the resolver running there), group requirements, ``-r``
     and ``-c`` files. The project's own dependencies are not here: the resolver reads them from
-    its metadata (:func:`vrun.commands.resolver.compile_lock`)."""
+    its metadata (:func:`vrun.commands.lock.compile_lock`)."""
     root = str(config.root)
     lines = [_portable(r, root) for r in session.requirements]
     lines += list(session.group_requirements)

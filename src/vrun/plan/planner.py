@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import vrun
 from vrun import inputs
@@ -21,10 +21,13 @@ from vrun.config.load import Config, Session
 from vrun.config.selection import required_names
 from vrun.env.layout import MARKER, env_path, marker_problem
 from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
+from vrun.placeholders import has_posargs
 from vrun.plan.cache import PLAN_SCHEMA
 from vrun.plan.interpreters import NotProbedError, find_interpreter
 from vrun.plan.lockfile import lock_state, refuse_unlocked
-from vrun.run.compose import has_posargs
+
+if TYPE_CHECKING:
+    from vrun._types import InterpreterFacts
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -180,11 +183,20 @@ def plan_session(
         if config.path.name == "pyproject.toml":
             where = f"tool.vrun.{where}"
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
-    from vrun.env.backends import select_backend
+    from vrun.env.choice import select_backend
     from vrun.plan.envkey import compute_key, with_lock
 
+    facts: InterpreterFacts = {
+        "executable": interp.executable,
+        "base_executable": interp.base_executable,
+        "implementation": interp.implementation,
+        "version": interp.version,
+        "version_info": list(interp.version_info),
+        "architecture": interp.architecture,
+        "machine": interp.machine,
+    }
     try:
-        chosen, note = select_backend(chosen, interp)
+        chosen, note = select_backend(chosen, facts)
     except UsageError as exc:
         entry.update(error=exc.message, error_hint=exc.hint, error_reason=exc.message)
         return entry
@@ -203,15 +215,7 @@ def plan_session(
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
     entry.update(
-        interpreter={
-            "executable": interp.executable,
-            "base_executable": interp.base_executable,
-            "implementation": interp.implementation,
-            "version": interp.version,
-            "version_info": list(interp.version_info),
-            "architecture": interp.architecture,
-            "machine": interp.machine,
-        },
+        interpreter=facts,
         env_dir=env_dir,
         digest=key.digest,
         components=key.components,

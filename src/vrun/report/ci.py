@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from vrun.output import ci_name
 from vrun.report.results import command_line, failing_command, failure_message, one_line, status_counts
 
 TYPE_CHECKING = False
@@ -146,58 +147,6 @@ def append_step_summary(environ: Mapping[str, str], records: Sequence[SessionRec
 
 
 # ---------------------------------------------------------------- CI detection
-
-#: ``(variable, value or None, name)``, checked in order; None: present (any value) means CI.
-#: The list is tox's (``tox.util.ci``, itself from Adam Johnson's "How to detect if your
-#: tests are running on CI"), with the vendors nox and the brief add; values compared
-#: case-insensitively (Azure Pipelines sets ``TF_BUILD=True``). Hudson's generic ``BUILD_ID``
-#: is left out: Jenkins sets ``JENKINS_URL`` too, and ``BUILD_ID`` alone is set by unrelated tools.
-_CI_VARIABLES: tuple[tuple[str, str | None, str], ...] = (
-    ("GITHUB_ACTIONS", "true", "github-actions"),
-    ("GITLAB_CI", None, "gitlab-ci"),
-    ("TF_BUILD", "true", "azure-pipelines"),
-    ("BUILDKITE", "true", "buildkite"),
-    ("CIRCLECI", "true", "circleci"),
-    ("CIRRUS_CI", "true", "cirrus-ci"),
-    ("TRAVIS", "true", "travis-ci"),
-    ("JENKINS_URL", None, "jenkins"),
-    ("APPVEYOR", "true", "appveyor"),
-    ("TEAMCITY_VERSION", None, "teamcity"),
-    ("BITBUCKET_BUILD_NUMBER", None, "bitbucket-pipelines"),
-    ("CODEBUILD_BUILD_ID", None, "aws-codebuild"),
-    ("DRONE", "true", "drone"),
-    ("HEROKU_TEST_RUN_ID", None, "heroku-ci"),
-    ("bamboo.buildKey", None, "bamboo"),
-)
-
-#: Values of ``CI`` that say "not CI" (tox's rule: the generic flag is the one users toggle).
-_CI_OPT_OUT = frozenset({"", "0", "false", "no", "off"})
-
-
-def ci_name(environ: Mapping[str, str]) -> str | None:
-    """The CI system vrun runs under, judged from ``environ``, or None when not under CI.
-
-    A vendor's own variable wins (``"github-actions"``, ``"gitlab-ci"``, ``"jenkins"``, ...;
-    see ``_CI_VARIABLES``): each is present, or has the documented value (``"true"``,
-    case-insensitive). ``TEAMCITY_VERSION=LOCAL`` is a local TeamCity build, not CI.
-    Otherwise the generic ``CI`` variable, which nearly every CI system sets: any value but
-    ``""``, ``0``, ``false``, ``no``, ``off`` (case-insensitive) gives ``"ci"``. So ``CI=false``
-    is an opt-out of the generic flag only; it does not hide a vendor's variable (as tox
-    does: those keep their meaning).
-    """
-    for variable, expected, name in _CI_VARIABLES:
-        value = environ.get(variable)
-        if value is None:
-            continue
-        if expected is not None and value.strip().lower() != expected:
-            continue
-        if variable == "TEAMCITY_VERSION" and value == "LOCAL":
-            continue
-        return name
-    generic = environ.get("CI")
-    if generic is not None and generic.strip().lower() not in _CI_OPT_OUT:
-        return "ci"
-    return None
 
 
 # ---------------------------------------------------------------- folding the log

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 
-from vrun import envtree
+from vrun.env import layout
+from vrun.environ import ALWAYS_REMOVED, DEFAULT_PASS_ENV, NameFilter, clean_path, passes_pythonpath
 from vrun.errors import UsageError, VrunError
-from vrun.placeholders import Expander, UnsetVariable, missing, uses
+from vrun.output import join
+from vrun.placeholders import Expander, UnsetVariable, missing
 
 #: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
 #: type checkers (which treat any ``TYPE_CHECKING`` name as true).
@@ -22,171 +24,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
-#: Variables let through to commands even without ``pass_env``: what a shell, a terminal, a
-#: locale, a proxy, TLS and CI need (tox's and nox's defaults, trimmed to the portable ones).
-DEFAULT_PASS_ENV = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "LC_*",
-    "TERM",
-    "TERMINFO",
-    "COLORTERM",
-    "COLUMNS",
-    "LINES",
-    "TZ",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "DISPLAY",
-    "WAYLAND_DISPLAY",
-    "XDG_*",
-    "SSH_AUTH_SOCK",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_*",
-    "UV_*",
-    "VIRTUALENV_*",
-    "NO_COLOR",
-    "FORCE_COLOR",
-    "PY_COLORS",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "CI",
-    "GITHUB_*",
-    "RUNNER_*",
-    "GITLAB_CI",
-    "CI_*",
-    "BUILDKITE*",
-    "CIRCLECI",
-    "TRAVIS",
-    "JENKINS_URL",
-    "BUILD_ID",
-    "TF_BUILD",
-    "APPVEYOR",
-    "TEAMCITY_VERSION",
-    "PYTEST_ADDOPTS",
-    "PYTHONHASHSEED",
-    "PYTHONUNBUFFERED",
-    "PYTHONIOENCODING",
-    "PYTHONUTF8",
-    "PYTHONFAULTHANDLER",
-    "PYTHONWARNINGS",
-    "PYTHONBREAKPOINT",
-    "PYTHONNOUSERSITE",
-    "VRUN_*",
-)
-#: Variables that would send an installer's work outside the env: pip's ``--user``/``--target``/
-#: ``--prefix``/``--root`` as variables, uv's ``--system``/``--python``/project env, and
-#: ``PYTHONHOME``. The one list: removed for session commands (:data:`ALWAYS_REMOVED`) and for
-#: vrun's own installers (:func:`vrun.env.backends.installer_environ`).
-REDIRECTING = (
-    "PYTHONHOME",
-    "PIP_USER",
-    "PIP_TARGET",
-    "PIP_PREFIX",
-    "PIP_ROOT",
-    "PIP_BREAK_SYSTEM_PACKAGES",
-    "UV_SYSTEM_PYTHON",
-    "UV_PYTHON",
-    "UV_PROJECT_ENVIRONMENT",
-    "UV_BREAK_SYSTEM_PACKAGES",
-)
-#: Always removed from a command's environment, whatever ``pass_env`` says: the redirecting
-#: variables, and a stale activation's leftovers.
-ALWAYS_REMOVED = (*REDIRECTING, "VIRTUAL_ENV_PROMPT", "__PYVENV_LAUNCHER__")
-
-
-class NameFilter:
-    """Matches variable names against ``pass_env`` patterns (:func:`fnmatch.fnmatchcase` rules).
-
-    Plain names and ``PREFIX*`` patterns, nearly all of them, are matched with a set and
-    ``str.startswith``: compiling ~80 globs to regexes would cost more than the rest of a warm run.
-    """
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.names: set[str] = set()
-        prefixes: list[str] = []
-        self.globs: list[str] = []
-        for pattern in patterns:
-            if not any(c in pattern for c in "*?["):
-                self.names.add(pattern)
-            elif pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
-                prefixes.append(pattern[:-1])
-            else:
-                self.globs.append(pattern)
-        self.prefixes = tuple(prefixes)
-
-    def __call__(self, name: str) -> bool:
-        return (
-            name in self.names
-            or name.startswith(self.prefixes)
-            or (bool(self.globs) and _fnmatch_any(name, self.globs))
-        )
-
-
-def clean_path(path: str, drop: Iterable[str]) -> str:
-    """``path`` without the directories in ``drop`` and without duplicates (first one kept)."""
-    dropped = {os.path.normpath(d) for d in drop if d}
-    seen: set[str] = set()
-    out: list[str] = []
-    for entry in path.split(os.pathsep):
-        norm = os.path.normpath(entry) if entry else entry
-        if not entry or norm in dropped or norm in seen:
-            continue
-        seen.add(norm)
-        out.append(entry)
-    return os.pathsep.join(out)
-
-
-def passes_pythonpath(pass_env: Iterable[str]) -> bool:
-    """True when ``pass_env`` names ``PYTHONPATH`` (a bare ``*`` does not count: inheriting
-    everything should not silently put other code on the env's import path)."""
-    return NameFilter(p for p in pass_env if p != "*")("PYTHONPATH")
-
-
-def _fnmatch_any(name: str, globs: Iterable[str]) -> bool:
-    import fnmatch  # only for the rare glob that is not a plain PREFIX*
-
-    return any(fnmatch.fnmatchcase(name, g) for g in globs)
-
-
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
-
-
-def quote(arg: str) -> str:
-    """:func:`shlex.quote`, without importing :mod:`re`: the same safe characters, the same quoting."""
-    if not arg:
-        return "''"
-    if all(c in _SAFE for c in arg):
-        return arg
-    return "'" + arg.replace("'", "'\"'\"'") + "'"
-
-
-def join(argv: Iterable[str]) -> str:
-    """:func:`shlex.join` (see :func:`quote`): how vrun shows a command."""
-    return " ".join(quote(arg) for arg in argv)
-
 
 class Values:
     """What one session's placeholders stand for in one run (:mod:`vrun.placeholders` has the grammar).
 
     ``{env_dir}``, ``{project_root}`` and ``{session}`` are given; ``{env_site_packages_dir}`` is
-    found in the env's tree when first used (:func:`vrun.envtree.site_packages`), and
+    found in the env's tree when first used (:func:`vrun.env.layout.site_packages`), and
     ``{env_tmp_dir}`` is ``<env_dir>/tmp``, made ready when first used as ``tmp`` says.
 
     :param caller: the environment vrun was started in: ``{env:VAR}`` reads it.
@@ -214,11 +57,11 @@ class Values:
         """
         if name == "env_tmp_dir":
             if self._ready:
-                return os.path.join(self.env_dir, envtree.TMP)
+                return os.path.join(self.env_dir, layout.TMP)
             self._ready = True
-            return envtree.tmp_dir(self.env_dir, empty=self.tmp == "fresh")
+            return layout.tmp_dir(self.env_dir, empty=self.tmp == "fresh")
         if name == "env_site_packages_dir":
-            return envtree.site_packages(self.env_dir)
+            return layout.site_packages(self.env_dir)
         return {"env_dir": self.env_dir, "project_root": self.project_root, "session": self.session}[name]
 
 
@@ -284,11 +127,6 @@ def command_environ(
         else:
             env[key] = value
     return env
-
-
-def has_posargs(argv: Iterable[str]) -> bool:
-    """True when some argument holds a ``{posargs}`` placeholder (nested ones included)."""
-    return any(uses(arg, "posargs") for arg in argv)
 
 
 def expand_argv(

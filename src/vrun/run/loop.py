@@ -16,12 +16,15 @@ import os
 import time
 
 from vrun import output
-from vrun.env.layout import MARKER, link_last_used, lock_for, touch_used, venvs_usable
-from vrun.errors import EXIT_FAILURE, EXIT_USAGE, Interrupted, VrunError
+from vrun.env.flock import lock_for
+from vrun.env.layout import MARKER, link_last_used, touch_used, venvs_usable
+from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.inputs import signature
+from vrun.output import ci_name, join
 from vrun.process import handle, resolve_program, restore, run_command, signal_name
-from vrun.report.ci import append_step_summary, ci_name, fold_end, fold_start, github_annotations
-from vrun.run.compose import Values, command_environ, expand_argv, join, preview_argvs, unset_variable
+from vrun.report.ci import append_step_summary, fold_end, fold_start, github_annotations
+from vrun.run.compose import Values, command_environ, expand_argv, preview_argvs, unset_variable
+from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,52 +32,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-    from vrun.env.layout import EnvLock
+    from vrun.env.flock import EnvLock
 
     Plan = dict[str, Any]
     SessionPlan = dict[str, Any]
     Result = dict[str, Any]
 else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
     import _signal as signal
-
-#: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
-EXIT_TIMEOUT = 124
-
-
-class RunOptions:
-    """How to run a plan: the command line's choices.
-
-    :param recreate: rebuild envs even when one is ready (``-r``).
-    :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
-    :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
-        FAILED; never in CI (:func:`vrun.report.ci.ci_name`), as tox does.
-    :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
-    :param install_only: make the envs ready, run no command (``--install-only``).
-    :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.run.parallel`); 0: one by one.
-    :param child: this vrun runs one session for a ``-p`` parent, which prints the summary, folds
-        the log and reports to CI itself.
-    """
-
-    __slots__ = ("child", "fail_fast", "install_only", "jobs", "no_install", "recreate", "skip_missing")
-
-    def __init__(
-        self,
-        *,
-        recreate: bool = False,
-        no_install: bool = False,
-        skip_missing_interpreters: bool = False,
-        fail_fast: bool = False,
-        install_only: bool = False,
-        jobs: int = 0,
-        child: bool = False,
-    ) -> None:
-        self.recreate = recreate
-        self.no_install = no_install
-        self.skip_missing = skip_missing_interpreters
-        self.fail_fast = fail_fast
-        self.install_only = install_only
-        self.jobs = jobs
-        self.child = child
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
@@ -137,52 +101,6 @@ def report_to_ci(results: Sequence[Result], environ: Mapping[str, str]) -> None:
         append_step_summary(environ, results)  # type: ignore[arg-type]
     except OSError as exc:
         output.warning(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
-
-
-def exit_status(results: Sequence[Result]) -> int:
-    """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
-
-    An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
-    because a session it requires did not pass (the failing command's own status is in the log
-    and the report). Else 0.
-    """
-    for result in results:
-        if result["reason"].startswith("interrupted by"):
-            return int(result["exit_code"])
-    for result in results:
-        if result["status"] == "failed" or result["reason"].startswith("requires "):
-            return EXIT_FAILURE
-    return 0
-
-
-def new_result(s: SessionPlan) -> Result:
-    """The result of session ``s`` before it runs: passed, no commands (a ``SessionRecord``)."""
-    return {
-        "name": s["name"],
-        "python": {
-            "spec": s["python"],
-            "version": (s["interpreter"] or {}).get("version"),
-            "executable": (s["interpreter"] or {}).get("executable"),
-        },
-        "env_dir": s["env_dir"],
-        "env_key": s["digest"],
-        "status": "passed",
-        "reason": "",
-        "exit_code": 0,
-        "duration": 0.0,
-        "commands": [],
-    }
-
-
-def skip_reason(s: SessionPlan, results: Mapping[str, Result], options: RunOptions) -> str | None:
-    """Why session ``s`` must not start, given the results so far: ``fail-fast`` (``-x`` after a
-    failure) or a session it requires that did not pass; None when it may run."""
-    if options.fail_fast and any(r["status"] == "failed" for r in results.values()):
-        return "fail-fast"
-    blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
-    if blocked:
-        return f"requires {', '.join(blocked)}, which did not pass"
-    return None
 
 
 def run_sessions(

@@ -8,7 +8,7 @@ The scheduler only decides *when* a session starts:
 
 - at most ``options.jobs`` children at once; a session starts once every session it ``requires``
   has ended, and is skipped when one did not pass or after a failure under ``-x``
-  (:func:`vrun.run.loop.skip_reason`, the serial loop's rule);
+  (:func:`vrun.run.rules.skip_reason`, the serial loop's rule);
 - a session with ``parallel = false`` runs alone;
 - a child's output goes to a pseudo-terminal when vrun's stdout is a terminal (tools keep their
   colours; the child's stdin is ``/dev/null``), else to a file, and is printed whole, folded
@@ -43,7 +43,7 @@ from vrun.errors import Interrupted
 from vrun.process import grace_seconds, handle, restore
 from vrun.report.ci import fold_end, fold_start
 from vrun.report.results import xml_safe
-from vrun.run.loop import RunOptions, new_result, skip_reason
+from vrun.run.rules import RunOptions, new_result, skip_reason
 
 Result = dict[str, Any]
 #: Lines of a failed command's captured output kept in the report (``output_tail``).

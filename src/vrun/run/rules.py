@@ -1,0 +1,103 @@
+"""The rules the serial session loop (:mod:`vrun.run.loop`) and ``-p`` (:mod:`vrun.run.parallel`)
+share: the run options, a session's result before it runs, why a session must not start, and
+vrun's exit status for a run's results. Both import this module; neither imports the other's
+internals (nox keeps the same rules in ``sessions`` below ``tasks`` and ``_parallel``).
+"""
+
+from __future__ import annotations
+
+from vrun.errors import EXIT_FAILURE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    SessionPlan = dict[str, Any]
+    Result = dict[str, Any]
+
+
+#: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
+EXIT_TIMEOUT = 124
+
+
+class RunOptions:
+    """How to run a plan: the command line's choices.
+
+    :param recreate: rebuild envs even when one is ready (``-r``).
+    :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
+    :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
+        FAILED; never in CI (:func:`vrun.output.ci_name`), as tox does.
+    :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
+    :param install_only: make the envs ready, run no command (``--install-only``).
+    :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.run.parallel`); 0: one by one.
+    :param child: this vrun runs one session for a ``-p`` parent, which prints the summary, folds
+        the log and reports to CI itself.
+    """
+
+    __slots__ = ("child", "fail_fast", "install_only", "jobs", "no_install", "recreate", "skip_missing")
+
+    def __init__(
+        self,
+        *,
+        recreate: bool = False,
+        no_install: bool = False,
+        skip_missing_interpreters: bool = False,
+        fail_fast: bool = False,
+        install_only: bool = False,
+        jobs: int = 0,
+        child: bool = False,
+    ) -> None:
+        self.recreate = recreate
+        self.no_install = no_install
+        self.skip_missing = skip_missing_interpreters
+        self.fail_fast = fail_fast
+        self.install_only = install_only
+        self.jobs = jobs
+        self.child = child
+
+
+def exit_status(results: Sequence[Result]) -> int:
+    """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
+
+    An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
+    because a session it requires did not pass (the failing command's own status is in the log
+    and the report). Else 0.
+    """
+    for result in results:
+        if result["reason"].startswith("interrupted by"):
+            return int(result["exit_code"])
+    for result in results:
+        if result["status"] == "failed" or result["reason"].startswith("requires "):
+            return EXIT_FAILURE
+    return 0
+
+
+def new_result(s: SessionPlan) -> Result:
+    """The result of session ``s`` before it runs: passed, no commands (a ``SessionRecord``)."""
+    return {
+        "name": s["name"],
+        "python": {
+            "spec": s["python"],
+            "version": (s["interpreter"] or {}).get("version"),
+            "executable": (s["interpreter"] or {}).get("executable"),
+        },
+        "env_dir": s["env_dir"],
+        "env_key": s["digest"],
+        "status": "passed",
+        "reason": "",
+        "exit_code": 0,
+        "duration": 0.0,
+        "commands": [],
+    }
+
+
+def skip_reason(s: SessionPlan, results: Mapping[str, Result], options: RunOptions) -> str | None:
+    """Why session ``s`` must not start, given the results so far: ``fail-fast`` (``-x`` after a
+    failure) or a session it requires that did not pass; None when it may run."""
+    if options.fail_fast and any(r["status"] == "failed" for r in results.values()):
+        return "fail-fast"
+    blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
+    if blocked:
+        return f"requires {', '.join(blocked)}, which did not pass"
+    return None
