@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import types
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,6 +25,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _load_tool(name: str) -> types.ModuleType:
+    """A developer tool of ``tools/`` (not part of the installed package), imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The JSON Schema of ``--report`` files: it lives in the docs only, and tests check reports against it.
+REPORT_SCHEMA = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+
+#: ``tools/configschema.py``: the generator of the committed JSON Schemas, which tests run.
+configschema = _load_tool("configschema")
 
 
 def build_wheel(

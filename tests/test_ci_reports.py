@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
-from vrun.reportschema import REPORT_SCHEMA
+from tests.conftest import REPORT_SCHEMA, Vrun, write_project
 
 jsonschema = pytest.importorskip("jsonschema")
 junitparser = pytest.importorskip("junitparser")

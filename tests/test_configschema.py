@@ -1,4 +1,4 @@
-"""vrun's JSON Schema (:mod:`vrun.configschema`) cannot drift from the loader.
+"""vrun's JSON Schema (``tools/configschema.py``) cannot drift from the loader.
 
 - The committed ``docs/*.schema.json`` files are what the generator writes now.
 - Its keys are :data:`vrun.config.keys.TOP_KEYS` and :data:`~vrun.config.keys.SESSION_KEYS`; a key without a
@@ -24,9 +24,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from tests.conftest import REPO, write_project
+from tests.conftest import REPO, configschema, write_project
 from tests.test_docs import make_inputs
-from vrun import configschema
 from vrun._compat import tomllib
 from vrun.config.keys import SESSION_KEYS, TOP_KEYS
 from vrun.config.load import load_config

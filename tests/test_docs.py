@@ -168,10 +168,12 @@ def test_toml_example(where: str, example: str, tmp_path: Path) -> None:
 
 def validate_config(config: dict[str, Any], where: str) -> None:
     """``config`` (a vrun.toml, or a ``[tool.vrun]`` table) passes vrun's JSON Schema
-    (:func:`vrun.configschema.build_schema`): an editor would not flag an example vrun loads."""
+    (``tools/configschema.py``'s ``build_schema``): an editor would not flag an example vrun loads."""
     import jsonschema
 
-    from vrun.configschema import build_schema
+    from tests.conftest import configschema
+
+    build_schema = configschema.build_schema
 
     errors = [error.message for error in jsonschema.Draft7Validator(build_schema()).iter_errors(config)]
     assert not errors, f"{where}: vrun loads it, its JSON Schema rejects it: {errors}"
@@ -179,7 +181,7 @@ def validate_config(config: dict[str, Any], where: str) -> None:
 
 def _published_schema(url: str) -> str:
     """The file name of one of vrun's published JSON Schemas at ``url`` (asserting it is one)."""
-    from vrun import configschema
+    from tests.conftest import configschema
 
     name = url.removeprefix(configschema.DOCS_URL)
     assert name in configschema.files(), f"{url} is not one of vrun's schemas"
@@ -192,7 +194,7 @@ def _check_taplo_config(data: dict[str, Any]) -> None:
     ``include`` globs, matched as taplo does, the last matching rule winning)."""
     import fnmatch
 
-    from vrun import configschema
+    from tests.conftest import configschema
 
     chosen = {}
     for path in ("project/vrun.toml", "project/pyproject.toml"):

@@ -16,7 +16,7 @@ from tests.conftest import Vrun, build_wheel, other_python, write_project
 from vrun.commands.freeze import pinned_requirements
 from vrun.env.inventory import remove_env
 from vrun.env.layout import SCHEMA_VERSION, prepare_venvs_dir
-from vrun.errors import EnvDirError as UnsafeDeleteError
+from vrun.errors import EnvDirError
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -93,14 +93,14 @@ def test_remove_env_refuses_anything_not_directly_inside_venvs(tmp_path: Path) -
     outside = fake_env(tmp_path, "s-abcdef0123")  # carries a marker, but is not in .venvs/
     nested = fake_env(inside, "s-1111111111")
     for path in (venvs / ".." / outside.name, nested, venvs / "s-abcdef0123"):
-        with pytest.raises(UnsafeDeleteError, match="refusing to delete"):
+        with pytest.raises(EnvDirError, match="refusing to delete"):
             remove_env(root, path)
     (venvs / "s-2222222222").symlink_to(outside)
-    with pytest.raises(UnsafeDeleteError, match="it is a symlink"):
+    with pytest.raises(EnvDirError, match="it is a symlink"):
         remove_env(root, venvs / "s-2222222222")
     (venvs / "notanenv").mkdir()
     (venvs / "notanenv" / "vrun.json").write_text("{}")
-    with pytest.raises(UnsafeDeleteError, match="not named like a vrun env"):
+    with pytest.raises(EnvDirError, match="not named like a vrun env"):
         remove_env(root, venvs / "notanenv")
     assert (outside / "vrun.json").exists() and (nested / "vrun.json").exists()
     assert (venvs / "notanenv").is_dir()

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from vrun import configschema
+from tests.conftest import REPO, configschema
 
 MKDOCS_YML = REPO / "mkdocs.yml"
 

@@ -122,10 +122,6 @@ class CommandNotFoundError(VrunError):
     exit_code = EXIT_NOT_FOUND
 
 
-class UnsafeDeleteError(VrunError):
-    """A deletion was refused because the path is not an env vrun owns (exit 1)."""
-
-
 class EnvInUseError(VrunError):
     """An env could not be removed because another vrun process is using it (exit 1)."""
 

@@ -2,7 +2,7 @@
 
 Pure functions over *session records* (:class:`SessionRecord`, plain dicts the session loop
 builds, one per session): a JSON report (:func:`json_report`, its schema
-:data:`REPORT_SCHEMA`, also in ``docs/report.schema.json``) and JUnit XML (:func:`junit_xml`).
+``docs/report.schema.json``) and JUnit XML (:func:`junit_xml`).
 What vrun says to a CI system (annotations, step summary, log folding, CI detection) is
 :mod:`vrun.report.ci`'s.
 
@@ -16,8 +16,6 @@ warm run costs next to nothing. Only the writers touch the file system; nothing 
 from __future__ import annotations
 
 import os
-
-from vrun.reportschema import REPORT_VERSION
 
 #: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
 #: type checkers (which treat any ``TYPE_CHECKING`` name as true).
@@ -97,7 +95,7 @@ if TYPE_CHECKING:
         skipped: int
 
     class Report(TypedDict):
-        """The JSON report; see :data:`REPORT_SCHEMA` and :func:`json_report`."""
+        """The JSON report; see ``docs/report.schema.json`` and :func:`json_report`."""
 
         report_version: int
         vrun_version: str
@@ -110,6 +108,11 @@ if TYPE_CHECKING:
         sessions: list[SessionRecord]
 
 
+#: The version of the ``--report`` file's format (its ``report_version``); ``docs/report.schema.json``,
+#: the format's JSON Schema, which tests check reports against, says the same.
+REPORT_VERSION = 1
+
+
 def json_report(
     records: Sequence[SessionRecord],
     *,
@@ -119,7 +122,7 @@ def json_report(
     started: float,
     duration: float,
 ) -> Report:
-    """The JSON report of a run, as a dict ready for :func:`json.dumps`; see :data:`REPORT_SCHEMA`.
+    """The JSON report of a run, as a dict ready for :func:`json.dumps`; see ``docs/report.schema.json``.
 
     :param records: one per session, in run order; copied (the report shares no list with them).
     :param version: vrun's version (``vrun.__version__``).

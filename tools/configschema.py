@@ -7,7 +7,7 @@ patterns from :data:`vrun.config.load.SESSION_NAME`, :data:`vrun.config.keys.EXT
 (:data:`TOP_PROPERTIES`, :data:`SESSION_PROPERTIES`). A key in the key lists without an entry
 here, or an entry for a key that is no longer there, is an :class:`UndescribedKeyError`, so the
 schema cannot fall behind the loader. ``docs/vrun.schema.json`` and
-``docs/vrun-pyproject.schema.json`` are this module's output (``python -m vrun.configschema
+``docs/vrun-pyproject.schema.json`` are this module's output (``python tools/configschema.py
 --write docs``); a test regenerates them and fails when the committed files differ.
 
 The schema is JSON Schema draft-07, the draft SchemaStore recommends and taplo (Even Better
@@ -41,7 +41,7 @@ PYPROJECT_SCHEMA_FILE = "vrun-pyproject.schema.json"
 #: SchemaStore's schema of ``pyproject.toml``, which the pyproject schema extends.
 SCHEMASTORE_PYPROJECT = "https://json.schemastore.org/pyproject.json"
 #: How to regenerate the committed schemas (from the repository's root).
-REGENERATE = "python -m vrun.configschema --write docs"
+REGENERATE = "python tools/configschema.py --write docs"
 
 
 class Key(NamedTuple):
@@ -379,7 +379,7 @@ def files() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vrun.configschema [--id URL] [--pyproject | --write DIR]``: print
+    """``python tools/configschema.py [--id URL] [--pyproject | --write DIR]``: print
     ``vrun.schema.json`` (or the pyproject one), or write both into DIR. ``--id`` prints the
     schema under another ``$id``, e.g. SchemaStore's copy (docs/schema.md).
 
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vrun import inputs, output
 
-    parser = argparse.ArgumentParser(prog="python -m vrun.configschema", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="tools/configschema.py", description=main.__doc__)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--pyproject", action="store_true", help=f"print {PYPROJECT_SCHEMA_FILE}")
     both = f"write {SCHEMA_FILE} and {PYPROJECT_SCHEMA_FILE} into DIR"
