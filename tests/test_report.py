@@ -18,7 +18,7 @@ from vrun import __version__, output
 from vrun.report import ci, results
 
 if TYPE_CHECKING:
-    from vrun.report.results import SessionRecord
+    from vrun._types import SessionResult
 
 
 def jsonschema_module() -> Any:
@@ -26,7 +26,7 @@ def jsonschema_module() -> Any:
     return pytest.importorskip("jsonschema")
 
 
-def passed_record() -> SessionRecord:
+def passed_record() -> SessionResult:
     return {
         "name": "test-3.11",
         "python": {"spec": "3.11", "version": "3.11.7", "executable": "/usr/bin/python3.11"},
@@ -40,7 +40,7 @@ def passed_record() -> SessionRecord:
     }
 
 
-def failed_record() -> SessionRecord:
+def failed_record() -> SessionResult:
     return {
         "name": "lint",
         "python": {"spec": None, "version": "3.12.1", "executable": "/usr/bin/python3.12"},
@@ -58,7 +58,7 @@ def failed_record() -> SessionRecord:
     }  # fmt: skip
 
 
-def skipped_record() -> SessionRecord:
+def skipped_record() -> SessionResult:
     return {
         "name": "test-3.13",
         "python": {"spec": "3.13", "version": None, "executable": None},
@@ -72,7 +72,7 @@ def skipped_record() -> SessionRecord:
     }
 
 
-def install_failed_record() -> SessionRecord:
+def install_failed_record() -> SessionResult:
     return {
         "name": "docs",
         "python": {"spec": "3.12", "version": "3.12.1", "executable": "/usr/bin/python3.12"},
@@ -88,11 +88,11 @@ def install_failed_record() -> SessionRecord:
     }
 
 
-def all_records() -> list[SessionRecord]:
+def all_records() -> list[SessionResult]:
     return [passed_record(), failed_record(), skipped_record(), install_failed_record()]
 
 
-def make_report(records: list[SessionRecord]) -> Any:
+def make_report(records: list[SessionResult]) -> Any:
     return results.json_report(
         records, version=__version__, argv=["-t", "ci"], exit_code=1, started=1_700_000_000.5, duration=4.2
     )
@@ -119,7 +119,7 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     [[], [passed_record()], [failed_record()], [skipped_record()], all_records()],
     ids=["none", "passed", "failed", "skipped", "all"],
 )
-def test_report_validates_against_schema(records: list[SessionRecord]) -> None:
+def test_report_validates_against_schema(records: list[SessionResult]) -> None:
     data = make_report(records)
     # through JSON and back: what a consumer of the file sees
     data = json.loads(json.dumps(data))

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from vrun.report.results import SessionRecord
+    from vrun._types import SessionResult
 
 
 # ---------------------------------------------------------------- GitHub Actions
@@ -54,7 +54,7 @@ def workflow_command(command: str, message: str, **properties: str) -> str:
     return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def github_annotations(records: Sequence[SessionRecord]) -> list[str]:
+def github_annotations(records: Sequence[SessionResult]) -> list[str]:
     """Workflow commands that annotate the run on GitHub, one line per session that did not pass.
 
     A failed session: ``::error title=vrun session NAME failed::command `CMD` exited with
@@ -93,7 +93,7 @@ def _cell(text: str) -> str:
     return out
 
 
-def step_summary(records: Sequence[SessionRecord]) -> str:
+def step_summary(records: Sequence[SessionResult]) -> str:
     """A Markdown table of the run for ``$GITHUB_STEP_SUMMARY``, ending in a newline.
 
     A heading, one row per session (session | python | status | duration | reason), then a
@@ -128,7 +128,7 @@ def step_summary(records: Sequence[SessionRecord]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_step_summary(environ: Mapping[str, str], records: Sequence[SessionRecord]) -> bool:
+def append_step_summary(environ: Mapping[str, str], records: Sequence[SessionResult]) -> bool:
     """Append :func:`step_summary` to the file named by ``GITHUB_STEP_SUMMARY``, if set.
 
     GitHub Actions gives each step that file and renders it as Markdown on the run's page;

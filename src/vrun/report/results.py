@@ -1,7 +1,7 @@
 """Machine-readable results of a run: the JSON report and JUnit XML.
 
-Pure functions over *session records* (:class:`SessionRecord`, plain dicts the session loop
-builds, one per session): a JSON report (:func:`json_report`, its schema
+Pure functions over *session records*, the results the session loop builds, one per session
+(:class:`vrun._types.SessionResult`, plain dicts): a JSON report (:func:`json_report`, its schema
 ``docs/report.schema.json``) and JUnit XML (:func:`junit_xml`).
 What vrun says to a CI system (annotations, step summary, log folding, CI detection) is
 :mod:`vrun.report.ci`'s.
@@ -21,91 +21,9 @@ import os
 #: type checkers (which treat any ``TYPE_CHECKING`` name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
-    from typing import Any, Literal, TypedDict
+    from collections.abc import Iterable, Sequence
 
-    class PythonRecord(TypedDict):
-        """The session's interpreter.
-
-        :param spec: the session's ``python`` value (``"3.11"``), or None when it names none.
-        :param version: the interpreter's full version (``"3.11.7"``), or None when no
-            interpreter was found.
-        :param executable: its path, or None when none was found.
-        """
-
-        spec: str | None
-        version: str | None
-        executable: str | None
-
-    class CommandRecord(TypedDict):
-        """One command of a session, in order.
-
-        :param argv: the command as run (after placeholder substitution).
-        :param exit_code: its exit status; 128+N when killed by signal N; None when it was not
-            run (an earlier command failed, or ``--install-only``).
-        :param duration: wall-clock seconds (0.0 when not run).
-        :param output_tail: the last lines of its output when vrun captured them, else None
-            (vrun normally does not capture command output; see docs/cli.md).
-        """
-
-        argv: list[str]
-        exit_code: int | None
-        duration: float
-        output_tail: str | None
-
-    class SessionRecord(TypedDict):
-        """What the session loop reports about one session.
-
-        :param name: the full session name (``"test-3.11"``).
-        :param python: see :class:`PythonRecord`.
-        :param env_dir: the env's directory, or None when no env was found or built.
-        :param env_key: the env's hash (the suffix of its directory name,
-            ``"1a2b3c4d5e"``), or None when it could not be computed (no interpreter).
-        :param status: ``"passed"``, ``"failed"`` or ``"skipped"``.
-        :param reason: why it failed or was skipped; ``""`` when it passed.
-        :param exit_code: the failing command's own exit status, vrun's own error status
-            when no command failed (an install error: 1), or 0.
-        :param duration: wall-clock seconds, env build included.
-        :param commands: every command of the session, run or not.
-        """
-
-        name: str
-        python: PythonRecord
-        env_dir: str | None
-        env_key: str | None
-        status: Literal["passed", "failed", "skipped"]
-        reason: str
-        exit_code: int
-        duration: float
-        commands: list[CommandRecord]
-
-    class PlatformRecord(TypedDict):
-        """The machine vrun ran on (from :mod:`platform`)."""
-
-        python_version: str
-        python_implementation: str
-        system: str
-        machine: str
-
-    class Totals(TypedDict):
-        """How many sessions ended each way."""
-
-        passed: int
-        failed: int
-        skipped: int
-
-    class Report(TypedDict):
-        """The JSON report; see ``docs/report.schema.json`` and :func:`json_report`."""
-
-        report_version: int
-        vrun_version: str
-        platform: PlatformRecord
-        argv: list[str]
-        exit_code: int
-        started: str
-        duration: float
-        totals: Totals
-        sessions: list[SessionRecord]
+    from vrun._types import CommandRecord, Report, SessionResult, Totals
 
 
 #: The version of the ``--report`` file's format (its ``report_version``); ``docs/report.schema.json``,
@@ -114,7 +32,7 @@ REPORT_VERSION = 1
 
 
 def json_report(
-    records: Sequence[SessionRecord],
+    records: Sequence[SessionResult],
     *,
     version: str,
     argv: Sequence[str],
@@ -135,7 +53,7 @@ def json_report(
     import platform
     from datetime import datetime, timezone
 
-    sessions: list[SessionRecord] = [
+    sessions: list[SessionResult] = [
         {
             "name": r["name"],
             "python": {
@@ -180,7 +98,7 @@ def json_report(
     }
 
 
-def write_json_report(path: str | os.PathLike[str], report: Mapping[str, Any]) -> None:
+def write_json_report(path: str | os.PathLike[str], report: Report) -> None:
     """Write ``report`` as indented UTF-8 JSON to ``path`` atomically (:func:`vrun.inputs.write_atomic`),
     creating missing parent directories.
 
@@ -203,7 +121,7 @@ def _write(path: str | os.PathLike[str], text: str) -> None:
 # ---------------------------------------------------------------- shared helpers
 
 
-def failing_command(record: SessionRecord) -> CommandRecord | None:
+def failing_command(record: SessionResult) -> CommandRecord | None:
     """The command that failed the session: the last one that ran and exited non-zero.
 
     :returns: None when the session did not fail through a command (it passed, was skipped,
@@ -225,7 +143,7 @@ def command_line(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
-def failure_message(record: SessionRecord) -> str:
+def failure_message(record: SessionResult) -> str:
     """One line saying why a failed session failed.
 
     ``command failed with exit code N: CMD`` when a command failed (N is the command's own
@@ -265,7 +183,7 @@ def xml_safe(text: str) -> str:
     return re.sub(_NOT_XML, "\ufffd", re.sub(_ANSI, "", text))
 
 
-def junit_xml(records: Sequence[SessionRecord], *, suite_name: str = "vrun") -> str:
+def junit_xml(records: Sequence[SessionResult], *, suite_name: str = "vrun") -> str:
     """The run as a JUnit XML document: one test case per session.
 
     Layout (what pytest's ``--junitxml``, Jenkins, GitLab and the GitHub reporters read):
@@ -317,7 +235,7 @@ def junit_xml(records: Sequence[SessionRecord], *, suite_name: str = "vrun") -> 
 
 
 def write_junit(
-    path: str | os.PathLike[str], records: Sequence[SessionRecord], *, suite_name: str = "vrun"
+    path: str | os.PathLike[str], records: Sequence[SessionResult], *, suite_name: str = "vrun"
 ) -> None:
     """Write :func:`junit_xml` of ``records`` to ``path`` atomically, creating missing parent
     directories.
@@ -327,9 +245,9 @@ def write_junit(
     _write(path, junit_xml(records, suite_name=suite_name))
 
 
-def status_counts(records: Iterable[SessionRecord]) -> dict[str, int]:
+def status_counts(records: Iterable[SessionResult]) -> Totals:
     """``{"passed": n, "failed": n, "skipped": n}`` over ``records``."""
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    counts: Totals = {"passed": 0, "failed": 0, "skipped": 0}
     for record in records:
         counts[record["status"]] += 1
     return counts
