@@ -347,10 +347,12 @@ def test_warm_and_full_runs_go_through_the_one_session_loop(
         monkeypatch.setenv(name, value)
     loops: list[str] = []
     served: list[bool] = []
+    seen: list[dict[str, Any]] = []
     real_loop, real_lookup = vrun.run.loop.run_sessions, vrun.plan.cache.lookup
 
     def counting_loop(plan: dict[str, Any], *args: Any) -> list[dict[str, Any]]:
         loops.append(plan["sessions"][0]["name"])
+        seen.append(plan)
         return real_loop(plan, *args)
 
     def watched_lookup(*args: Any) -> Any:
@@ -367,6 +369,10 @@ def test_warm_and_full_runs_go_through_the_one_session_loop(
         assert exit_.value.code == 0
     assert served == [False, True]  # the first run planned; the second got the stored plan
     assert loops == ["lint", "lint"]  # and both ran it in the one loop
+    # the stored session plan is the one planning made (its marker: the env the first run built),
+    # value for value: marshal keeps each command's (argv, shell, source) a tuple
+    assert seen[1]["sessions"] == seen[0]["sessions"]
+    assert isinstance(seen[1]["sessions"][0]["commands"][0], tuple)
 
 
 def test_vrun_code_identity_is_part_of_the_plan(project: Path, vrun: Vrun, tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def plan_session(
         "backend": chosen,
         "install": None,
         "system_site_packages": session.system_site_packages,
-        "commands": [[list(c.argv), c.shell, c.source or " ".join(c.argv)] for c in session.commands],
+        "commands": [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in session.commands],
         "set_env": [list(pair) for pair in session.env],
         "build_env": dict(session.build_env),
         "pass_env": list(session.pass_env),
