@@ -20,7 +20,9 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from typing import Any, TextIO
+    from typing import TextIO
+
+    from vrun._types import SessionResult
 
 DEBUG = 10
 INFO = 20
@@ -241,7 +243,7 @@ def error(message: str, hint: str | None = None, detail: str = "") -> None:
         log(ERROR, f"hint: {hint}")
 
 
-def summary(results: Iterable[Mapping[str, Any]]) -> None:
+def summary(results: Iterable[SessionResult]) -> None:
     """Log the summary table that ends every run: session, status, time and reason, one row each.
 
     :param results: session results with ``name``, ``status`` (``passed``, ``failed`` or

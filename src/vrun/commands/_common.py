@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import output
 from vrun.config.load import Config, Session
@@ -15,6 +15,9 @@ from vrun.errors import EXIT_USAGE, VrunError
 from vrun.plan.planner import RecordingEnviron, make_plan
 from vrun.run.loop import ready_env
 from vrun.run.rules import RunOptions
+
+if TYPE_CHECKING:
+    from vrun._types import Plan, RunnableSessionPlan, SessionPlan
 
 
 def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
@@ -58,7 +61,7 @@ def one_session(config: Config, name: str) -> Session:
 
 def single_plan(
     args: argparse.Namespace, config: Config, session: Session, *, probe: bool = True, build: bool = False
-) -> dict[str, Any]:
+) -> Plan:
     """A plan of ``session`` alone, as the session loop would get it.
 
     :param build: the plan is for building the env: ``--locked`` / ``locked = true`` apply.
@@ -79,12 +82,14 @@ def single_plan(
     return plan
 
 
-def refuse_error(entry: dict[str, Any]) -> None:
-    """Raise the error planning found for a session (its interpreter is missing: exit 2), if any."""
-    if entry["error"] is not None:
-        exc = VrunError(entry["error"], entry["error_hint"])
+def refuse_error(session_plan: SessionPlan) -> RunnableSessionPlan:
+    """Raise the error planning found for a session (its interpreter is missing: exit 2), if any;
+    else return ``session_plan``, which then has an interpreter and an env."""
+    if session_plan["error"] is not None:
+        exc = VrunError(session_plan["error"], session_plan["error_hint"])
         exc.exit_code = EXIT_USAGE
         raise exc
+    return session_plan
 
 
 _KEPT_LOCKS: list[object] = []
@@ -92,14 +97,14 @@ _KEPT_LOCKS: list[object] = []
 
 def ready(
     args: argparse.Namespace, config: Config, session: Session, *, inheritable: bool = False
-) -> dict[str, Any]:
+) -> RunnableSessionPlan:
     """Find or build ``session``'s env through the session loop's :func:`~vrun.run.loop.ready_env` and keep
     its shared lock until exit (inheritable: for the lifetime of an exec'd shell); its session plan."""
     from vrun.env.flock import lock_for
 
     plan = single_plan(args, config, session, build=True)
-    entry: dict[str, Any] = plan["sessions"][0]
-    lock = lock_for(entry["env_dir"], inheritable=inheritable)
+    session_plan = refuse_error(plan["sessions"][0])  # single_plan refused an error already
+    lock = lock_for(session_plan["env_dir"], inheritable=inheritable)
     _KEPT_LOCKS.append(lock)
-    ready_env(plan, entry, options(args), os.environ, lock)
-    return entry
+    ready_env(plan, session_plan, options(args), os.environ, lock)
+    return session_plan

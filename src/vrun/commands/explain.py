@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from vrun import output
 from vrun.commands._common import load
@@ -31,10 +31,38 @@ from vrun.env.rebuild import differences, previous_env, rebuild_reason, redact, 
 from vrun.errors import EXIT_USAGE, UsageError
 from vrun.plan.planner import RecordingEnviron, plan_session
 
+if TYPE_CHECKING:
+    from typing import Literal, TypedDict
 
-def planned(
-    config: Config, names: Sequence[str], backend: str | None
-) -> list[tuple[Session, dict[str, Any]]]:
+    from vrun._types import KeyComponents, KeyDifference, SessionPlan
+
+    class ComparedWith(TypedDict):
+        """The env a key was compared with (``vrun explain``'s ``compared_with``): its directory, its
+        key's digest, and whether it is the env the session used last (else its most recently used)."""
+
+        env_dir: str
+        env_key: str
+        last_used: bool
+
+    class Explanation(TypedDict):
+        """What ``vrun explain`` says about one planned session (the ``--json`` shape); :func:`explanation`
+        says what each key holds."""
+
+        session: str
+        base_name: str
+        python: str | None
+        error: str | None
+        env_dir: str | None
+        env_key: str | None
+        components: KeyComponents | None
+        state: Literal["ready", "stale", "incomplete", "absent"] | None
+        reused: bool
+        reason: str | None
+        compared_with: ComparedWith | None
+        changes: list[KeyDifference]
+
+
+def planned(config: Config, names: Sequence[str], backend: str | None) -> list[tuple[Session, SessionPlan]]:
     """The sessions ``names`` stand for (a matrix base name: each of its entries, in order), each with
     its planned session (:func:`vrun.plan.planner.plan_session`), planned read-only.
 
@@ -50,13 +78,13 @@ def planned(
     ]
 
 
-def report_errors(entries: Sequence[Mapping[str, Any]]) -> int:
+def report_errors(session_plans: Sequence[SessionPlan]) -> int:
     """Report each planned session whose interpreter is missing (an ``error:`` line, its hint);
     return the exit status: :data:`~vrun.errors.EXIT_USAGE` when there was one, else 0."""
-    for entry in entries:
-        if entry["error"] is not None:
-            output.error(entry["error"], entry["error_hint"])
-    return EXIT_USAGE if any(entry["error"] is not None for entry in entries) else 0
+    for session_plan in session_plans:
+        if session_plan["error"] is not None:
+            output.error(session_plan["error"], session_plan["error_hint"])
+    return EXIT_USAGE if any(session_plan["error"] is not None for session_plan in session_plans) else 0
 
 
 def redacted(value: Any) -> Any:
@@ -71,7 +99,7 @@ def redacted(value: Any) -> Any:
     return value
 
 
-def explanation(config: Config, session: Session, entry: Mapping[str, Any]) -> dict[str, Any]:
+def explanation(config: Config, session: Session, session_plan: SessionPlan) -> Explanation:
     """What ``vrun explain`` says about one planned session, as plain values (the ``--json`` shape).
 
     :returns: ``session``, ``base_name``, ``python`` (the spec, ``None`` for vrun's own), ``error``
@@ -82,28 +110,28 @@ def explanation(config: Config, session: Session, entry: Mapping[str, Any]) -> d
         ``compared_with`` (``env_dir``, ``env_key`` and ``last_used`` of the env the key was compared
         with, or ``None``) and ``changes`` (:func:`vrun.env.rebuild.differences` against that env).
     """
-    item: dict[str, Any] = {
+    item: Explanation = {
         "session": session.name,
         "base_name": session.base_name,
         "python": session.python,
-        "error": entry["error"],
-        "env_dir": entry["env_dir"],
-        "env_key": entry["digest"],
-        "components": redacted(entry["components"]),
+        "error": session_plan["error"],
+        "env_dir": session_plan["env_dir"],
+        "env_key": session_plan["digest"],
+        "components": redacted(session_plan["components"]),
         "state": None,
         "reused": False,
         "reason": None,
         "compared_with": None,
         "changes": [],
     }
-    if entry["error"] is not None:
+    if session_plan["error"] is not None:
         return item
-    root, env_dir = str(config.root), entry["env_dir"]
-    problem = marker_problem(env_dir, entry["digest"])
+    root, env_dir = str(config.root), session_plan["env_dir"]
+    problem = marker_problem(env_dir, session_plan["digest"])
     if problem is None:
-        item.update(state="ready", reused=True, reason="")
+        item.update({"state": "ready", "reused": True, "reason": ""})
         return item
-    item["reason"] = rebuild_reason(root, entry)
+    item["reason"] = rebuild_reason(root, session_plan)
     if os.path.lexists(env_dir):
         item["state"] = "incomplete" if problem == "incomplete build" else "stale"
         return item
@@ -117,7 +145,7 @@ def explanation(config: Config, session: Session, entry: Mapping[str, Any]) -> d
             "env_key": marker["digest"],
             "last_used": previous == last_used(root, session.name),
         }
-        item["changes"] = differences(marker["components"], entry["components"])
+        item["changes"] = differences(marker["components"], session_plan["components"])
         item["state"] = "stale"
         return item
     from vrun.env.inventory import iter_envs
@@ -141,14 +169,14 @@ def value_lines(name: str, value: object, depth: int) -> list[str]:
     return [f"{pad}{name}: {show_value(None if empty else value)}"]
 
 
-def explanation_lines(item: Mapping[str, Any]) -> list[str]:
+def explanation_lines(item: Explanation) -> list[str]:
     """The text ``vrun explain`` prints for one :func:`explanation`."""
     lines = [f"session {item['session']}"]
     if item["error"] is not None:
         return [*lines, f"  no env: {item['error']}"]
     lines.append(f"  env: {item['env_dir']}")
     lines.append(f"  key: {item['env_key']}, the hash of these inputs:")
-    for name, value in item["components"].items():
+    for name, value in (item["components"] or {}).items():
         lines += value_lines(name, value, 2)
     compared = item["compared_with"]
     if item["reused"]:
@@ -173,12 +201,12 @@ def explain(config: Config, names: Sequence[str], *, backend: str | None, as_jso
     :raises UsageError: see :func:`planned`.
     """
     found = planned(config, names, backend)
-    items = [explanation(config, session, entry) for session, entry in found]
+    items = [explanation(config, session, session_plan) for session, session_plan in found]
     if as_json:
         output.print_json(items)
     else:
         print("\n\n".join("\n".join(explanation_lines(item)) for item in items))
-    return report_errors([entry for _, entry in found])
+    return report_errors([session_plan for _, session_plan in found])
 
 
 def cmd_explain(args: argparse.Namespace, posargs: list[str] | None) -> int:

@@ -11,20 +11,23 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
 from vrun import inputs, output
-from vrun.commands._common import load, one_session, single_plan
+from vrun.commands._common import load, one_session, refuse_error, single_plan
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
 from vrun.env.flock import lock_for
 from vrun.env.layout import marker_problem
 from vrun.errors import EnvNotReadyError, UsageError
+
+if TYPE_CHECKING:
+    from vrun._types import RunnableSessionPlan
 
 #: What vrun's backends seed into every env: virtualenv seeds pip (vrun passes
 #: ``--no-setuptools``; older virtualenv releases also seed wheel), ``uv venv --seed`` seeds
@@ -100,7 +103,9 @@ def pinned_requirements(
     return out
 
 
-def freeze(config: Config, session: Session, entry: Mapping[str, Any], *, output_path: Path | None) -> int:
+def freeze(
+    config: Config, session: Session, session_plan: RunnableSessionPlan, *, output_path: Path | None
+) -> int:
     """``vrun freeze SESSION [-o FILE]``: the env's distributions as pinned requirements.
 
     The installer's freeze (``pip freeze --all`` or ``uv pip freeze``, see
@@ -117,12 +122,12 @@ def freeze(config: Config, session: Session, entry: Mapping[str, Any], *, output
     """
     from vrun.env.backends import get_backend
 
-    installer = get_backend(entry["backend"])
-    env_dir = entry["env_dir"]
+    installer = get_backend(session_plan["backend"])
+    env_dir = session_plan["env_dir"]
     lock = lock_for(env_dir)
     try:
         for attempt in range(2):  # checked before locking (no lock file to make), then under the lock
-            problem = marker_problem(env_dir, entry["digest"])
+            problem = marker_problem(env_dir, session_plan["digest"])
             if problem is not None:
                 raise EnvNotReadyError(
                     f"session {session.name} has no ready env ({os.path.basename(env_dir)}: {problem})",
@@ -177,4 +182,5 @@ def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     config, _ = load(args)
     session = one_session(config, args.session)
-    return freeze(config, session, single_plan(args, config, session)["sessions"][0], output_path=args.output)
+    session_plan = refuse_error(single_plan(args, config, session)["sessions"][0])
+    return freeze(config, session, session_plan, output_path=args.output)

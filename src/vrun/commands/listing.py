@@ -5,12 +5,30 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import output
-from vrun.commands._common import load, one_session, ready, single_plan
+from vrun.commands._common import load, one_session, ready, refuse_error, single_plan
 from vrun.errors import UsageError
 from vrun.plan.planner import RecordingEnviron, session_state
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class ListedSession(TypedDict):
+        """One session of ``vrun list --json``: its names, python spec, tags and description, whether
+        it runs by default, and its env's ``state`` (:func:`vrun.plan.planner.session_state`, or
+        ``incomplete``) with the ``detail`` and the ``env_key`` digest."""
+
+        name: str
+        base_name: str
+        python: str | None
+        state: str
+        env_key: str | None
+        tags: list[str]
+        description: str
+        default: bool
+        detail: str
 
 
 def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -26,7 +44,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
     from vrun.env.layout import env_path, marker_problem
 
     environ = RecordingEnviron(os.environ)
-    rows: list[dict[str, Any]] = []
+    rows: list[ListedSession] = []
     for session in config.sessions.values():
         state, detail, digest = session_state(config, session, environ, args.backend)
         if state == "stale" and digest is not None:  # say why the env at the current key is not ready
@@ -72,15 +90,16 @@ def cmd_path(args: argparse.Namespace, posargs: list[str] | None) -> int:
     if args.build:
         print(ready(args, config, session)["env_dir"])
         return 0
-    entry = single_plan(args, config, session, probe=False)["sessions"][0]
-    if entry["marker"] is None:
+    session_plan = refuse_error(single_plan(args, config, session, probe=False)["sessions"][0])
+    if session_plan["marker"] is None:
         from vrun.env.layout import marker_problem
         from vrun.errors import EnvNotReadyError
 
-        problem = marker_problem(entry["env_dir"], entry["digest"])
+        problem = marker_problem(session_plan["env_dir"], session_plan["digest"])
         raise EnvNotReadyError(
-            f"session {session.name} has no ready env ({os.path.basename(entry['env_dir'])}: {problem})",
+            f"session {session.name} has no ready env "
+            f"({os.path.basename(session_plan['env_dir'])}: {problem})",
             hint=f"run `vrun path --build {args.session}`",
         )
-    print(entry["env_dir"])
+    print(session_plan["env_dir"])
     return 0

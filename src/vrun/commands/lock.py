@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import inputs, output
 from vrun.commands._common import load, refuse_error
@@ -38,6 +38,9 @@ from vrun.errors import BuildError, UsageError
 from vrun.inputs import write_atomic
 from vrun.plan.lockfile import file_name, lock_path, resolver_input_lines
 from vrun.plan.planner import RecordingEnviron
+
+if TYPE_CHECKING:
+    from vrun._types import LockState, RunnableSessionPlan
 
 #: pip's spellings of true for a boolean option in the environment (pip's ``strtobool``).
 _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
@@ -79,14 +82,14 @@ def project_source(root: str) -> str:
 def compile_lock(
     config: Config,
     session: Session,
-    entry: Mapping[str, Any],
+    session_plan: RunnableSessionPlan,
     environ: Mapping[str, str],
     *,
     tool_table: str,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
 ) -> int:
-    """Resolve ``session`` (its planned ``entry``) and write its lock file.
+    """Resolve ``session`` (planned as ``session_plan``) and write its lock file.
 
     :param tool_table: the ``[tool.vrun]`` table to append (:mod:`vrun.plan.lockfile`).
     :returns: how many packages the lock file pins.
@@ -99,7 +102,7 @@ def compile_lock(
     if problem or uv is None:
         raise UsageError(f"vrun lock resolves with uv: {problem}", hint=UV_HINT)
     root = str(config.root)
-    state = entry["lock"]
+    state = session_plan["lock"]
     path = state["path"]
     stem = os.path.basename(path)[len("pylock.") : -len(".toml")]
     # uv wants its output named pylock.<name>.toml, and writes local paths relative to it: a scratch
@@ -115,14 +118,14 @@ def compile_lock(
             "--python-version",
             state["inputs"]["python"],
             "--python",
-            entry["interpreter"]["executable"],
+            session_plan["interpreter"]["executable"],
         ]
         argv += ["-o", scratch, source]
         if session.install_project:
             argv.append(project_source(root))
             for extra in session.extras:
                 argv += ["--extra", extra]
-        if entry["backend"] == "virtualenv":
+        if session_plan["backend"] == "virtualenv":
             argv += pip_index_options(environ)
         if upgrade:
             argv.append("--upgrade")
@@ -131,7 +134,7 @@ def compile_lock(
         if state["status"] in ("current", "stale", "foreign"):  # a PEP 751 file uv can read
             shutil.copyfile(path, scratch)
         # uv builds what it must read metadata from (setup.py projects, sdists) as the install would
-        env = tool_environ(with_build_env(entry, environ))
+        env = tool_environ(with_build_env(session_plan, environ))
         env["UV_PYTHON_DOWNLOADS"] = "never"
         run_tool(argv, what=f"uv pip compile (locking {session.name})", environ=env, cwd=root)
         with open(scratch, encoding="utf-8") as fh:
@@ -185,28 +188,28 @@ def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
     ]
 
 
-def check_locks(entries: Sequence[Mapping[str, Any]]) -> int:
+def check_locks(session_plans: Sequence[RunnableSessionPlan]) -> int:
     """``vrun lock --check``: report each session's lock file; writes nothing.
 
     :returns: 0 when every lock file is current, 1 when any is missing, stale or unusable (each
         named in an ``error:`` line).
     """
-    stale = [e for e in entries if e["lock"]["problem"] is not None]
-    for entry in entries:
-        if entry["lock"]["problem"] is None:
-            output.info(f"{entry['lock']['file']} is current ({entry['name']})")
-    for i, entry in enumerate(stale):
+    stale = [p for p in session_plans if p["lock"]["problem"] is not None]
+    for session_plan in session_plans:
+        if session_plan["lock"]["problem"] is None:
+            output.info(f"{session_plan['lock']['file']} is current ({session_plan['name']})")
+    for i, session_plan in enumerate(stale):
         hint = None
         if i == len(stale) - 1:
             hint = f"run `vrun lock {' '.join(e['name'] for e in stale)}` and commit the result"
-        output.error(f"session {entry['name']}: {entry['lock']['problem']}", hint)
+        output.error(f"session {session_plan['name']}: {session_plan['lock']['problem']}", hint)
     return 1 if stale else 0
 
 
 def write_locks(
     config: Config,
     sessions: Sequence[Session],
-    entries: Sequence[Mapping[str, Any]],
+    session_plans: Sequence[RunnableSessionPlan],
     environ: Mapping[str, str],
     *,
     upgrade: bool = False,
@@ -217,21 +220,21 @@ def write_locks(
     :raises UsageError: uv cannot run.
     :raises BuildError: the resolver failed (with its output).
     """
-    for session, entry in zip(sessions, entries):
-        output.info(f"locking {session.name} for Python {entry['lock']['inputs']['python']}")
+    for session, session_plan in zip(sessions, session_plans):
+        output.info(f"locking {session.name} for Python {session_plan['lock']['inputs']['python']}")
         count = compile_lock(
             config,
             session,
-            entry,
+            session_plan,
             environ,
-            tool_table=_tool_table(session, entry["lock"]),
+            tool_table=_tool_table(session, session_plan["lock"]),
             upgrade=upgrade,
             upgrade_packages=upgrade_packages,
         )
-        output.info(f"wrote {entry['lock']['file']} ({count} package{'s' * (count != 1)})")
+        output.info(f"wrote {session_plan['lock']['file']} ({count} package{'s' * (count != 1)})")
 
 
-def _tool_table(session: Session, state: Mapping[str, Any]) -> str:
+def _tool_table(session: Session, state: LockState) -> str:
     """The ``[tool.vrun]`` table appended to a lock file: the inputs' digest and the inputs."""
     lines = [
         "[tool.vrun]",
@@ -256,12 +259,16 @@ def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
     config, _ = load(args)
     sessions = sessions_to_lock(config, args.sessions)
     environ = RecordingEnviron(os.environ)
-    entries = [plan_session(config, s, environ, backend=args.backend) for s in sessions]
-    for entry in entries:
-        refuse_error(entry)
+    planned = [plan_session(config, session, environ, backend=args.backend) for session in sessions]
+    session_plans = [refuse_error(session_plan) for session_plan in planned]
     if args.check:
-        return check_locks(entries)
+        return check_locks(session_plans)
     write_locks(
-        config, sessions, entries, os.environ, upgrade=args.upgrade, upgrade_packages=args.upgrade_package
+        config,
+        sessions,
+        session_plans,
+        os.environ,
+        upgrade=args.upgrade,
+        upgrade_packages=args.upgrade_package,
     )
     return 0

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import output
 from vrun.commands._common import load
@@ -38,6 +38,22 @@ from vrun.errors import EnvDirError, EnvInUseError, UsageError, VrunError
 from vrun.output import human_size
 from vrun.plan.planner import RecordingEnviron, plan_session
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class ListedEnv(TypedDict):
+        """One env of ``vrun list --envs --json``; :func:`list_envs` says what each key holds."""
+
+        session: str
+        path: str
+        name: str
+        digest: str
+        python: str
+        size: int | None
+        created: str | None
+        last_used: str | None
+        state: str
+
 
 def current_digests(
     config: Config, backend: str | None, *, probe: bool = True
@@ -54,14 +70,16 @@ def current_digests(
     problems: dict[str, str] = {}
     for session in config.sessions.values():
         try:
-            entry = plan_session(config, session, RecordingEnviron(os.environ), backend=backend, probe=probe)
+            session_plan = plan_session(
+                config, session, RecordingEnviron(os.environ), backend=backend, probe=probe
+            )
         except VrunError as exc:
             problems[session.name] = exc.message
             continue
-        if entry["error"] is not None:
-            problems[session.name] = entry["error"]
+        if session_plan["error"] is not None:
+            problems[session.name] = session_plan["error"]
         else:
-            digests[session.name] = entry["digest"]
+            digests[session.name] = session_plan["digest"]
     return digests, problems
 
 
@@ -104,7 +122,7 @@ def list_envs(config: Config, backend: str | None, *, as_json: bool) -> int:
     for name, problem in problems.items():
         if any(info.session == name for info in infos):
             output.warning(f"session {name}: {problem}; its envs are shown as stale")
-    rows: list[dict[str, Any]] = [
+    rows: list[ListedEnv] = [
         {
             "session": info.session,
             "path": str(info.path),

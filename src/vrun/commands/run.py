@@ -23,13 +23,23 @@ def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
         raise UsageError("vrun run needs a command", hint=f"vrun run {args.session} -- python -V")
     config, _ = load(args)
     session = one_session(config, args.session)
-    s = ready(args, config, session)
+    session_plan = ready(args, config, session)
     values = Values(
-        env_dir=s["env_dir"], project_root=str(config.root), session=s["name"], caller=os.environ, tmp="keep"
+        env_dir=session_plan["env_dir"],
+        project_root=str(config.root),
+        session=session_plan["name"],
+        caller=os.environ,
+        tmp="keep",
     )
-    environ = command_environ(pass_env=s["pass_env"], set_env=s["set_env"], values=values)
+    environ = command_environ(
+        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values
+    )
     argv, note = resolve_program(
-        list(posargs), environ, cwd=os.getcwd(), env_dir=s["env_dir"], external=s["external"]
+        list(posargs),
+        environ,
+        cwd=os.getcwd(),
+        env_dir=session_plan["env_dir"],
+        external=session_plan["external"],
     )
     if note:
         output.info(note)

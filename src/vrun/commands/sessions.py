@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import inputs, output
 from vrun.commands._common import load, options
@@ -14,6 +14,9 @@ from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 from vrun.plan.planner import RecordingEnviron, make_plan
 from vrun.run.loop import run_plan
+
+if TYPE_CHECKING:
+    from vrun._types import Plan, SessionResult
 
 
 def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -33,7 +36,7 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
         import marshal
 
         with open(args.parallel_child, "rb") as fh:
-            plan = marshal.load(fh)
+            plan: Plan = marshal.load(fh)  # the plan of one session, made by vrun.run.parallel
         code, results = run_plan(plan, posargs, options(args), os.environ)
         return write_reports(args, results, code, started, time.monotonic() - clock)
 
@@ -60,7 +63,9 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
             locked=args.locked,
             refuse=True,
         )
-    plan.update(inputs=dict(recorder.files), environ=dict(recorder.environ), started_ns=recorder.started_ns)
+    plan.update(
+        {"inputs": dict(recorder.files), "environ": dict(recorder.environ), "started_ns": recorder.started_ns}
+    )
     code, results = run_plan(plan, posargs, options(args), os.environ)
     if args.cache_names is not None and code != EXIT_USAGE:
         cache.store(args.cache_names, plan, os.environ)
@@ -68,7 +73,7 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
 
 def write_reports(
-    args: argparse.Namespace, results: list[dict[str, Any]], code: int, started: float, duration: float
+    args: argparse.Namespace, results: list[SessionResult], code: int, started: float, duration: float
 ) -> int:
     """Write ``--report FILE`` (:func:`vrun.report.results.json_report`) and ``--junitxml FILE``; return the
     exit status: ``code``, or 1 instead of 0 when a file could not be written (an ``error:`` line)."""
@@ -80,7 +85,7 @@ def write_reports(
     try:
         if args.report is not None:
             report = json_report(
-                results,  # type: ignore[arg-type]
+                results,
                 version=__version__,
                 argv=sys.argv[1:],
                 exit_code=code,
@@ -89,7 +94,7 @@ def write_reports(
             )
             write_json_report(args.report, report)
         if args.junitxml is not None:
-            write_junit(args.junitxml, results)  # type: ignore[arg-type]
+            write_junit(args.junitxml, results)
     except OSError as exc:
         output.error(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}")
         return code or EXIT_FAILURE

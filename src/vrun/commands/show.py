@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import output
 from vrun.commands._common import load
@@ -30,14 +30,75 @@ from vrun.errors import VrunError
 from vrun.output import join
 from vrun.run.compose import Values, command_environ, expand_argv, set_env_values
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from vrun._types import InterpreterFacts, LockState, LockStatus, SessionPlan
+
+    class ShownPython(TypedDict):
+        """``vrun show``'s ``python``: the session's spec, and the interpreter found (or ``None``s)."""
+
+        spec: str | None
+        implementation: str | None
+        version: str | None
+        executable: str | None
+
+    class ShownCommand(TypedDict):
+        """One command as ``vrun show`` shows it: its ``argv`` as run, ``shell``, and the ``line`` echoed."""
+
+        argv: list[str]
+        shell: bool
+        line: str
+
+    class ShownLock(TypedDict):
+        """The session's lock file as ``vrun show`` shows it (:class:`vrun._types.LockState`'s parts)."""
+
+        file: str
+        status: LockStatus
+        problem: str | None
+
+    class ShownSession(TypedDict):
+        """What ``vrun show`` says about one planned session (the ``--json`` shape); :func:`resolved`
+        says what each key holds."""
+
+        session: str
+        base_name: str
+        description: str
+        python: ShownPython
+        error: str | None
+        backend: str
+        env_dir: str | None
+        env_key: str | None
+        env_ready: bool
+        requirements: list[str]
+        requirement_files: list[str]
+        constraint_files: list[str]
+        groups: list[str]
+        group_requirements: list[str]
+        extras: list[str]
+        install_project: str | None
+        system_site_packages: bool
+        build_env: dict[str, str]
+        lock: ShownLock | None
+        commands: list[ShownCommand]
+        takes_posargs: bool
+        cwd: str
+        set_env: dict[str, str]
+        pass_env: dict[str, list[str]]
+        passed_by_default: list[str]
+        timeout: float | None
+        requires: list[str]
+        tags: list[str]
+        parallel: bool
+
 
 def resolved(
     config: Config,
     session: Session,
-    entry: Mapping[str, Any],
+    session_plan: SessionPlan,
     posargs: Sequence[str] | None,
     environ: Mapping[str, str],
-) -> dict[str, Any]:
+) -> ShownSession:
     """What ``vrun show`` says about one planned session, as plain values (the ``--json`` shape).
 
     :param posargs: what followed ``--`` (``None``: no ``--``), as a run would substitute them.
@@ -56,24 +117,25 @@ def resolved(
         ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
-    env_dir = entry["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
-    interp = entry["interpreter"] or {}
+    env_dir = session_plan["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
+    interp: InterpreterFacts | dict[str, str] = session_plan["interpreter"] or {}
     # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
     values = Values(env_dir=env_dir, project_root=root, session=name, caller=environ, tmp="path")
-    set_env = dict(set_env_values(entry["set_env"], values, strict=False))
+    set_env = dict(set_env_values(session_plan["set_env"], values, strict=False))
     passed = command_environ(
-        pass_env=entry["pass_env"], set_env=entry["set_env"], values=values, strict=False
+        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values, strict=False
     )
-    commands = []
-    for template, shell, _source in entry["commands"]:
+    commands: list[ShownCommand] = []
+    for template, shell, _source in session_plan["commands"]:
         try:
             argv = expand_argv(template, posargs, shell=shell, values=values, environ=passed, strict=False)
         except VrunError:  # {env_site_packages_dir} of an env not built yet
             argv = list(template)
         commands.append({"argv": argv, "shell": shell, "line": argv[0] if shell else join(argv)})
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
-    by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in entry["pass_env"]}
+    by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in session_plan["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}
+    lock: LockState | None = session_plan["lock"]
     return {
         "session": name,
         "base_name": session.base_name,
@@ -84,11 +146,11 @@ def resolved(
             "version": interp.get("version"),
             "executable": interp.get("executable"),
         },
-        "error": entry["error"],
-        "backend": entry["backend"],
-        "env_dir": entry["env_dir"],
-        "env_key": entry["digest"],
-        "env_ready": entry["marker"] is not None,
+        "error": session_plan["error"],
+        "backend": session_plan["backend"],
+        "env_dir": session_plan["env_dir"],
+        "env_key": session_plan["digest"],
+        "env_ready": session_plan["marker"] is not None,
         "requirements": list(session.requirements),
         "requirement_files": [display(p, root) for p in session.requirement_files],
         "constraint_files": [display(p, root) for p in session.constraint_files],
@@ -97,24 +159,26 @@ def resolved(
         "extras": list(session.extras),
         "install_project": session.install_project,
         "system_site_packages": session.system_site_packages,
-        "build_env": dict(entry["build_env"]),
+        "build_env": dict(session_plan["build_env"]),
         "lock": (
-            None if entry["lock"] is None else {k: entry["lock"][k] for k in ("file", "status", "problem")}
+            None
+            if lock is None
+            else {"file": lock["file"], "status": lock["status"], "problem": lock["problem"]}
         ),
         "commands": commands,
-        "takes_posargs": entry["posargs"],
-        "cwd": entry["cwd"],
+        "takes_posargs": session_plan["posargs"],
+        "cwd": session_plan["cwd"],
         "set_env": set_env,
         "pass_env": by_pattern,
         "passed_by_default": [n for n in names if n not in matched],
-        "timeout": entry["timeout"],
-        "requires": list(entry["requires"]),
-        "tags": list(entry["tags"]),
-        "parallel": entry["parallel"],
+        "timeout": session_plan["timeout"],
+        "requires": list(session_plan["requires"]),
+        "tags": list(session_plan["tags"]),
+        "parallel": session_plan["parallel"],
     }
 
 
-def resolved_lines(item: Mapping[str, Any]) -> list[str]:
+def resolved_lines(item: ShownSession) -> list[str]:
     """The text ``vrun show`` prints for one :func:`resolved`."""
     python = item["python"]
     spec = python["spec"] or "(vrun's)"
@@ -131,6 +195,7 @@ def resolved_lines(item: Mapping[str, Any]) -> list[str]:
         f"  backend: {item['backend']}",
         f"  env: {item['env_dir']} ({state})" if item["env_dir"] else "  env: none (no interpreter)",
     ]
+    fields: Mapping[str, object] = item  # looked up by name
     for key, label in (
         ("requirements", "requirements"),
         ("requirement_files", "-r files"),
@@ -142,7 +207,7 @@ def resolved_lines(item: Mapping[str, Any]) -> list[str]:
         ("system_site_packages", "system_site_packages"),
         ("cwd", "cwd"),
     ):
-        value = False if key == "install_project" and item[key] is None else item[key]
+        value = False if key == "install_project" and fields[key] is None else fields[key]
         lines.append(f"  {label}: {show_value(value)}")
     lines.append("  build_env:" if item["build_env"] else "  build_env: none")
     lines += [f"    {key}={value}" for key, value in item["build_env"].items()]
@@ -165,7 +230,7 @@ def resolved_lines(item: Mapping[str, Any]) -> list[str]:
     timeout = "none" if item["timeout"] is None else f"{item['timeout']:g}s"
     lines.append(f"  timeout: {timeout}")
     for key in ("requires", "tags"):
-        lines.append(f"  {key}: {show_value(item[key])}")
+        lines.append(f"  {key}: {show_value(fields[key])}")
     return lines
 
 
@@ -186,7 +251,7 @@ def show(
     :raises UsageError: see :func:`vrun.commands.explain.planned`.
     """
     found = planned(config, names, backend)
-    items = [resolved(config, session, entry, posargs, os.environ) for session, entry in found]
+    items = [resolved(config, session, session_plan, posargs, os.environ) for session, session_plan in found]
     for item in items:
         if posargs and item["commands"] and not item["takes_posargs"]:
             name = item["session"]
@@ -195,7 +260,7 @@ def show(
         output.print_json(items)
     else:
         print("\n\n".join("\n".join(resolved_lines(item)) for item in items))
-    return report_errors([entry for _, entry in found])
+    return report_errors([session_plan for _, session_plan in found])
 
 
 def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:

@@ -34,28 +34,29 @@ from vrun.inputs import write_atomic
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-    from typing import Any
+
+    from vrun._types import Marker, Plan, RunnableSessionPlan
 
 
-def install_plan(s: Mapping[str, Any]) -> InstallPlan:
+def install_plan(session_plan: RunnableSessionPlan) -> InstallPlan:
     """The session plan's ``install`` entry as an :class:`~vrun.env.installplan.InstallPlan`."""
-    spec = s["install"]
+    install = session_plan["install"]
     return InstallPlan(
-        requirements=tuple(spec["requirements"]),
-        requirement_files=tuple(spec["requirement_files"]),
-        constraint_files=tuple(spec["constraint_files"]),
-        project=spec["project"],
-        editable=spec["mode"] == "editable",
-        extras=tuple(spec["extras"]),
-        names=tuple(spec["names"]),
-        project_name=spec["project_name"],
-        lock=spec["lock"],
+        requirements=tuple(install["requirements"]),
+        requirement_files=tuple(install["requirement_files"]),
+        constraint_files=tuple(install["constraint_files"]),
+        project=install["project"],
+        editable=install["mode"] == "editable",
+        extras=tuple(install["extras"]),
+        names=tuple(install["names"]),
+        project_name=install["project_name"],
+        lock=install["lock"],
     )
 
 
 def build_env(
-    plan: Mapping[str, Any],
-    s: Mapping[str, Any],
+    plan: Plan,
+    session_plan: RunnableSessionPlan,
     environ: Mapping[str, str],
     lock: EnvLock,
     *,
@@ -63,7 +64,8 @@ def build_env(
     no_install: bool = False,
     on_wait: Callable[[], None] | None = None,
 ) -> bool:
-    """Find ``s``'s env ready, or build it; return with the *shared* lock held; True when built.
+    """Find the env of ``session_plan`` ready, or build it; return with the *shared* lock held; True
+    when built.
 
     Under the exclusive lock: an env another process finished meanwhile is reused; anything else
     at the env's path (an interrupted build, a moved project's env) is wiped, then the env is
@@ -77,10 +79,10 @@ def build_env(
     :raises BuildError: creating or installing failed, or the packages landed elsewhere.
     :raises Interrupted: a signal arrived while building (the partial env is gone).
     """
-    root, env_dir, name = plan["root"], s["env_dir"], s["name"]
+    root, env_dir, name = plan["root"], session_plan["env_dir"], session_plan["name"]
     prepare_venvs_dir(root)
     if no_install:
-        problem = marker_problem(env_dir, s["digest"])
+        problem = marker_problem(env_dir, session_plan["digest"])
         if problem is not None:
             raise EnvNotReadyError(
                 f"session {name} has no ready env ({os.path.basename(env_dir)}: {problem})",
@@ -92,13 +94,13 @@ def build_env(
         return False
     lock.acquire(exclusive=True, on_wait=on_wait)
     try:
-        built = recreate or marker_problem(env_dir, s["digest"]) is not None
+        built = recreate or marker_problem(env_dir, session_plan["digest"]) is not None
         if built:
-            output.info(f"creating env {os.path.basename(env_dir)} ({_why(root, s, recreate)})")
+            output.info(f"creating env {os.path.basename(env_dir)} ({_why(root, session_plan, recreate)})")
             wipe(root, env_dir)
             try:
                 with _safe_umask():
-                    _create_and_install(plan, s, environ, lock)
+                    _create_and_install(plan, session_plan, environ, lock)
             except BaseException:
                 shutil.rmtree(env_dir, ignore_errors=True)
                 raise
@@ -112,25 +114,25 @@ def build_env(
 
 
 def _create_and_install(
-    plan: Mapping[str, Any], s: Mapping[str, Any], environ: Mapping[str, str], lock: EnvLock
+    plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
 ) -> None:
-    env_dir, name = s["env_dir"], s["name"]
+    env_dir, name = session_plan["env_dir"], session_plan["name"]
     started = time.monotonic()
-    backend = get_backend(s["backend"])
+    backend = get_backend(session_plan["backend"])
     with output.step(name, f"creating the env with {backend.name}", log=False):
         backend.create(
-            s["interpreter"]["executable"],
+            session_plan["interpreter"]["executable"],
             env_dir,
             prompt=name,
-            system_site_packages=s["system_site_packages"],
+            system_site_packages=session_plan["system_site_packages"],
             lock=lock,
         )
-    todo = install_plan(s)
-    environ = with_build_env(s, environ)
+    todo = install_plan(session_plan)
+    environ = with_build_env(session_plan, environ)
     if todo.project is not None:
         from vrun.env.wheel import project_wheel
 
-        wheel = project_wheel(s, plan["root"], environ, backend)
+        wheel = project_wheel(session_plan, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
     todo = todo.replace(seed=backend.seed)
@@ -147,33 +149,37 @@ def _create_and_install(
             )
     from vrun.env.bytecode import prime
 
-    prime(s, environ)
-    write_marker(s, backend.name)
+    prime(session_plan, environ)
+    write_marker(session_plan, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
 
 
 def reinstall_project(
-    plan: Mapping[str, Any], s: Mapping[str, Any], environ: Mapping[str, str], lock: EnvLock
+    plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
 ) -> None:
     """Reinstall the project alone into a reused env (``install_project = "wheel"``), under ``lock``."""
-    output.info(f"reinstalling the project into {os.path.basename(s['env_dir'])} (install_project = wheel)")
+    output.info(
+        f"reinstalling the project into {os.path.basename(session_plan['env_dir'])} (install_project = wheel)"
+    )
     from vrun.env.wheel import project_wheel
 
-    backend = get_backend(s["backend"])
-    todo = install_plan(s)
-    environ = with_build_env(s, environ)
+    backend = get_backend(session_plan["backend"])
+    todo = install_plan(session_plan)
+    environ = with_build_env(session_plan, environ)
     with _safe_umask():
-        wheel = project_wheel(s, plan["root"], environ, backend)
+        wheel = project_wheel(session_plan, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
-        with output.step(s["name"], "reinstalling the project", log=False):
-            backend.install(s["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+        with output.step(session_plan["name"], "reinstalling the project", log=False):
+            backend.install(
+                session_plan["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True
+            )
 
 
-def with_build_env(s: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, str]:
+def with_build_env(session_plan: RunnableSessionPlan, environ: Mapping[str, str]) -> Mapping[str, str]:
     """``environ`` with the session's ``build_env`` laid over it: what the installer, and every
     build it runs (local projects, sdists, the project when vrun could not build it), sees."""
-    return {**environ, **s["build_env"]} if s["build_env"] else environ
+    return {**environ, **session_plan["build_env"]} if session_plan["build_env"] else environ
 
 
 @contextlib.contextmanager
@@ -188,28 +194,30 @@ def _safe_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def write_marker(s: Mapping[str, Any], backend: str) -> None:
+def write_marker(session_plan: RunnableSessionPlan, backend: str) -> None:
     """Write the marker last, atomically (temp file + rename): from now on the env is complete.
 
     It records the env's own absolute location, so a moved project's envs are found broken.
 
     :raises BuildError: when it cannot be written (a full disk).
     """
-    data = {
+    data: Marker = {
         "schema": SCHEMA_VERSION,
-        "session": s["name"],
-        "digest": s["digest"],
-        "location": s["env_dir"],
-        "components": s["components"],
-        "interpreter": s["interpreter"],
+        "session": session_plan["name"],
+        "digest": session_plan["digest"],
+        "location": session_plan["env_dir"],
+        "components": session_plan["components"],
+        "interpreter": session_plan["interpreter"],
         "backend": backend,
         "vrun": __version__,
         "created": time.time(),
     }
     try:
-        write_atomic(os.path.join(s["env_dir"], MARKER), json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_atomic(
+            os.path.join(session_plan["env_dir"], MARKER), json.dumps(data, indent=2, sort_keys=True) + "\n"
+        )
     except OSError as exc:
-        raise BuildError(f"cannot write the marker of {s['env_dir']}: {exc.strerror}") from exc
+        raise BuildError(f"cannot write the marker of {session_plan['env_dir']}: {exc.strerror}") from exc
 
 
 def wipe(root: str, env_dir: str) -> None:
@@ -225,10 +233,10 @@ def wipe(root: str, env_dir: str) -> None:
         shutil.rmtree(env_dir)
 
 
-def _why(root: str, s: Mapping[str, Any], recreate: bool) -> str:
+def _why(root: str, session_plan: RunnableSessionPlan, recreate: bool) -> str:
     """One line saying why an env is being built (tox's "python changed 3.12.1 -> 3.12.4")."""
     if recreate:
         return "--recreate"
     from vrun.env.rebuild import rebuild_reason
 
-    return rebuild_reason(root, s)
+    return rebuild_reason(root, session_plan)

@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun.env.flock import EnvLock, lock_for
 from vrun.env.layout import MARKER, USED, check_venvs_dir, read_marker, split_env_name, venvs_dir
 from vrun.errors import EnvDirError, EnvInUseError
+
+if TYPE_CHECKING:
+    from vrun._types import Marker
 
 
 def check_deletable(root: str, env_dir: str) -> None:
@@ -58,7 +61,7 @@ class EnvInfo:
     path: Path
     session: str
     digest: str
-    marker: dict[str, Any] | None
+    marker: Marker | None
     size: int | None = None
 
     @property
@@ -79,7 +82,8 @@ class EnvInfo:
     @property
     def python(self) -> str:
         """The env's Python version, e.g. ``"3.12.1"`` (``"?"`` if unknown)."""
-        interp = self.marker.get("interpreter", {}) if self.marker else {}
+        # read_marker checks only the interpreter's base_executable: an old marker may lack the rest
+        interp: Mapping[str, object] = self.marker["interpreter"] if self.marker else {}
         return str(interp.get("version", "?"))
 
 

@@ -25,7 +25,7 @@ from vrun.errors import EnvDirError, VrunError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from vrun._types import Marker
 
 VENVS = ".venvs"
 MARKER = "vrun.json"
@@ -205,24 +205,24 @@ _MARKER_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def read_marker(env_dir: str) -> dict[str, Any] | None:
+def read_marker(env_dir: str) -> Marker | None:
     """The env's marker, or ``None`` when it is absent, unreadable, corrupt, or lacks a field or
     has one of the wrong type: every such env counts as absent (tox's ``info.py`` rule)."""
     import json
 
     try:
         with open(os.path.join(env_dir, MARKER), "rb") as fh:
-            data = json.loads(fh.read())
+            marker: Marker = json.loads(fh.read())  # a Marker once the checks below pass
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict):
+    if not isinstance(marker, dict):
         return None
     for name, kind in _MARKER_FIELDS.items():
-        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+        if not isinstance(marker.get(name), kind) or isinstance(marker.get(name), bool):
             return None
-    if not isinstance(data["interpreter"].get("base_executable"), str):
+    if not isinstance(marker["interpreter"].get("base_executable"), str):
         return None
-    return data
+    return marker
 
 
 def marker_problem(env_dir: str, digest: str | None = None) -> str | None:

@@ -22,7 +22,9 @@ from vrun.env.layout import last_used, marker_problem, read_marker, split_env_na
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-    from typing import Any
+    from typing import Literal
+
+    from vrun._types import KeyDifference, RunnableSessionPlan
 
 _LABELS = {
     "schema": "vrun's env layout changed",
@@ -42,14 +44,14 @@ _LABELS = {
 }
 
 
-def _names(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[str]:
+def _names(old: Mapping[str, object], new: Mapping[str, object]) -> Iterator[str]:
     """The component names of both keys: the known ones in :data:`_LABELS` order, then any other
     (a component a newer vrun added) in the keys' own order."""
     yield from _LABELS
     yield from (n for n in dict.fromkeys([*new, *old]) if n not in _LABELS)
 
 
-def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def explain_change(old: Mapping[str, object], new: Mapping[str, object]) -> str:
     """Say in one line why ``new`` differs from ``old`` (two :attr:`EnvKey.components`).
 
     :returns: e.g. ``"requirements changed: requirements/test.txt"`` or
@@ -109,19 +111,19 @@ def previous_env(root: str, session: str) -> str | None:
     return max(found)[1] if found else None
 
 
-def rebuild_reason(root: str, entry: Mapping[str, Any]) -> str:
-    """Why the next run builds ``entry``'s env (a session of the plan, not ready): the line
+def rebuild_reason(root: str, session_plan: RunnableSessionPlan) -> str:
+    """Why the next run builds ``session_plan``'s env (a session of the plan, not ready): the line
     ``creating env NAME (REASON)`` shows.
 
-    :param entry: a planned session: ``name``, ``env_dir``, ``digest`` and ``components``.
+    :param session_plan: a planned session: ``name``, ``env_dir``, ``digest`` and ``components``.
     :returns: ``"the previous build was incomplete"``, ``"the old env is unusable: ..."`` or
         ``"project moved: was ..."`` when a directory for this key exists; else
         :func:`explain_change` against :func:`previous_env`; ``"new env"`` when there is none.
     """
-    env_dir = entry["env_dir"]
+    env_dir = session_plan["env_dir"]
     if os.path.lexists(env_dir):
         marker = read_marker(env_dir)
-        problem = marker_problem(env_dir, entry["digest"])
+        problem = marker_problem(env_dir, session_plan["digest"])
         if marker is not None and problem and problem.startswith("project moved"):
             return f"project moved: was {os.path.dirname(os.path.dirname(marker['location']))}"
         return (
@@ -129,17 +131,17 @@ def rebuild_reason(root: str, entry: Mapping[str, Any]) -> str:
             if problem == "incomplete build"
             else f"the old env is unusable: {problem}"
         )
-    previous = previous_env(root, entry["name"])
+    previous = previous_env(root, session_plan["name"])
     marker = read_marker(previous) if previous else None
     if marker is None:
         return "new env"
-    return explain_change(marker["components"], entry["components"]) or "new env"
+    return explain_change(marker["components"], session_plan["components"]) or "new env"
 
 
 _ABSENT = object()
 
 
-def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def differences(old: Mapping[str, object], new: Mapping[str, object]) -> list[KeyDifference]:
     """Every difference between two sets of key components, leaf by leaf.
 
     Tables are compared key by key, lists item by item (an item added or removed), anything else
@@ -150,7 +152,7 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str
         (``"added"``, ``"removed"``, ``"changed"``), ``before`` and ``after`` (``None`` on the side
         where it is absent) and ``text`` (:func:`describe`).
     """
-    out: list[dict[str, Any]] = []
+    out: list[KeyDifference] = []
     for name in _names(old, new):
         _walk(name, [], old.get(name, _ABSENT), new.get(name, _ABSENT), out)
     for item in out:
@@ -158,10 +160,12 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str
     return out
 
 
-def _walk(name: str, path: list[str], before: object, after: object, out: list[dict[str, Any]]) -> None:
-    def add(change: str, old: object, new: object) -> None:
+def _walk(name: str, path: list[str], before: object, after: object, out: list[KeyDifference]) -> None:
+    def add(change: Literal["added", "removed", "changed"], old: object, new: object) -> None:
         old, new = (None if v is _ABSENT else v for v in (old, new))
-        out.append({"component": name, "path": path, "change": change, "before": old, "after": new})
+        out.append(
+            {"component": name, "path": path, "change": change, "before": old, "after": new, "text": ""}
+        )
 
     if before == after:
         return
@@ -205,7 +209,7 @@ _NOUNS = {
 }
 
 
-def describe(difference: Mapping[str, Any]) -> str:
+def describe(difference: KeyDifference) -> str:
     """One line saying what a :func:`differences` item changed, in the key's terms.
 
     E.g. ``"requirement added: pytest-xdist"``, ``"-r file changed: requirements.txt (1a2b3c4d ->

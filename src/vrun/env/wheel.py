@@ -39,40 +39,45 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any, Literal
 
+    from vrun._types import RunnableSessionPlan
+    from vrun.env.backends import Backend
+
 #: wheel builds of this run: key -> wheel path (built once per run, removed at exit).
 _RUN_WHEELS: dict[str, str] = {}
 _RUN_DIRS: list[str] = []
 
 
-def build_key(s: Mapping[str, Any], mode: str) -> str:
-    """The cache key of ``s``'s project build: its project metadata, the mode, the project's own
-    location (an editable wheel points at the source tree), the interpreter and the session's
-    ``build_env``."""
-    interp = s["interpreter"]
-    where = s["install"]["project"]  # an editable wheel points at this source tree
+def build_key(session_plan: RunnableSessionPlan, mode: str | None) -> str:
+    """The cache key of ``session_plan``'s project build: its project metadata, the mode, the
+    project's own location (an editable wheel points at the source tree), the interpreter and the
+    session's ``build_env``."""
+    interp = session_plan["interpreter"]
+    where = session_plan["install"]["project"]  # an editable wheel points at this source tree
     facts = [interp["implementation"], interp["version"], interp["machine"]]
-    parts = [s["components"]["project"], mode, where, *facts]
-    if s["build_env"]:  # only when set: the keys of builds without it stay as they were
-        parts.append(s["build_env"])
+    parts: list[object] = [session_plan["components"]["project"], mode, where, *facts]
+    if session_plan["build_env"]:  # only when set: the keys of builds without it stay as they were
+        parts.append(session_plan["build_env"])
     blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def project_wheel(s: Mapping[str, Any], root: str, environ: Mapping[str, str], backend: Any) -> str | None:
-    """A wheel of the project for ``s`` (editable or not, per its ``install_project``), or ``None``
-    when it cannot be built here (the installer then builds it; see the module docstring).
+def project_wheel(
+    session_plan: RunnableSessionPlan, root: str, environ: Mapping[str, str], backend: Backend
+) -> str | None:
+    """A wheel of the project for ``session_plan`` (editable or not, per its ``install_project``), or
+    ``None`` when it cannot be built here (the installer then builds it; see the module docstring).
 
     :param environ: the caller's environment with the session's ``build_env`` laid over it
         (:func:`vrun.env.build.with_build_env`), as the build hooks and the installer see it.
     :param backend: the session's :class:`vrun.env.backends.Backend`, which makes the build env.
     """
-    mode = s["install"]["mode"]
-    key = build_key(s, mode)
+    mode = session_plan["install"]["mode"]
+    key = build_key(session_plan, mode)
     if mode == "wheel":
         if key not in _RUN_WHEELS:
             outdir = tempfile.mkdtemp(prefix="vrun-wheel-")
             _RUN_DIRS.append(outdir)
-            built = _build(s, root, environ, backend, "wheel", outdir)
+            built = _build(session_plan, root, environ, backend, "wheel", outdir)
             if built is None:
                 return None
             _RUN_WHEELS[key] = built
@@ -87,7 +92,7 @@ def project_wheel(s: Mapping[str, Any], root: str, environ: Mapping[str, str], b
         if wheel is None:
             shutil.rmtree(folder, ignore_errors=True)
             os.makedirs(folder)
-            built = _build(s, root, environ, backend, "editable", folder)
+            built = _build(session_plan, root, environ, backend, "editable", folder)
             if built is None:
                 return None
             with open(done, "w", encoding="utf-8") as fh:
@@ -110,10 +115,10 @@ def _cached(folder: str, done: str) -> str | None:
 
 
 def _build(
-    s: Mapping[str, Any],
+    session_plan: RunnableSessionPlan,
     root: str,
     environ: Mapping[str, str],
-    backend: Any,
+    backend: Backend,
     distribution: Literal["editable", "wheel"],
     outdir: str,
 ) -> str | None:
@@ -125,14 +130,14 @@ def _build(
 
     work = tempfile.mkdtemp(prefix="vrun-build-env-")
     try:
-        with output.step(s["name"], f"building the project ({distribution}) with {backend.name}"):
+        with output.step(session_plan["name"], f"building the project ({distribution}) with {backend.name}"):
             env_dir = os.path.join(work, "env")
-            python = s["interpreter"]["executable"]
+            python = session_plan["interpreter"]["executable"]
             backend.create(python, env_dir, prompt="build", system_site_packages=False, lock=None)
             python = os.path.join(env_dir, "bin", "python")
             from vrun.environ import tool_environ
 
-            hooks_environ = {**tool_environ(environ), **s["build_env"]}
+            hooks_environ = {**tool_environ(environ), **session_plan["build_env"]}
 
             def runner(
                 cmd: Any, cwd: str | None = None, extra_environ: Mapping[str, str] | None = None

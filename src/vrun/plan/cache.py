@@ -29,7 +29,8 @@ from vrun.inputs import cache_dir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any
+
+    from vrun._types import Plan
 
 #: The shape of a stored plan (:mod:`vrun.plan.planner` builds it); a new shape never reads an old plan.
 PLAN_SCHEMA = 7
@@ -62,7 +63,7 @@ def _path(key: str, environ: Mapping[str, str]) -> str:
     return os.path.join(cache_dir(environ), "plans", f"{zlib.crc32(key.encode()):08x}.marshal")
 
 
-def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+def holds(plan: Plan, environ: Mapping[str, str]) -> bool:
     """Whether every input the plan recorded still has its recorded signature or value."""
     for path, sig in plan["inputs"].items():
         if not inputs.holds(path, sig):
@@ -70,7 +71,7 @@ def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     return all(environ.get(name) == value for name, value in plan["environ"].items())
 
 
-def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str] | None] | None:
+def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Plan, list[str] | None] | None:
     """The stored plan for ``argv`` and its posargs, if there is one and it still holds, else ``None``."""
     if environ.get("VRUN_PLAN_CACHE") == "0":
         return None
@@ -81,7 +82,7 @@ def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, A
     key = plan_key(names)
     try:
         with open(_path(key, environ), "rb") as fh:
-            plan = marshal.load(fh)
+            plan: Plan = marshal.load(fh)  # checked below: a dict with this invocation's key
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(plan, dict) or plan.get("key") != key or not holds(plan, environ):
@@ -89,12 +90,14 @@ def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, A
     return plan, posargs
 
 
-def store(names: Sequence[str], plan: dict[str, Any], environ: Mapping[str, str]) -> bool:
+def store(names: Sequence[str], plan: Plan, environ: Mapping[str, str]) -> bool:
     """Store ``plan`` for ``names`` unless it must not be (see the module docstring); True if stored.
 
     Failing to write is not an error: it is a cache.
     """
-    if environ.get("VRUN_PLAN_CACHE") == "0" or any(s["error"] for s in plan["sessions"]):
+    if environ.get("VRUN_PLAN_CACHE") == "0" or any(
+        session_plan["error"] for session_plan in plan["sessions"]
+    ):
         return False
     if not holds(plan, environ):
         return False

@@ -33,13 +33,16 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import inputs
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
 from vrun.env.layout import DIGEST_LENGTH, SCHEMA_VERSION
 from vrun.plan.interpreters import Interpreter
+
+if TYPE_CHECKING:
+    from vrun._types import InstallerSettings, InstallerTables, KeyComponents
 
 #: ``[tool.*]`` tables of pyproject.toml that never decide what a build installs: editing them
 #: rebuilds nothing. Every other ``[tool.*]`` table (setuptools, poetry, pdm, hatch, flit, uv, ...)
@@ -84,7 +87,7 @@ class EnvKey:
     """
 
     digest: str
-    components: dict[str, Any]
+    components: KeyComponents
 
 
 def file_digest(path: str) -> str:
@@ -123,7 +126,7 @@ def project_inputs(root: str, extra: Iterable[str] = ()) -> dict[str, str]:
     data = tomlfile.pyproject(root)
     if data is not None:
         found = data.get("tool")
-        tools: dict[str, Any] = found if isinstance(found, dict) else {}
+        tools: dict[str, object] = found if isinstance(found, dict) else {}
         relevant = {k: data.get(k) for k in ("project", "build-system")}
         relevant["tool"] = {k: v for k, v in tools.items() if k not in UNRELATED_TOOLS}
         out["pyproject.toml"] = _table_digest(relevant)
@@ -224,7 +227,7 @@ def _glob(root: str, pattern: str) -> list[str]:
 
 
 def local_projects(
-    session: Session, root: str, project: Mapping[str, Any] | None, walk: reqfiles.Walk
+    session: Session, root: str, project: Mapping[str, object] | None, walk: reqfiles.Walk
 ) -> list[str]:
     """Absolute paths of the local projects the session installs, besides the project itself."""
     lines = [*session.requirements, *session.group_requirements]
@@ -261,7 +264,7 @@ def local_inputs(paths: Iterable[str], root: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> dict[str, Any]:
+def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> InstallerSettings:
     """The settings that change what ``backend``'s installer installs: variables and config files.
 
     ``virtualenv`` (pip): :data:`INSTALLER_VARIABLES` and pip's config files (``PIP_CONFIG_FILE``,
@@ -272,7 +275,7 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> d
     variables count by content.
     """
     variables = {n: environ.get(n) for n in INSTALLER_VARIABLES.get(backend, ())}
-    settings: dict[str, Any] = {"variables": {k: v for k, v in variables.items() if v is not None}}
+    tables: InstallerTables = {}
     home = environ.get("HOME") or os.path.expanduser("~")
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     if backend == "uv":
@@ -281,14 +284,17 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> d
             files.append(str(variables["UV_CONFIG_FILE"]))
         tool = ((tomlfile.pyproject(root) or {}).get("tool") or {}).get("uv")
         if tool is not None:
-            settings["tool.uv"] = _table_digest(tool)
+            tables["tool.uv"] = _table_digest(tool)
     else:
         files = _pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
     for name in _FILE_VARIABLES:
         files += (variables.get(name) or "").split()
     found = {f: file_digest(f) for f in dict.fromkeys(files)}
-    settings["files"] = {f: d for f, d in found.items() if d != "missing"}
-    return settings
+    return {
+        "variables": {k: v for k, v in variables.items() if v is not None},
+        **tables,
+        "files": {f: d for f, d in found.items() if d != "missing"},
+    }
 
 
 def _pip_config_files(
@@ -319,7 +325,7 @@ def compute_key(
     walk = reqfiles.Walk(session.requirement_files, session.constraint_files, root)
     project = (tomlfile.pyproject(root) or {}).get("project") if session.install_project else None
     local = local_projects(session, root, project if isinstance(project, dict) else None, walk)
-    components: dict[str, Any] = {
+    components: KeyComponents = {
         "schema": SCHEMA_VERSION,
         "python": (
             f"{interpreter.implementation} {interpreter.version} {interpreter.machine} "
@@ -348,7 +354,7 @@ def compute_key(
     return EnvKey(_digest(components), components)
 
 
-def _digest(components: Mapping[str, Any]) -> str:
+def _digest(components: KeyComponents) -> str:
     blob = json.dumps(components, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:DIGEST_LENGTH]
 
@@ -357,5 +363,5 @@ def with_lock(key: EnvKey, lock: str, root: str) -> EnvKey:
     """``key`` with the component ``lock``: the lock file's name and a digest of its contents (read
     through :mod:`vrun.inputs`, recorded), for a session that installs from it (:mod:`vrun.plan.lockfile`).
     A re-lock that changes a pin makes a new env; one that changes nothing keeps it."""
-    components = {**key.components, "lock": {reqfiles.display(lock, root): file_digest(lock)}}
+    components: KeyComponents = {**key.components, "lock": {reqfiles.display(lock, root): file_digest(lock)}}
     return EnvKey(_digest(components), components)

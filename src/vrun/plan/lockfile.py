@@ -33,12 +33,22 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vrun import inputs
 from vrun.config import tomlfile
 from vrun.config.load import Config, Session
 from vrun.plan.interpreters import Interpreter
+
+if TYPE_CHECKING:
+    from vrun._types import (
+        KeyComponents,
+        LockState,
+        LockStatus,
+        ProjectDependencies,
+        ResolutionInputs,
+        SessionPlan,
+    )
 
 #: Bumped when :func:`resolution_inputs` changes shape: every lock file then reads as stale.
 LOCK_SCHEMA = 1
@@ -69,7 +79,9 @@ def _portable(requirement: str, root: str) -> str:
     return f"-e {rel}" if editable else rel
 
 
-def _project_dependencies(root: str, session: Session, project: Mapping[str, Any]) -> dict[str, Any]:
+def _project_dependencies(
+    root: str, session: Session, project: Mapping[str, str | None]
+) -> ProjectDependencies:
     """What of the project decides the resolution: its static ``dependencies`` and the
     ``optional-dependencies`` of the session's extras; when either is dynamic (or there is no
     ``[project]``), every metadata input the env key digests (:func:`vrun.plan.envkey.project_inputs`),
@@ -95,8 +107,8 @@ def _project_dependencies(root: str, session: Session, project: Mapping[str, Any
 
 
 def resolution_inputs(
-    config: Config, session: Session, interpreter: Interpreter, components: Mapping[str, Any]
-) -> dict[str, Any]:
+    config: Config, session: Session, interpreter: Interpreter, components: KeyComponents
+) -> ResolutionInputs:
     """The inputs that decide ``session``'s resolution, as recorded in its lock file.
 
     Taken from its env key's ``components`` (:func:`vrun.plan.envkey.compute_key`, so each file is read
@@ -121,14 +133,14 @@ def resolution_inputs(
     }
 
 
-def inputs_digest(values: Mapping[str, Any]) -> str:
+def inputs_digest(values: ResolutionInputs) -> str:
     """32 hex characters of the SHA-256 of ``values`` (:func:`resolution_inputs`) as sorted JSON."""
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def lock_state(
-    config: Config, session: Session, interpreter: Interpreter, components: Mapping[str, Any]
-) -> dict[str, Any]:
+    config: Config, session: Session, interpreter: Interpreter, components: KeyComponents
+) -> LockState:
     """Whether ``session``'s lock file is current, read through :mod:`vrun.inputs` (recorded).
 
     :returns: plain values: ``path``, ``file`` (its name), ``status`` (``current``, ``missing``,
@@ -141,31 +153,40 @@ def lock_state(
     name = os.path.basename(path)
     values = resolution_inputs(config, session, interpreter, components)
     digest = inputs_digest(values)
-    state: dict[str, Any] = {"path": path, "file": name, "inputs": values, "digest": digest}
+
+    def state(status: LockStatus, problem: str | None) -> LockState:
+        return {
+            "path": path,
+            "file": name,
+            "status": status,
+            "problem": problem,
+            "inputs": values,
+            "digest": digest,
+        }
+
     if not inputs.is_file(path):
-        return {**state, "status": "missing", "problem": f"there is no {name}"}
+        return state("missing", f"there is no {name}")
     try:
         data = tomlfile.load(path)
     except (OSError, ValueError) as exc:
-        problem = f"{name} cannot be read: {getattr(exc, 'strerror', None) or exc}"
-        return {**state, "status": "invalid", "problem": problem}
+        return state("invalid", f"{name} cannot be read: {getattr(exc, 'strerror', None) or exc}")
     version = str(data.get("lock-version", ""))
     if version.partition(".")[0] != LOCK_VERSION_MAJOR:
-        problem = f"{name} has lock-version {version or 'none'!r}; vrun reads {LOCK_VERSION_MAJOR}.x"
-        return {**state, "status": "invalid", "problem": problem}
+        return state(
+            "invalid", f"{name} has lock-version {version or 'none'!r}; vrun reads {LOCK_VERSION_MAJOR}.x"
+        )
     tool = (data.get("tool") or {}).get("vrun") if isinstance(data.get("tool"), dict) else None
     if not isinstance(tool, dict):
-        problem = f"{name} has no [tool.vrun] table (it was not written by `vrun lock`)"
-        return {**state, "status": "foreign", "problem": problem}
+        return state("foreign", f"{name} has no [tool.vrun] table (it was not written by `vrun lock`)")
     if tool.get("session", session.name) != session.name:
-        problem = f"{name} is the lock file of session {tool.get('session')!r}, not {session.name!r}"
-        return {**state, "status": "foreign", "problem": problem}
+        return state(
+            "foreign", f"{name} is the lock file of session {tool.get('session')!r}, not {session.name!r}"
+        )
     if tool.get("digest") == digest:
-        return {**state, "status": "current", "problem": None}
+        return state("current", None)
     recorded = tool.get("inputs")
     found = differences(recorded if isinstance(recorded, dict) else {}, values)
-    problem = f"{name} is stale: {', '.join(found) or 'its inputs changed'}"
-    return {**state, "status": "stale", "problem": problem}
+    return state("stale", f"{name} is stale: {', '.join(found) or 'its inputs changed'}")
 
 
 #: The resolution inputs (:func:`resolution_inputs`, in its order), and what each is called in a
@@ -195,7 +216,7 @@ def _name(requirement: str) -> str:
         return requirement
 
 
-def _list_diff(label: str, old: Sequence[Any], new: Sequence[Any]) -> list[str]:
+def _list_diff(label: str, old: Sequence[object], new: Sequence[object]) -> list[str]:
     """Added, removed and changed entries of two lists of requirements (matched by name) or names."""
     before = {_name(str(x)): str(x) for x in old}
     after = {_name(str(x)): str(x) for x in new}
@@ -207,7 +228,7 @@ def _list_diff(label: str, old: Sequence[Any], new: Sequence[Any]) -> list[str]:
     return out
 
 
-def _diff(label: str, old: Any, new: Any) -> list[str]:
+def _diff(label: str, old: object, new: object) -> list[str]:
     if old == new:
         return []
     if isinstance(old, list) and isinstance(new, list):
@@ -225,7 +246,7 @@ def _diff(label: str, old: Any, new: Any) -> list[str]:
     return [f"{label} changed: {old} -> {new}" if old is not None else f"{label} changed"]
 
 
-def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def differences(recorded: Mapping[str, object], current: ResolutionInputs) -> list[str]:
     """Name what differs between a lock file's recorded inputs and the session's inputs now.
 
     :returns: phrases like ``"requirement added: pytest-xdist>=3"``, ``"requirement changed:
@@ -242,7 +263,7 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
     return found
 
 
-def _input_differences(key: str, label: str, old: Any, new: Any) -> list[str]:
+def _input_differences(key: str, label: str, old: object, new: object) -> list[str]:
     """:func:`differences` for one recorded input.
 
     :raises TypeError, AttributeError: the recorded value is not of the shape vrun writes.
@@ -264,7 +285,7 @@ def _input_differences(key: str, label: str, old: Any, new: Any) -> list[str]:
 
 
 def refuse_unlocked(
-    entries: Sequence[Mapping[str, Any]], sessions: Sequence[Session], *, locked: bool
+    session_plans: Sequence[SessionPlan], sessions: Sequence[Session], *, locked: bool
 ) -> None:
     """Refuse to run when a session that must install from its lock file cannot.
 
@@ -275,8 +296,8 @@ def refuse_unlocked(
     from vrun.errors import LockError
 
     problems, names = [], []
-    for entry, session in zip(entries, sessions):
-        state = entry.get("lock")
+    for session_plan, session in zip(session_plans, sessions):
+        state = session_plan["lock"]
         if (locked or session.locked) and state is not None and state["problem"] is not None:
             problems.append(state["problem"])
             names.append(session.name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import vrun
 from vrun import inputs
@@ -27,7 +27,14 @@ from vrun.plan.interpreters import NotProbedError, find_interpreter
 from vrun.plan.lockfile import lock_state, refuse_unlocked
 
 if TYPE_CHECKING:
-    from vrun._types import InterpreterFacts
+    from vrun._types import (
+        InstallSpec,
+        InterpreterFacts,
+        Plan,
+        SessionPlan,
+        SessionPlanBase,
+        UnrunnableSessionPlan,
+    )
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -86,7 +93,7 @@ def make_plan(
     probe: bool = True,
     locked: bool = False,
     refuse: bool = False,
-) -> dict[str, Any]:
+) -> Plan:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
     :param explicit: the sessions the user named (they get the posargs).
@@ -102,18 +109,20 @@ def make_plan(
         (before anything runs).
     """
     record_code_identity()
-    entries = [
-        plan_session(config, s, environ, backend=backend, explicit=s.name in explicit, probe=probe)
-        for s in sessions
+    session_plans = [
+        plan_session(
+            config, session, environ, backend=backend, explicit=session.name in explicit, probe=probe
+        )
+        for session in sessions
     ]
     if refuse:
-        refuse_unlocked(entries, sessions, locked=locked)
+        refuse_unlocked(session_plans, sessions, locked=locked)
     return {
         "schema": PLAN_SCHEMA,
         "root": str(config.root),
         "config": str(config.path),
         "notices": list(notices),
-        "sessions": entries,
+        "sessions": session_plans,
         "inputs": {},
     }
 
@@ -126,8 +135,9 @@ def plan_session(
     backend: str | None = None,
     explicit: bool = False,
     probe: bool = True,
-) -> dict[str, Any]:
-    """Plan one session: a dict of plain values (see docs/envs.md, "The plan cache").
+) -> SessionPlan:
+    """Plan one session: a :data:`~vrun._types.SessionPlan` of plain values (docs/envs.md, "The plan
+    cache: the warm path").
 
     A session whose interpreter cannot be found gets ``error`` (and ``missing_interpreter``)
     instead of an env: the loop reports it as that session's failure, or skips it.
@@ -137,22 +147,14 @@ def plan_session(
     """
     root = str(config.root)
     chosen = backend_name(session, environ, backend)
-    entry: dict[str, Any] = {
+    base: SessionPlanBase = {
         "name": session.name,
         "base_name": session.base_name,
         "description": session.description,
         "python": session.python,
-        "interpreter": None,
-        "error": None,
         "error_hint": None,
-        "error_reason": None,
         "missing_interpreter": False,
-        "env_dir": None,
-        "digest": None,
-        "components": None,
-        "marker": None,
         "backend": chosen,
-        "install": None,
         "system_site_packages": session.system_site_packages,
         "commands": [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in session.commands],
         "set_env": [list(pair) for pair in session.env],
@@ -167,16 +169,14 @@ def plan_session(
         "external": list(session.external),
         "tags": list(session.tags),
         "parallel": session.parallel,
-        "lock": None,
     }
     try:
         interp = find_interpreter(session.python, session=session.name, environ=environ, probe=probe)
     except NotProbedError:
         raise
     except InterpreterNotFoundError as exc:
-        entry.update(error=exc.message, error_hint=exc.hint, missing_interpreter=True)
-        entry["error_reason"] = f"no interpreter for {session.python!r}"
-        return entry
+        base.update({"error_hint": exc.hint, "missing_interpreter": True})
+        return _unrunnable(base, exc.message, f"no interpreter for {session.python!r}")
     except UsageError as exc:
         own = session.python is not None and session.python != config.python
         where = f"sessions.{session.base_name}.python" if own else "python"
@@ -198,38 +198,57 @@ def plan_session(
     try:
         chosen, note = select_backend(chosen, facts)
     except UsageError as exc:
-        entry.update(error=exc.message, error_hint=exc.hint, error_reason=exc.message)
-        return entry
-    entry["backend"] = chosen
+        base["error_hint"] = exc.hint
+        return _unrunnable(base, exc.message, exc.message)
+    base["backend"] = chosen
     if note:
-        entry["notes"].append(note)
+        base["notes"].append(note)
     key = compute_key(session, config, interp, chosen, environ)
     lock = lock_state(config, session, interp, key.components)
     if lock["status"] == "current":
         key = with_lock(key, lock["path"], root)
     elif lock["status"] != "missing":
-        entry["notes"].append(
+        base["notes"].append(
             f"{lock['problem']}; installing without it (`vrun lock {session.name}` updates it)"
         )
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
-    entry.update(
-        interpreter=facts,
-        env_dir=env_dir,
-        digest=key.digest,
-        components=key.components,
+    return {
+        **base,
+        "error": None,
+        "error_reason": None,
+        "interpreter": facts,
+        "env_dir": env_dir,
+        "digest": key.digest,
+        "components": key.components,
         # Not a plan input: whether the env is ready is the session loop's to check each run (it
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
-        marker=inputs.signature(marker) if ready else None,
-        install=install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
-        lock=lock,
-    )
-    return entry
+        "marker": inputs.signature(marker) if ready else None,
+        "install": install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
+        "lock": lock,
+    }
 
 
-def install_spec(config: Config, session: Session, lock: str | None = None) -> dict[str, Any]:
+def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSessionPlan:
+    """The plan of a session that cannot run: ``error`` (an ``error:`` line), the short ``reason`` its
+    result gives, and no interpreter, env or lock."""
+    return {
+        **base,
+        "error": error,
+        "error_reason": reason,
+        "interpreter": None,
+        "env_dir": None,
+        "digest": None,
+        "components": None,
+        "marker": None,
+        "install": None,
+        "lock": None,
+    }
+
+
+def install_spec(config: Config, session: Session, lock: str | None = None) -> InstallSpec:
     """What to install, as plain values, with the PEP 503 names that must land in the env.
 
     :param lock: the lock file to install from instead of resolving (a current one), or ``None``.
@@ -270,15 +289,15 @@ def session_state(
     from vrun.env.inventory import iter_envs
 
     try:
-        entry = plan_session(config, session, environ, backend=backend, probe=False)
+        session_plan = plan_session(config, session, environ, backend=backend, probe=False)
     except ConfigError as exc:
         return "bad python", exc.message, None
     except UsageError as exc:
         return "not probed", exc.message, None
-    if entry["error"] is not None:
-        return "no python", entry["error"], None
-    if entry["marker"] is not None:
-        return "ready", entry["env_dir"], entry["digest"]
+    if session_plan["error"] is not None:
+        return "no python", session_plan["error"], None
+    if session_plan["marker"] is not None:
+        return "ready", session_plan["env_dir"], session_plan["digest"]
     if any(info.session == session.name for info in iter_envs(config.root)):
-        return "stale", "an env exists, built for other inputs", entry["digest"]
-    return "absent", "", entry["digest"]
+        return "stale", "an env exists, built for other inputs", session_plan["digest"]
+    return "absent", "", session_plan["digest"]

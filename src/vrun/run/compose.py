@@ -22,7 +22,8 @@ from vrun.placeholders import Expander, UnsetVariable, missing
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from typing import Any
+
+    from vrun._types import RunnableSessionPlan, SessionPlan
 
 
 class Values:
@@ -180,33 +181,40 @@ def expand_argv(
 
 
 def unset_variable(
-    s: Mapping[str, Any], posargs: Sequence[str] | None, caller: Mapping[str, str]
+    session_plan: SessionPlan, posargs: Sequence[str] | None, caller: Mapping[str, str]
 ) -> UsageError | None:
-    """The error for the first ``{env:VAR}`` without a default whose VAR is unset in session plan
-    ``s`` (its set_env values, then its commands with ``posargs``), or ``None``: checked before
-    anything runs, so that a run does not build envs only to stop there.
+    """The error for the first ``{env:VAR}`` without a default whose VAR is unset in ``session_plan``
+    (its set_env values, then its commands with ``posargs``), or ``None``: checked before anything
+    runs, so that a run does not build envs only to stop there.
 
     A command sees the variables its session's ``env`` sets, and ``PATH`` and ``VIRTUAL_ENV``.
     """
-    found = missing({f"env.{k}": v for k, v in s["set_env"]}, caller.get)
+    found = missing({f"env.{k}": v for k, v in session_plan["set_env"]}, caller.get)
     if found is None:
-        names = {k for k, _ in s["set_env"]} | {"PATH", "VIRTUAL_ENV"}
-        texts = {f"commands[{i}]": " ".join(c[0]) for i, c in enumerate(s["commands"])}
+        names = {k for k, _ in session_plan["set_env"]} | {"PATH", "VIRTUAL_ENV"}
+        texts = {f"commands[{i}]": " ".join(c[0]) for i, c in enumerate(session_plan["commands"])}
         found = missing(texts, lambda v: "" if v in names else caller.get(v), posargs)
-    return None if found is None else _unset(s["name"], *found)
+    return None if found is None else _unset(session_plan["name"], *found)
 
 
 def preview_argvs(
-    s: Mapping[str, Any], project_root: str, posargs: Sequence[str] | None, caller: Mapping[str, str]
+    session_plan: RunnableSessionPlan,
+    project_root: str,
+    posargs: Sequence[str] | None,
+    caller: Mapping[str, str],
 ) -> list[list[str]]:
-    """The argvs of session plan ``s``'s commands, expanded as far as they can be without touching
+    """The argvs of ``session_plan``'s commands, expanded as far as they can be without touching
     the env (``{env_tmp_dir}`` only named, an unset ``{env:VAR}`` left as written): what a report
     shows for commands that did not run. A command that cannot be expanded is shown as written."""
     values = Values(
-        env_dir=s["env_dir"], project_root=project_root, session=s["name"], caller=caller, tmp="path"
+        env_dir=session_plan["env_dir"],
+        project_root=project_root,
+        session=session_plan["name"],
+        caller=caller,
+        tmp="path",
     )
     out = []
-    for template, shell, _source in s["commands"]:
+    for template, shell, _source in session_plan["commands"]:
         try:
             out.append(expand_argv(template, posargs, shell=shell, values=values, environ={}, strict=False))
         except VrunError:  # an env without site-packages

@@ -30,13 +30,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
     from collections.abc import Mapping, Sequence
-    from typing import Any
 
+    from vrun._types import Plan, RunnableSessionPlan, SessionPlan, SessionResult
     from vrun.env.flock import EnvLock
-
-    Plan = dict[str, Any]
-    SessionPlan = dict[str, Any]
-    Result = dict[str, Any]
 else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
     import _signal as signal
 
@@ -47,7 +43,7 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 def run_plan(
     plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
-) -> tuple[int, list[Result]]:
+) -> tuple[int, list[SessionResult]]:
     """Run every session of ``plan`` in order, print the summary; return ``(exit status, results)``.
 
     Posargs go to the sessions the user named (``explicit``), not to those pulled in by
@@ -58,16 +54,18 @@ def run_plan(
     Under GitHub Actions the failed sessions are annotated and the results appended to
     ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
     """
-    for s in plan["sessions"]:
-        if posargs and s["explicit"] and s["commands"] and not s["posargs"]:
-            example = s["commands"][0][2]
+    for session_plan in plan["sessions"]:
+        if posargs and session_plan["explicit"] and session_plan["commands"] and not session_plan["posargs"]:
+            example = session_plan["commands"][0][2]
             output.error(
-                f"session {s['name']} does not take posargs ({' '.join(posargs)})",
+                f"session {session_plan['name']} does not take posargs ({' '.join(posargs)})",
                 f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
             )
             return EXIT_USAGE, []
         unset = (
-            None if options.install_only else unset_variable(s, posargs if s["explicit"] else None, environ)
+            None
+            if options.install_only
+            else unset_variable(session_plan, posargs if session_plan["explicit"] else None, environ)
         )
         if unset is not None:
             output.error(unset.message, unset.hint)
@@ -90,114 +88,139 @@ def run_plan(
     return exit_status(results), results
 
 
-def report_to_ci(results: Sequence[Result], environ: Mapping[str, str]) -> None:
+def report_to_ci(results: Sequence[SessionResult], environ: Mapping[str, str]) -> None:
     """Under GitHub Actions: an ``::error`` annotation per failed session (``::warning`` per skipped
     one) on stdout, and the results table appended to ``$GITHUB_STEP_SUMMARY``."""
     if ci_name(environ) != "github-actions":
         return
-    for line in github_annotations(results):  # type: ignore[arg-type]
+    for line in github_annotations(results):
         output.stdout_line(line)
     try:
-        append_step_summary(environ, results)  # type: ignore[arg-type]
+        append_step_summary(environ, results)
     except OSError as exc:
         output.warning(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
 
 
 def run_sessions(
     plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
-) -> list[Result]:
+) -> list[SessionResult]:
     """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
     build or a failed command becomes its result. An interrupt stops the loop after that session."""
     in_ci = ci_name(environ) is not None
-    results: dict[str, Result] = {}
-    for s in plan["sessions"]:
+    results: dict[str, SessionResult] = {}
+    for session_plan in plan["sessions"]:
         start = time.monotonic()
-        result = results[s["name"]] = new_result(s)
-        reason = skip_reason(s, results, options)
+        result = results[session_plan["name"]] = new_result(session_plan)
+        reason = skip_reason(session_plan, results, options)
         if reason is not None:
-            result.update(status="skipped", reason=reason)
-            output.warning(f"skipping {s['name']}: {reason}")
+            result.update({"status": "skipped", "reason": reason})
+            output.warning(f"skipping {session_plan['name']}: {reason}")
             continue
-        if s["error"] is not None and s["missing_interpreter"] and options.skip_missing and not in_ci:
-            result.update(status="skipped", reason=f"no interpreter for {s['python']!r}")
-            output.warning(f"skipping {s['name']}: {s['error']}")
+        if (
+            session_plan["error"] is not None
+            and session_plan["missing_interpreter"]
+            and options.skip_missing
+            and not in_ci
+        ):
+            result.update({"status": "skipped", "reason": f"no interpreter for {session_plan['python']!r}"})
+            output.warning(f"skipping {session_plan['name']}: {session_plan['error']}")
             continue
-        fold = None if options.child else fold_start(environ, s["name"], f"vrun {s['name']}")
+        fold = (
+            None
+            if options.child
+            else fold_start(environ, session_plan["name"], f"vrun {session_plan['name']}")
+        )
         if fold is not None:
             output.stdout_line(fold)
         output.log(
-            output.SESSION, f"session {s['name']}" + (f": {s['description']}" if s["description"] else "")
+            output.SESSION,
+            f"session {session_plan['name']}"
+            + (f": {session_plan['description']}" if session_plan["description"] else ""),
         )
-        for note in s["notes"]:
+        for note in session_plan["notes"]:
             output.info(note)
         try:
-            _run_one(plan, s, posargs if s["explicit"] else None, options, environ, result)
+            _run_one(
+                plan, session_plan, posargs if session_plan["explicit"] else None, options, environ, result
+            )
         except Interrupted as exc:
-            result.update(status="failed", reason=f"interrupted by {signal_name(exc.signum)}")
+            result.update({"status": "failed", "reason": f"interrupted by {signal_name(exc.signum)}"})
             result["exit_code"] = 128 + exc.signum
         finally:
             result["duration"] = time.monotonic() - start
-            end = None if fold is None else fold_end(environ, s["name"])
+            end = None if fold is None else fold_end(environ, session_plan["name"])
             if end is not None:
                 output.stdout_line(end)
         if result["status"] == "passed":
-            output.log(output.SUCCESS, f"session {s['name']} passed in {result['duration']:.1f}s")
+            output.log(output.SUCCESS, f"session {session_plan['name']} passed in {result['duration']:.1f}s")
         else:
-            output.log(output.ERROR, f"session {s['name']} failed: {result['reason']}")
+            output.log(output.ERROR, f"session {session_plan['name']} failed: {result['reason']}")
         if result["reason"].startswith("interrupted by"):
             break
     return list(results.values())
 
 
-def _fail(result: Result, exc: VrunError, reason: str | None = None) -> None:
+def _fail(result: SessionResult, exc: VrunError, reason: str | None = None) -> None:
     output.error(exc.message, exc.hint, getattr(exc, "output", ""))
-    result.update(status="failed", reason=exc.message if reason is None else reason, exit_code=exc.exit_code)
+    result.update(
+        {"status": "failed", "reason": exc.message if reason is None else reason, "exit_code": exc.exit_code}
+    )
 
 
 def _run_one(
     plan: Plan,
-    s: SessionPlan,
+    session_plan: SessionPlan,
     posargs: Sequence[str] | None,
     options: RunOptions,
     environ: Mapping[str, str],
-    result: Result,
+    result: SessionResult,
 ) -> None:
-    if s["error"] is not None:
-        _fail(result, VrunError(s["error"], s["error_hint"]), s["error_reason"])
+    if session_plan["error"] is not None:
+        _fail(
+            result, VrunError(session_plan["error"], session_plan["error_hint"]), session_plan["error_reason"]
+        )
         result["exit_code"] = EXIT_USAGE
         return
-    lock = lock_for(s["env_dir"])
+    lock = lock_for(session_plan["env_dir"])
     try:
         try:
-            built = ready_env(plan, s, options, environ, lock)
+            built = ready_env(plan, session_plan, options, environ, lock)
         except VrunError as exc:  # a failed build, --no-install with no ready env, an unusable .venvs, ...
             _fail(result, exc)
             return
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT) from None
         if not built:
-            output.info(f"reusing env {os.path.basename(s['env_dir'])}")
+            output.info(f"reusing env {os.path.basename(session_plan['env_dir'])}")
         if options.install_only:
-            output.info(f"env {os.path.basename(s['env_dir'])} is ready; no command run (--install-only)")
-            _not_run(result, preview_argvs(s, plan["root"], posargs, environ))
+            output.info(
+                f"env {os.path.basename(session_plan['env_dir'])} is ready; no command run (--install-only)"
+            )
+            _not_run(result, preview_argvs(session_plan, plan["root"], posargs, environ))
             return
         try:
-            run_commands(plan, s, posargs, environ, result)
+            run_commands(plan, session_plan, posargs, environ, result)
         except VrunError as exc:  # a command not found (127) or not executable (126)
             _fail(result, exc)
-            _not_run(result, preview_argvs(s, plan["root"], posargs, environ)[len(result["commands"]) :])
+            _not_run(
+                result, preview_argvs(session_plan, plan["root"], posargs, environ)[len(result["commands"]) :]
+            )
         if built:
             from vrun.env.bytecode import remember
 
-            remember(s, environ)
+            remember(session_plan, environ)
     finally:
         lock.release()
 
 
 def ready_env(
-    plan: Plan, s: SessionPlan, options: RunOptions, environ: Mapping[str, str], lock: EnvLock
+    plan: Plan,
+    session_plan: RunnableSessionPlan,
+    options: RunOptions,
+    environ: Mapping[str, str],
+    lock: EnvLock,
 ) -> bool:
-    """Make ``s``'s env ready and hold its shared lock; return True when this call built it.
+    """Make the env of ``session_plan`` ready and hold its shared lock; True when this call built it.
 
     An env the plan found ready is reused when its marker still has the signature planning
     recorded (and its ``python`` is there): a ``stat``, no parsing. Anything else is handed to
@@ -209,55 +232,69 @@ def ready_env(
     the project reinstalled (its source may
     have changed; tox does the same).
     """
-    marker = os.path.join(s["env_dir"], MARKER)
+    marker = os.path.join(session_plan["env_dir"], MARKER)
 
     def waiting() -> None:
-        output.info(f"waiting for another vrun process to finish with {os.path.basename(s['env_dir'])}")
+        output.info(
+            f"waiting for another vrun process to finish with {os.path.basename(session_plan['env_dir'])}"
+        )
 
-    if not options.recreate and s["marker"] is not None and venvs_usable(plan["root"]):
+    if not options.recreate and session_plan["marker"] is not None and venvs_usable(plan["root"]):
         lock.acquire(exclusive=False, on_wait=waiting)
         if (
-            s["marker"] is not None
-            and signature(marker) == s["marker"]
-            and os.path.exists(os.path.join(s["env_dir"], "bin", "python"))
+            session_plan["marker"] is not None
+            and signature(marker) == session_plan["marker"]
+            and os.path.exists(os.path.join(session_plan["env_dir"], "bin", "python"))
         ):
-            touch_used(s["env_dir"])
-            link_last_used(plan["root"], s["name"], s["env_dir"])
-            if s["install"]["mode"] == "wheel" and not options.no_install:
-                _reinstall(plan, s, environ, lock)
+            touch_used(session_plan["env_dir"])
+            link_last_used(plan["root"], session_plan["name"], session_plan["env_dir"])
+            if session_plan["install"]["mode"] == "wheel" and not options.no_install:
+                _reinstall(plan, session_plan, environ, lock)
             return False
         lock.release()
     from vrun.env.build import build_env
 
     built = build_env(
-        plan, s, environ, lock, recreate=options.recreate, no_install=options.no_install, on_wait=waiting
+        plan,
+        session_plan,
+        environ,
+        lock,
+        recreate=options.recreate,
+        no_install=options.no_install,
+        on_wait=waiting,
     )
-    s["marker"] = signature(marker)
+    session_plan["marker"] = signature(marker)
     plan["changed"] = True  # worth storing again: the next run finds this env ready
     return built
 
 
-def _reinstall(plan: Plan, s: SessionPlan, environ: Mapping[str, str], lock: EnvLock) -> None:
+def _reinstall(
+    plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
+) -> None:
     """Reinstall the project into a reused env (``install_project = "wheel"``) under the *exclusive*
     lock, so no other vrun runs commands in the env while it changes; when another process is using
     the env, skip it with a warning rather than wait for it (a ``vrun shell`` may hold it for hours)."""
     if not lock.acquire(exclusive=True, blocking=False):
         lock.acquire(exclusive=False)  # flock(2) may drop the shared lock while trying to convert it
         output.warning(
-            f"not reinstalling the project into {os.path.basename(s['env_dir'])}: another vrun process is "
-            "using the env; its project may be older than the source"
+            f"not reinstalling the project into {os.path.basename(session_plan['env_dir'])}: "
+            "another vrun process is using the env; its project may be older than the source"
         )
         return
     try:
         from vrun.env.build import reinstall_project
 
-        reinstall_project(plan, s, environ, lock)
+        reinstall_project(plan, session_plan, environ, lock)
     finally:
         lock.acquire(exclusive=False)
 
 
 def run_commands(
-    plan: Plan, s: SessionPlan, posargs: Sequence[str] | None, environ: Mapping[str, str], result: Result
+    plan: Plan,
+    session_plan: RunnableSessionPlan,
+    posargs: Sequence[str] | None,
+    environ: Mapping[str, str],
+    result: SessionResult,
 ) -> None:
     """Run the session's commands in order in its env; stop at the first failure.
 
@@ -268,23 +305,39 @@ def run_commands(
     :raises CommandNotFoundError: a command's program is not found, or not executable.
     :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
     """
-    values = Values(env_dir=s["env_dir"], project_root=plan["root"], session=s["name"], caller=environ)
-    cmd_env = command_environ(pass_env=s["pass_env"], set_env=s["set_env"], values=values)
-    argvs = [expand_argv(c[0], posargs, shell=c[1], values=values, environ=cmd_env) for c in s["commands"]]
-    deadline = None if s["timeout"] is None else time.monotonic() + s["timeout"]
+    values = Values(
+        env_dir=session_plan["env_dir"],
+        project_root=plan["root"],
+        session=session_plan["name"],
+        caller=environ,
+    )
+    cmd_env = command_environ(
+        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values
+    )
+    argvs = [
+        expand_argv(c[0], posargs, shell=c[1], values=values, environ=cmd_env)
+        for c in session_plan["commands"]
+    ]
+    deadline = None if session_plan["timeout"] is None else time.monotonic() + session_plan["timeout"]
     here = os.getcwd()
-    for index, (expanded, (_template, shell, _source)) in enumerate(zip(argvs, s["commands"])):
+    for index, (expanded, (_template, shell, _source)) in enumerate(zip(argvs, session_plan["commands"])):
         shown = expanded[0] if shell else join(expanded)
-        output.log(output.COMMAND, shown + (f"  (in {s['cwd']})" if s["cwd"] != here else ""))
+        output.log(
+            output.COMMAND, shown + (f"  (in {session_plan['cwd']})" if session_plan["cwd"] != here else "")
+        )
         argv, note = expanded, None
         if not shell:
             argv, note = resolve_program(
-                argv, cmd_env, cwd=s["cwd"], env_dir=s["env_dir"], external=s["external"]
+                argv,
+                cmd_env,
+                cwd=session_plan["cwd"],
+                env_dir=session_plan["env_dir"],
+                external=session_plan["external"],
             )
             if note:
                 output.info(note)
         remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-        outcome = run_command(argv, environ=cmd_env, cwd=s["cwd"], shell=shell, timeout=remaining)
+        outcome = run_command(argv, environ=cmd_env, cwd=session_plan["cwd"], shell=shell, timeout=remaining)
         result["commands"].append(
             {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
         )
@@ -292,8 +345,11 @@ def run_commands(
             _not_run(result, argvs[index + 1 :])
             raise Interrupted(outcome.received)
         if outcome.timed_out:
-            reason = f"timed out after {s['timeout']:g}s (timeout = {s['timeout']:g}): {shown}"
-            result.update(status="failed", reason=reason, exit_code=EXIT_TIMEOUT)
+            reason = (
+                f"timed out after {session_plan['timeout']:g}s "
+                f"(timeout = {session_plan['timeout']:g}): {shown}"
+            )
+            result.update({"status": "failed", "reason": reason, "exit_code": EXIT_TIMEOUT})
             _not_run(result, argvs[index + 1 :])
             return
         if outcome.status != 0:
@@ -307,12 +363,12 @@ def run_commands(
                 )
             else:
                 reason = f"command failed with exit code {status}: {shown}"
-            result.update(status="failed", reason=reason, exit_code=status)
+            result.update({"status": "failed", "reason": reason, "exit_code": status})
             _not_run(result, argvs[index + 1 :])
             return
 
 
-def _not_run(result: Result, argvs: Sequence[list[str]]) -> None:
+def _not_run(result: SessionResult, argvs: Sequence[list[str]]) -> None:
     """Record commands (their argvs) as not run: ``exit_code`` None."""
     for argv in argvs:
         result["commands"].append({"argv": argv, "exit_code": None, "duration": 0.0, "output_tail": None})

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from vrun import output
 from vrun.errors import Interrupted
@@ -45,16 +45,17 @@ from vrun.report.ci import fold_end, fold_start
 from vrun.report.results import xml_safe
 from vrun.run.rules import RunOptions, new_result, skip_reason
 
-Result = dict[str, Any]
+if TYPE_CHECKING:
+    from vrun._types import Plan, SessionPlan, SessionResult
 #: Lines of a failed command's captured output kept in the report (``output_tail``).
 TAIL_LINES = 40
 
 
 class _Child:
-    """A running child vrun: its session, process, captured output and report file."""
+    """A running child vrun: its session plan, process, captured output and report file."""
 
-    def __init__(self, s: dict[str, Any], proc: subprocess.Popen[bytes], report: str) -> None:
-        self.s = s
+    def __init__(self, session_plan: SessionPlan, proc: subprocess.Popen[bytes], report: str) -> None:
+        self.session_plan = session_plan
         self.proc = proc
         self.report = report
         self.start = time.monotonic()
@@ -72,15 +73,15 @@ class _Child:
 
 
 def run_parallel(
-    plan: dict[str, Any], posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
-) -> list[Result]:
+    plan: Plan, posargs: Sequence[str] | None, options: RunOptions, environ: Mapping[str, str]
+) -> list[SessionResult]:
     """Run ``plan``'s sessions, up to ``options.jobs`` at once; their results in plan order.
 
     :raises Interrupted: a signal arrived while no session was running to report it.
     """
     pending = list(plan["sessions"])
-    names = {s["name"] for s in pending}
-    results: dict[str, Result] = {}
+    names = {session_plan["name"] for session_plan in pending}
+    results: dict[str, SessionResult] = {}
     running: list[_Child] = []
     received: list[int] = []
     selector = selectors.DefaultSelector()
@@ -99,23 +100,27 @@ def run_parallel(
         while pending or running:
             if received:
                 pending.clear()
-            for s in list(pending):
-                if len(running) >= options.jobs or any(not c.s["parallel"] for c in running):
+            for session_plan in list(pending):
+                if len(running) >= options.jobs or any(not c.session_plan["parallel"] for c in running):
                     break
-                if any(r in names and r not in results for r in s["requires"]):
+                if any(r in names and r not in results for r in session_plan["requires"]):
                     continue  # wait for its requirements
-                reason = skip_reason(s, results, options)
+                reason = skip_reason(session_plan, results, options)
                 if reason is not None:
-                    pending.remove(s)
-                    results[s["name"]] = {**new_result(s), "status": "skipped", "reason": reason}
-                    output.warning(f"skipping {s['name']}: {reason}")
+                    pending.remove(session_plan)
+                    results[session_plan["name"]] = {
+                        **new_result(session_plan),
+                        "status": "skipped",
+                        "reason": reason,
+                    }
+                    output.warning(f"skipping {session_plan['name']}: {reason}")
                     continue
-                if not s["parallel"] and running:
+                if not session_plan["parallel"] and running:
                     break  # it runs alone: once the others have ended
-                pending.remove(s)
-                running.append(_start(plan, s, posargs, options, environ, tmp, use_pty, selector))
+                pending.remove(session_plan)
+                running.append(_start(plan, session_plan, posargs, options, environ, tmp, use_pty, selector))
                 if not status.tty:
-                    output.info(f"started {s['name']}")
+                    output.info(f"started {session_plan['name']}")
             _pump(selector, 0.1)
             for child in [c for c in running if c.proc.poll() is not None]:
                 running.remove(child)
@@ -130,7 +135,8 @@ def run_parallel(
                         _killpg(other.proc.pid, signal.SIGTERM)
             now = time.monotonic()
             status.draw(
-                "vrun > running: " + ", ".join(f"{c.s['name']} {now - c.start:.0f}s" for c in running)
+                "vrun > running: "
+                + ", ".join(f"{c.session_plan['name']} {now - c.start:.0f}s" for c in running)
                 if running
                 else ""
             )
@@ -145,15 +151,17 @@ def run_parallel(
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-    ordered = [results[s["name"]] for s in plan["sessions"] if s["name"] in results]
+    ordered = [
+        results[session_plan["name"]] for session_plan in plan["sessions"] if session_plan["name"] in results
+    ]
     if received and not any(r["reason"].startswith("interrupted by") for r in ordered):
         raise Interrupted(received[0])
     return ordered
 
 
 def _start(
-    plan: dict[str, Any],
-    s: dict[str, Any],
+    plan: Plan,
+    session_plan: SessionPlan,
     posargs: Sequence[str] | None,
     options: RunOptions,
     environ: Mapping[str, str],
@@ -161,10 +169,10 @@ def _start(
     use_pty: bool,
     selector: selectors.BaseSelector,
 ) -> _Child:
-    """Start a child vrun for session ``s`` alone (its requirements already handled here)."""
-    base = os.path.join(tmp, s["name"])
+    """Start a child vrun for ``session_plan``'s session alone (its requirements already handled here)."""
+    base = os.path.join(tmp, session_plan["name"])
     with open(base + ".plan", "wb") as fh:
-        marshal.dump({**plan, "sessions": [{**s, "requires": []}]}, fh)
+        marshal.dump({**plan, "sessions": [{**session_plan, "requires": []}]}, fh)
     argv = [sys.executable, "-m", "vrun", "--parallel-child", base + ".plan", "--report", base + ".json"]
     argv += output.child_flags()
     flags = {
@@ -174,7 +182,7 @@ def _start(
         "--install-only": options.install_only,
     }
     argv += [flag for flag, wanted in flags.items() if wanted]
-    if s["explicit"] and posargs is not None:
+    if session_plan["explicit"] and posargs is not None:
         argv += ["--", *posargs]
     if use_pty:
         master, slave = os.openpty()
@@ -195,7 +203,7 @@ def _start(
     finally:
         if slave >= 0:
             os.close(slave)
-    child = _Child(s, proc, base + ".json")
+    child = _Child(session_plan, proc, base + ".json")
     if use_pty:
         child.fd = master
         os.set_blocking(master, False)
@@ -233,7 +241,7 @@ def _read(child: _Child, selector: selectors.BaseSelector) -> None:
         child.chunks.append(data)
 
 
-def _finish(child: _Child, selector: selectors.BaseSelector) -> Result:
+def _finish(child: _Child, selector: selectors.BaseSelector) -> SessionResult:
     """The ended child's result, from its report (a failed result when it wrote none)."""
     if child.fd is not None:
         _read(child, selector)
@@ -244,14 +252,14 @@ def _finish(child: _Child, selector: selectors.BaseSelector) -> Result:
     code = child.proc.returncode
     try:
         with open(child.report, encoding="utf-8") as fh:
-            result: Result = json.load(fh)["sessions"][0]
+            result: SessionResult = json.load(fh)["sessions"][0]
     except (OSError, ValueError, KeyError, IndexError):
-        result = new_result(child.s)
+        result = new_result(child.session_plan)
         reason = f"vrun exited with status {code} and reported no result (its output is above)"
-        result.update(status="failed", reason=reason, exit_code=code or 1)
+        result.update({"status": "failed", "reason": reason, "exit_code": code or 1})
     result["duration"] = time.monotonic() - child.start
     if child.stopped and result["reason"].startswith("interrupted by"):
-        result.update(status="skipped", reason="fail-fast (interrupted)")
+        result.update({"status": "skipped", "reason": "fail-fast (interrupted)"})
     if result["status"] == "failed":
         failed = [c for c in result["commands"] if c["exit_code"] not in (None, 0)]
         if failed:
@@ -267,7 +275,7 @@ def tail(data: bytes, lines: int = TAIL_LINES) -> str:
 
 def _show(child: _Child, environ: Mapping[str, str]) -> None:
     """Print the ended session's captured output, whole, in a CI fold when under CI."""
-    name = child.s["name"]
+    name = child.session_plan["name"]
     start = fold_start(environ, name, f"vrun {name}")
     if start is not None:
         output.stdout_line(start)

@@ -11,10 +11,8 @@ from vrun.errors import EXIT_FAILURE
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any
 
-    SessionPlan = dict[str, Any]
-    Result = dict[str, Any]
+    from vrun._types import SessionPlan, SessionResult
 
 
 #: The exit status of a session that ran past its ``timeout`` (GNU ``timeout``'s convention).
@@ -57,7 +55,7 @@ class RunOptions:
         self.child = child
 
 
-def exit_status(results: Sequence[Result]) -> int:
+def exit_status(results: Sequence[SessionResult]) -> int:
     """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
 
     An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
@@ -73,17 +71,18 @@ def exit_status(results: Sequence[Result]) -> int:
     return 0
 
 
-def new_result(s: SessionPlan) -> Result:
-    """The result of session ``s`` before it runs: passed, no commands (a ``SessionRecord``)."""
+def new_result(session_plan: SessionPlan) -> SessionResult:
+    """The result of ``session_plan``'s session before it runs: passed, no commands."""
+    interpreter = session_plan["interpreter"]
     return {
-        "name": s["name"],
+        "name": session_plan["name"],
         "python": {
-            "spec": s["python"],
-            "version": (s["interpreter"] or {}).get("version"),
-            "executable": (s["interpreter"] or {}).get("executable"),
+            "spec": session_plan["python"],
+            "version": None if interpreter is None else interpreter["version"],
+            "executable": None if interpreter is None else interpreter["executable"],
         },
-        "env_dir": s["env_dir"],
-        "env_key": s["digest"],
+        "env_dir": session_plan["env_dir"],
+        "env_key": session_plan["digest"],
         "status": "passed",
         "reason": "",
         "exit_code": 0,
@@ -92,12 +91,14 @@ def new_result(s: SessionPlan) -> Result:
     }
 
 
-def skip_reason(s: SessionPlan, results: Mapping[str, Result], options: RunOptions) -> str | None:
-    """Why session ``s`` must not start, given the results so far: ``fail-fast`` (``-x`` after a
+def skip_reason(
+    session_plan: SessionPlan, results: Mapping[str, SessionResult], options: RunOptions
+) -> str | None:
+    """Why ``session_plan``'s session must not start, given the results so far: ``fail-fast`` (``-x`` after a
     failure) or a session it requires that did not pass; None when it may run."""
     if options.fail_fast and any(r["status"] == "failed" for r in results.values()):
         return "fail-fast"
-    blocked = [r for r in s["requires"] if results.get(r, {}).get("status") != "passed"]
+    blocked = [r for r in session_plan["requires"] if r not in results or results[r]["status"] != "passed"]
     if blocked:
         return f"requires {', '.join(blocked)}, which did not pass"
     return None
