@@ -422,7 +422,9 @@ def _store(path: Path, key: str, interp: Interpreter) -> None:
     data = _load(path)
     facts: dict[str, Any] = {exe: e for exe, e in data["facts"].items() if os.path.exists(exe)}
     facts[interp.executable] = {**ident, "interpreter": asdict(interp)}
-    specs: dict[str, Any] = {k: v for k, v in data["specs"].items() if v in facts and k != key}
+    specs: dict[str, Any] = {
+        k: v for k, v in data["specs"].items() if isinstance(v, str) and v in facts and k != key
+    }
     specs[key] = interp.executable
     data = {"schema": _SCHEMA, "facts": facts, "specs": dict(list(specs.items())[-_MAX_SPECS:])}
     try:
