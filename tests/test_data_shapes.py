@@ -8,6 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
+from vrun.commands.completion import session_names
 from vrun.plan.interpreters import CACHE_FILE, find_interpreter
 
 
@@ -17,3 +20,11 @@ def test_a_spec_cached_as_a_non_path_is_a_miss(tmp_path: Path) -> None:
     assert interp.version_info == tuple(sys.version_info[:3])
     specs = json.loads((tmp_path / CACHE_FILE).read_text())["specs"]
     assert list(specs.values()) == [interp.executable]
+
+
+@pytest.mark.parametrize("extends", ['["a"]', "{ name = 'a' }", "1"])
+def test_completion_lists_sessions_beside_an_extends_that_is_not_a_name(tmp_path: Path, extends: str) -> None:
+    (tmp_path / "vrun.toml").write_text(
+        f'[sessions.a]\npython = ["3.12"]\n[sessions.b]\nextends = {extends}\n', encoding="utf-8"
+    )
+    assert session_names(tmp_path) == ["a", "a-3.12", "b"]

@@ -264,7 +264,7 @@ def session_names(start: Path) -> list[str]:
             return []
 
         def python_of(base: object, seen: tuple[object, ...] = ()) -> object:  # followed through extends
-            table = sessions.get(base)
+            table = sessions.get(base) if isinstance(base, str) else None  # a key is a string
             if not isinstance(table, dict) or base in seen:
                 return None
             return table["python"] if "python" in table else python_of(table.get("extends"), (*seen, base))
