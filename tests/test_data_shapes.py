@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_project
 from vrun.commands.completion import session_names
+from vrun.migrate.translate import translate
 from vrun.plan.interpreters import CACHE_FILE, find_interpreter
 
 
@@ -28,3 +30,26 @@ def test_completion_lists_sessions_beside_an_extends_that_is_not_a_name(tmp_path
         f'[sessions.a]\npython = ["3.12"]\n[sessions.b]\nextends = {extends}\n', encoding="utf-8"
     )
     assert session_names(tmp_path) == ["a", "a-3.12", "b"]
+
+
+def test_init_guesses_beside_a_project_that_is_not_a_table(tmp_path: Path) -> None:
+    write_project(tmp_path, {"pyproject.toml": 'project = "p"\n', "tests/test_a.py": ""})
+    text, _ = translate(tmp_path)
+    assert "[sessions.test]" in text
+
+
+def test_init_drops_a_tox_reference_whose_path_is_not_strings(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "tox.toml": """
+                env_list = ["a"]
+                [env.a]
+                deps = ["attrs", { replace = "ref", of = [["env_run_base"], "deps"] }]
+                commands = [["pytest"]]
+            """
+        },
+    )
+    text, notes = translate(tmp_path)
+    assert 'deps = ["attrs"]' in text
+    assert any("reference" in note and "not found; dropped" in note for note in notes)

@@ -27,7 +27,8 @@ def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Ses
     files += sorted(f"requirements/{p.name}" for p in (root / "requirements").glob("*.txt") if p.is_file())
     groups = pyproject.get("dependency-groups")
     groups = groups if isinstance(groups, dict) else {}
-    extras = (pyproject.get("project") or {}).get("optional-dependencies") or {}
+    project = pyproject.get("project")
+    extras = project.get("optional-dependencies") if isinstance(project, dict) else None
     extras = extras if isinstance(extras, dict) else {}
     installable = project_default(root) is not None
 

@@ -110,7 +110,7 @@ class TomlTox(ToxReader):
         if isinstance(of, list):
             node: Any = self.data
             for part in of:
-                if not isinstance(node, dict) or part not in node:
+                if not isinstance(node, dict) or not isinstance(part, str) or part not in node:
                     return None
                 node = node[part]
             return node
