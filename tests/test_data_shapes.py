@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_project
+from vrun.commands import freeze
 from vrun.commands.completion import session_names
+from vrun.config.load import Config, Session
 from vrun.migrate.translate import translate
+from vrun.plan import envkey, lockfile
 from vrun.plan.interpreters import CACHE_FILE, find_interpreter
 
 
@@ -53,3 +56,56 @@ def test_init_drops_a_tox_reference_whose_path_is_not_strings(tmp_path: Path) ->
     text, notes = translate(tmp_path)
     assert 'deps = ["attrs"]' in text
     assert any("reference" in note and "not found; dropped" in note for note in notes)
+
+
+def _session(**fields: object) -> Session:
+    return Session(name="s", base_name="s", install_project="editable", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "names", "name"),
+    [
+        ('project = "p"\n', {"iniconfig"}, None),
+        (
+            '[project]\nname = "P_q"\ndependencies = "attrs"\noptional-dependencies = "x"\n',
+            {"iniconfig"},
+            "p-q",
+        ),
+        (
+            '[project]\nname = "p"\ndependencies = ["attrs"]\noptional-dependencies.t = "pytest"\n',
+            {"iniconfig", "attrs"},
+            "p",
+        ),
+    ],
+)
+def test_freeze_reads_project_arrays_only(
+    tmp_path: Path, pyproject: str, names: set[str], name: str | None
+) -> None:
+    write_project(tmp_path, {"pyproject.toml": pyproject})
+    config = Config(tmp_path / "vrun.toml", tmp_path, {}, {})
+    assert freeze._requested_names(config, _session(requirements=("iniconfig",), extras=("t",))) == names
+    assert freeze._project_name(config) == name
+
+
+@pytest.mark.parametrize("tool", ["tool = 1\n", 'tool = "uv"\n', "[tool]\nuv = 1\n"])
+def test_uv_settings_beside_a_tool_that_is_not_a_table(tmp_path: Path, tool: str) -> None:
+    write_project(tmp_path, {"pyproject.toml": tool})
+    settings = envkey.installer_settings("uv", {"HOME": str(tmp_path / "home")}, str(tmp_path))
+    assert ("tool.uv" in settings) == tool.startswith("[tool]")
+
+
+@pytest.mark.parametrize(
+    ("table", "found"),
+    [
+        ('dynamic = 1\ndependencies = ["attrs  >=1"]\n', {"dependencies": ["attrs >=1"]}),
+        ('dynamic = "dependencies"\ndependencies = ["attrs"]\n', {"dependencies": ["attrs"]}),
+        ('dependencies = "attrs"\noptional-dependencies.t = "pytest"\n', {"dependencies": []}),
+        ('dynamic = [["x"], "dependencies"]\n', {"metadata": {}}),
+    ],
+)
+def test_lock_inputs_read_project_arrays_only(tmp_path: Path, table: str, found: dict[str, object]) -> None:
+    write_project(tmp_path, {"pyproject.toml": f'[project]\nname = "p"\n{table}'})
+    if "metadata" not in found:
+        found = {**found, "optional-dependencies": {"t": []}}
+    session = _session(extras=("t",))
+    assert lockfile._project_dependencies(str(tmp_path), session, {"mode": "editable"}) == found

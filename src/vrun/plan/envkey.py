@@ -279,7 +279,8 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> d
         files = [os.path.join(root, "uv.toml"), os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
         if variables.get("UV_CONFIG_FILE"):
             files.append(str(variables["UV_CONFIG_FILE"]))
-        tool = ((tomlfile.pyproject(root) or {}).get("tool") or {}).get("uv")
+        tools = (tomlfile.pyproject(root) or {}).get("tool")
+        tool = tools.get("uv") if isinstance(tools, dict) else None
         if tool is not None:
             settings["tool.uv"] = _table_digest(tool)
     else:

@@ -77,21 +77,22 @@ def _project_dependencies(root: str, session: Session, project: Mapping[str, Any
     if not session.install_project:
         return {}
     table = (tomlfile.pyproject(root) or {}).get("project")
-    dynamic = table.get("dynamic", []) if isinstance(table, dict) else []
-    if not isinstance(table, dict) or {"dependencies", "optional-dependencies"} & set(dynamic):
+    dynamic = table.get("dynamic") if isinstance(table, dict) else None
+    dynamic = dynamic if isinstance(dynamic, list) else []
+    if not isinstance(table, dict) or "dependencies" in dynamic or "optional-dependencies" in dynamic:
         return {"metadata": {k: v for k, v in project.items() if k != "mode"}}
-    deps = table.get("dependencies")
     optional = table.get("optional-dependencies")
     optional = optional if isinstance(optional, dict) else {}
     return {
-        "dependencies": sorted(" ".join(d.split()) for d in deps if isinstance(d, str))
-        if isinstance(deps, list)
-        else [],
-        "optional-dependencies": {
-            extra: sorted(" ".join(d.split()) for d in optional.get(extra) or [] if isinstance(d, str))
-            for extra in session.extras
-        },
+        "dependencies": _requirements(table.get("dependencies")),
+        "optional-dependencies": {extra: _requirements(optional.get(extra)) for extra in session.extras},
     }
+
+
+def _requirements(value: object) -> list[str]:
+    """The requirement strings of a ``[project]`` array, sorted, each one's whitespace collapsed;
+    ``[]`` for a value that is not an array (an invalid ``pyproject.toml``)."""
+    return sorted(" ".join(d.split()) for d in value if isinstance(d, str)) if isinstance(value, list) else []
 
 
 def resolution_inputs(
