@@ -21,3 +21,33 @@ class InterpreterFacts(TypedDict):
     version_info: list[int]
     architecture: int
     machine: str
+
+
+# ---- TOML and JSON data -------------------------------------------------------------------------
+# What vrun reads from TOML (vrun.toml, pyproject.toml, tox.toml, a lock) and JSON (its interpreter
+# cache) files, and writes back. The section keeps its own imports, apart from the plan's types.
+
+import datetime  # noqa: E402
+from typing import Union  # noqa: E402
+
+#: A value parsed from TOML (:mod:`tomllib`): the TOML 1.0 types string, integer, float, boolean,
+#: offset or local date-time, local date, local time, array and table. Its shape is unknown until
+#: checked (``isinstance``), which :mod:`vrun.config.keys` does for every key of vrun's config.
+TomlValue = Union[
+    str,
+    int,
+    float,
+    bool,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    list["TomlValue"],
+    dict[str, "TomlValue"],
+]
+#: A TOML table, a whole parsed document included: key -> value, in file order.
+TomlTable = dict[str, TomlValue]
+#: A value parsed from JSON (:mod:`json`): null, boolean, number, string, array or object.
+JsonValue = Union[None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]]
+#: A JSON object: name -> value.
+JsonObject = dict[str, JsonValue]
+

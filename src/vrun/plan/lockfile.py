@@ -154,7 +154,8 @@ def lock_state(
     if version.partition(".")[0] != LOCK_VERSION_MAJOR:
         problem = f"{name} has lock-version {version or 'none'!r}; vrun reads {LOCK_VERSION_MAJOR}.x"
         return {**state, "status": "invalid", "problem": problem}
-    tool = (data.get("tool") or {}).get("vrun") if isinstance(data.get("tool"), dict) else None
+    tools = data.get("tool")
+    tool = tools.get("vrun") if isinstance(tools, dict) else None
     if not isinstance(tool, dict):
         problem = f"{name} has no [tool.vrun] table (it was not written by `vrun lock`)"
         return {**state, "status": "foreign", "problem": problem}
