@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from vrun.migrate.model import Notes, Session, install_value, project_default
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable
 
-def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Session], list[str] | None]:
+
+def guess(root: Path, pyproject: TomlTable, notes: Notes) -> tuple[list[Session], list[str] | None]:
     """Guess sessions from the project's files when there is no tox or nox config.
 
     A ``test`` session running pytest when there is a ``tests/`` or ``test/`` directory, a
@@ -42,7 +45,7 @@ def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Ses
     pytest_config = (root / "pytest.ini").is_file() or (root / "conftest.py").is_file()
     if (root / "tests").is_dir() or (root / "test").is_dir() or pytest_config or mentions("pytest"):
         test = Session(name="test", commands=["pytest {posargs}"])
-        group = next((g for g in ("test", "tests", "testing", "dev") if g in groups), None)
+        group: str | None = next((g for g in ("test", "tests", "testing", "dev") if g in groups), None)
         extra = next((e for e in ("test", "tests", "testing") if e in extras), None)
         test_files = [f for f in files if re.search(r"test|dev", f)]
         if group:
