@@ -51,3 +51,29 @@ JsonValue = Union[None, bool, int, float, str, list["JsonValue"], dict[str, "Jso
 #: A JSON object: name -> value.
 JsonObject = dict[str, JsonValue]
 
+
+class FileIdentity(TypedDict):
+    """What identifies an executable's file in the interpreter cache (:mod:`vrun.plan.interpreters`):
+    ``st_mtime_ns`` and ``st_size`` (links followed) and its real path; an upgrade in place changes
+    them."""
+
+    mtime_ns: int
+    size: int
+    realpath: str
+
+
+class CachedInterpreter(FileIdentity):
+    """One ``facts`` entry of ``interpreters.json``: the executable's :class:`FileIdentity` when it
+    was probed, and what was learnt about it."""
+
+    interpreter: InterpreterFacts
+
+
+class InterpreterCache(TypedDict):
+    """``interpreters.json`` (:mod:`vrun.plan.interpreters`), its entries checked when read: the
+    schema number, ``facts`` (executable path -> :class:`CachedInterpreter`) and ``specs`` (digest of
+    a spec and what steers its discovery -> executable path, oldest first)."""
+
+    schema: int
+    facts: dict[str, CachedInterpreter]
+    specs: dict[str, str]
