@@ -147,7 +147,7 @@ def _create_and_install(
             )
     from vrun.env.bytecode import prime
 
-    prime(s, environ)
+    prime(s["env_dir"], s["interpreter"], environ)
     write_marker(s, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
 

@@ -189,7 +189,7 @@ def _run_one(
         if built:
             from vrun.env.bytecode import remember
 
-            remember(s, environ)
+            remember(s["env_dir"], s["interpreter"], environ)
     finally:
         lock.release()
 
