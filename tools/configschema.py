@@ -22,13 +22,16 @@ import json
 import os
 import re
 import sys
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from vrun import SUBCOMMANDS
 from vrun.config import fields
 from vrun.config.keys import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
 from vrun.config.load import SESSION_NAME
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
+
+if TYPE_CHECKING:
+    from vrun._types import JsonObject
 
 #: Where the documentation site lives (pyproject's ``Documentation`` URL and mkdocs' ``site_url``).
 DOCS_URL = "https://vrun-dev.github.io/vrun/"
@@ -53,7 +56,7 @@ class Key(NamedTuple):
     """
 
     description: str
-    shape: dict[str, Any]
+    shape: JsonObject
     anchor: str
 
 
@@ -68,18 +71,18 @@ def _full(pattern: re.Pattern[str]) -> str:
     return f"^(?:{pattern.pattern})$"
 
 
-_TEXT = {"type": "string", "pattern": r"\S"}  # vrun's "a non-empty string"
-_TEXTS = {"type": "array", "items": _TEXT}
-_BACKEND = {"type": "string", "enum": list(BACKEND_CHOICES)}
-_SESSION_REF = {
+_TEXT: JsonObject = {"type": "string", "pattern": r"\S"}  # vrun's "a non-empty string"
+_TEXTS: JsonObject = {"type": "array", "items": _TEXT}
+_BACKEND: JsonObject = {"type": "string", "enum": list(BACKEND_CHOICES)}
+_SESSION_REF: JsonObject = {
     "type": "string",
     "pattern": _full(SESSION_NAME),
     "maxLength": NAME_MAX - NAME_OVERHEAD,
 }
-_SESSION_REFS = {"type": "array", "items": _SESSION_REF}
+_SESSION_REFS: JsonObject = {"type": "array", "items": _SESSION_REF}
 #: A table of environment variables (``env``, ``build_env``): names without ``=`` or NUL, not
 #: one vrun sets itself, string values.
-_VARIABLES = {
+_VARIABLES: JsonObject = {
     "type": "object",
     "propertyNames": {"pattern": "^[^=\\u0000]+$", "not": {"enum": list(fields.RESERVED_ENV)}},
     "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
@@ -262,7 +265,7 @@ SESSION_PROPERTIES: dict[str, Key] = {
 }
 
 
-def _properties(where: str, names: tuple[str, ...], described: dict[str, Key]) -> dict[str, Any]:
+def _properties(where: str, names: tuple[str, ...], described: dict[str, Key]) -> JsonObject:
     """The ``properties`` of one table: each key of ``names`` with its description and docs link.
 
     :raises UndescribedKeyError: when ``names`` and ``described`` differ.
@@ -280,7 +283,7 @@ def _properties(where: str, names: tuple[str, ...], described: dict[str, Key]) -
             f"vrun.configschema.{_table_name(where)} describes {', '.join(stale)}, which vrun no "
             f"longer has as {where} key(s): remove them, then run `{REGENERATE}`"
         )
-    properties = {}
+    properties: JsonObject = {}
     for name in names:
         key = described[name]
         url = f"{DOCS_URL}config/#{key.anchor}"
@@ -296,7 +299,7 @@ def _table_name(where: str) -> str:
     return "TOP_PROPERTIES" if where == "top-level" else "SESSION_PROPERTIES"
 
 
-def build_schema() -> dict[str, Any]:
+def build_schema() -> JsonObject:
     """The JSON Schema (draft-07) of ``vrun.toml``, which is also that of ``[tool.vrun]``.
 
     :return: a JSON-serializable dict; unknown keys are rejected at every level, as vrun does.
@@ -334,7 +337,7 @@ def build_schema() -> dict[str, Any]:
     }
 
 
-def build_pyproject_schema() -> dict[str, Any]:
+def build_pyproject_schema() -> JsonObject:
     """The JSON Schema (draft-07) of a ``pyproject.toml`` whose ``[tool.vrun]`` is checked.
 
     For editors that give a file one schema (taplo associates a schema with a whole file): it
@@ -346,6 +349,7 @@ def build_pyproject_schema() -> dict[str, Any]:
     """
     vrun = build_schema()
     definitions = vrun.pop("definitions")
+    assert isinstance(definitions, dict)  # build_schema's table of the session schemas
     for name in ("$schema", "$id"):
         vrun.pop(name)
     return {
@@ -365,7 +369,7 @@ def build_pyproject_schema() -> dict[str, Any]:
     }
 
 
-def render(schema: dict[str, Any]) -> str:
+def render(schema: JsonObject) -> str:
     """``schema`` as the committed file holds it: JSON, 2-space indent, a final newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 

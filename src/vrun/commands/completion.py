@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from vrun import SUBCOMMANDS
 from vrun.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable, TomlValue
 
 #: What the scripts run to get session names, one per line (the lead wires it into the CLI).
 LIST_SESSIONS_COMMAND = "vrun completion --list-sessions"
@@ -223,15 +226,15 @@ def script(shell: str) -> str:
     return text
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def _load(path: Path) -> TomlTable:
     from vrun._compat import tomllib
 
     with open(path, "rb") as file:
-        data: dict[str, Any] = tomllib.load(file)
+        data: TomlTable = tomllib.load(file)
     return data
 
 
-def _find(start: Path) -> dict[str, Any] | None:
+def _find(start: Path) -> TomlTable | None:
     """The nearest config table: ``vrun.toml``, else ``[tool.vrun]`` of ``pyproject.toml`` (config.md)."""
     start = start.absolute()
     for directory in (start, *start.parents):
@@ -239,9 +242,9 @@ def _find(start: Path) -> dict[str, Any] | None:
             return _load(directory / "vrun.toml")
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
-            tool = (_load(pyproject) or {}).get("tool")
-            if isinstance(tool, dict) and isinstance(tool.get("vrun"), dict):
-                table: dict[str, Any] = tool["vrun"]
+            tool = _load(pyproject).get("tool")
+            table = tool.get("vrun") if isinstance(tool, dict) else None
+            if isinstance(table, dict):
                 return table
     return None
 
@@ -263,9 +266,12 @@ def session_names(start: Path) -> list[str]:
         if not isinstance(sessions, dict):
             return []
 
-        def python_of(base: object, seen: tuple[object, ...] = ()) -> object:  # followed through extends
+        def python_of(base: TomlValue | None, seen: tuple[str, ...] = ()) -> TomlValue | None:
+            """``base``'s ``python``, followed through ``extends``; ``None`` without one."""
+            if not isinstance(base, str) or base in seen:  # a key is a string
+                return None
             table = sessions.get(base)
-            if not isinstance(table, dict) or base in seen:
+            if not isinstance(table, dict):
                 return None
             return table["python"] if "python" in table else python_of(table.get("extends"), (*seen, base))
 

@@ -46,16 +46,19 @@ def _requested_names(config: Config, session: Session) -> set[str]:
         *reqfiles.requirement_lines(session.requirement_files, str(config.root)),
     ]
     if session.install_project:
-        project = (tomlfile.pyproject(str(config.root)) or {}).get("project", {})
-        lines += [str(dep) for dep in project.get("dependencies", [])]
-        optional = project.get("optional-dependencies", {})
-        lines += [str(dep) for extra in session.extras for dep in optional.get(extra, [])]
+        project = (tomlfile.pyproject(str(config.root)) or {}).get("project")
+        project = project if isinstance(project, dict) else {}
+        optional = project.get("optional-dependencies")
+        optional = optional if isinstance(optional, dict) else {}
+        for listed in (project.get("dependencies"), *(optional.get(extra) for extra in session.extras)):
+            lines += [str(dep) for dep in listed] if isinstance(listed, list) else []
     return set(reqfiles.iter_names(lines, with_markers=True))
 
 
 def _project_name(config: Config) -> str | None:
     """The project's ``[project].name`` from pyproject.toml, PEP 503 normalized, or ``None``."""
-    name = (tomlfile.pyproject(str(config.root)) or {}).get("project", {}).get("name")
+    project = (tomlfile.pyproject(str(config.root)) or {}).get("project")
+    name = project.get("name") if isinstance(project, dict) else None
     return canonicalize_name(name) if isinstance(name, str) else None
 
 

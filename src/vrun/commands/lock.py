@@ -156,7 +156,7 @@ def compile_lock(
         f"# upgrade a package with `vrun lock {name} --upgrade-package NAME` (vrun's docs/lock.md).\n"
     )
     write_atomic(path, header + body.rstrip("\n") + "\n\n" + tool_table)
-    return len(packages)
+    return len(packages) if isinstance(packages, list) else 0
 
 
 def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:

@@ -13,7 +13,6 @@ TOML here; :mod:`vrun.config.load` validates them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from vrun.config.keys import (
     NOT_INHERITED,
@@ -26,6 +25,10 @@ from vrun.config.keys import (
     table,
 )
 from vrun.config.tomlfile import key_part
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable
 
 #: Tables that merge key by key instead of being replaced.
 MERGED = ("env", "build_env")
@@ -40,7 +43,7 @@ class Table:
         table (``env``), the last table that set any of it.
     """
 
-    values: dict[str, Any] = field(default_factory=dict)
+    values: TomlTable = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
 
     def key(self, name: str) -> str:
@@ -48,7 +51,7 @@ class Table:
         return f"{self.origin[name]}.{name}"
 
 
-def merged(base: Table, own: dict[str, Any], where: str, *, skip: tuple[str, ...] = ()) -> Table:
+def merged(base: Table, own: TomlTable, where: str, *, skip: tuple[str, ...] = ()) -> Table:
     """``base`` with ``own`` (the table at dotted key ``where``) laid over it by the merge rule;
     keys in ``skip`` are taken from ``own`` only."""
     out = Table(
@@ -65,7 +68,7 @@ def merged(base: Table, own: dict[str, Any], where: str, *, skip: tuple[str, ...
     return out
 
 
-def resolve(ctx: Context, tables: dict[str, dict[str, Any]]) -> dict[str, Table]:
+def resolve(ctx: Context, tables: dict[str, TomlTable]) -> dict[str, Table]:
     """Each ``[sessions.NAME]`` table with the tables it ``extends`` merged in, chains followed.
 
     :param tables: base name -> its raw table, in file order.

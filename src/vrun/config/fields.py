@@ -33,6 +33,10 @@ from vrun.config.keys import (
 from vrun.config.tomlfile import key_part
 from vrun.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlValue
+
 #: A variable name, or an fnmatch glob of names (``GITHUB_*``), for ``pass_env``.
 VARIABLE_GLOB = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_*?\[\]!-]*")
 #: Tokens that mean the user expected a shell; without one they would reach the program as arguments.
@@ -44,17 +48,19 @@ RESERVED_ENV = {
 }
 
 
-def pythons(ctx: Context, key: str, value: object) -> tuple[str, ...] | None:
-    """A session's ``python``: a spec, or a non-empty list of specs (a matrix, returned as a tuple)."""
+def pythons(ctx: Context, key: str, value: TomlValue) -> str | tuple[str, ...]:
+    """A session's ``python``: a spec (returned as is), or a non-empty list of specs (a matrix,
+    returned as a tuple)."""
     if not isinstance(value, list):
-        string(ctx, key, value, like="3.10")
-        return None
+        return string(ctx, key, value, like="3.10")
     if not value:
         raise ctx.error(key, "expected a version or a non-empty array of versions, got an empty array")
     return tuple(string(ctx, f"{key}[{i}]", item, like="3.10") for i, item in enumerate(value))
 
 
-def deps(ctx: Context, key: str, value: object) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def deps(
+    ctx: Context, key: str, value: TomlValue
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Split ``deps`` into requirements, ``-r`` files and ``-c`` files (pip's syntax,
     :mod:`vrun.config.reqfiles`).
 
@@ -135,8 +141,8 @@ def groups(ctx: Context, key: str, groups: tuple[str, ...]) -> tuple[str, ...]:
     resolved: dict[str, None] = {}
     for i, group in enumerate(groups):
         group_key = f"{key}[{i}]"
-        try:
-            requirements = resolve(table, group)
+        try:  # resolve checks the groups' shape itself (the TypeError and ValueError below)
+            requirements = resolve(table, group)  # type: ignore[arg-type]
         except LookupError as exc:
             hint = suggest(group, list(table)) or f"groups there: {', '.join(table) or 'none'}"
             raise ctx.error(group_key, f"no dependency group {group!r} in {pyproject}", hint) from exc
@@ -173,7 +179,7 @@ def install_project(ctx: Context, key: str, value: object) -> str | None:
     return mode
 
 
-def commands(ctx: Context, key: str, value: object, shell: bool) -> tuple[Command, ...]:
+def commands(ctx: Context, key: str, value: TomlValue, shell: bool) -> tuple[Command, ...]:
     """Parse ``commands``: a string is split with :func:`shlex.split` (kept whole when ``shell``);
     an array is the argv, verbatim."""
     commands = []
@@ -254,7 +260,7 @@ def _shell_operators(command: str) -> list[str]:
         return []
 
 
-def _variables(ctx: Context, key: str, value: object, names: Sequence[str]) -> tuple[tuple[str, str], ...]:
+def _variables(ctx: Context, key: str, value: TomlValue, names: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """A table of variable names to string values whose placeholders are among ``names``."""
     pairs = []
     for name, item in table(ctx, key, value).items():
@@ -272,13 +278,13 @@ def _variables(ctx: Context, key: str, value: object, names: Sequence[str]) -> t
     return tuple(pairs)
 
 
-def set_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...]:
+def set_env(ctx: Context, key: str, value: TomlValue) -> tuple[tuple[str, str], ...]:
     """``env`` (set_env): variables for the commands; placeholders other than ``{posargs}`` are
     expanded when the session runs (:mod:`vrun.placeholders`)."""
     return _variables(ctx, key, value, placeholders.ENV_VALUE_NAMES)
 
 
-def build_env(ctx: Context, key: str, value: object) -> tuple[tuple[str, str], ...]:
+def build_env(ctx: Context, key: str, value: TomlValue) -> tuple[tuple[str, str], ...]:
     """``build_env``: variables for the builds of the session's install, ``{project_root}``
     expanded here (the only placeholder they take: they are part of the env key, known before
     the env exists)."""
@@ -300,7 +306,7 @@ def cwd(ctx: Context, key: str, value: object) -> str:
     return path
 
 
-def pass_env(ctx: Context, key: str, value: object) -> tuple[str, ...]:
+def pass_env(ctx: Context, key: str, value: TomlValue) -> tuple[str, ...]:
     """``pass_env``: variable names or fnmatch globs of names (``GITHUB_*``)."""
     names = str_list(ctx, key, value)
     for i, name in enumerate(names):
@@ -310,14 +316,14 @@ def pass_env(ctx: Context, key: str, value: object) -> tuple[str, ...]:
     return names
 
 
-def timeout(ctx: Context, key: str, value: object) -> float:
+def timeout(ctx: Context, key: str, value: TomlValue) -> float:
     """``timeout``: seconds the session's commands may take in all, a positive number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ctx.error(key, f"expected a positive number of seconds, got {got(value)}")
     return float(value)
 
 
-def external(ctx: Context, key: str, value: object) -> tuple[str, ...]:
+def external(ctx: Context, key: str, value: TomlValue) -> tuple[str, ...]:
     """``external``: programs the session may run from outside its env (names or absolute paths)."""
     names = str_list(ctx, key, value)
     for i, name in enumerate(names):
@@ -326,7 +332,7 @@ def external(ctx: Context, key: str, value: object) -> tuple[str, ...]:
     return names
 
 
-def backend(ctx: Context, key: str, value: object) -> str:
+def backend(ctx: Context, key: str, value: TomlValue) -> str:
     """``backend``: ``"auto"`` (the default: uv where it can build the env), ``"uv"`` or ``"virtualenv"``."""
     name = string(ctx, key, value)
     if name not in BACKEND_CHOICES:

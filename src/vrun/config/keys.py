@@ -14,12 +14,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from vrun import inputs
 from vrun.config import tomlfile
 from vrun.config.tomlfile import key_part
 from vrun.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable, TomlValue
 
 #: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
 BACKEND_CHOICES = ("auto", "uv", "virtualenv")
@@ -97,7 +100,7 @@ class Command:
     source: str = ""
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> TomlTable:
     """Parse a TOML file (through :func:`vrun.config.tomlfile.load`); every failure is a :class:`ConfigError`
     naming the file, with line and column for a syntax error."""
     try:
@@ -123,7 +126,7 @@ class Context:
         """A :class:`ConfigError` for ``key`` (prefixed ``tool.vrun.`` in a pyproject.toml)."""
         return ConfigError(self.path, self.prefix + key, problem, hint)
 
-    def pyproject(self) -> dict[str, Any] | None:
+    def pyproject(self) -> TomlTable | None:
         """The parsed ``pyproject.toml`` beside the config, or ``None`` when there is none."""
         path = self.root / PYPROJECT_NAME
         return read_toml(path) if inputs.is_file(str(path)) else None
@@ -195,25 +198,25 @@ def boolean(ctx: Context, key: str, value: object) -> bool:
     return value
 
 
-def array(ctx: Context, key: str, value: object, of: str) -> list[Any]:
+def array(ctx: Context, key: str, value: TomlValue, of: str) -> list[TomlValue]:
     if isinstance(value, list):
         return value
     hint = f'write {_leaf(key)} = ["{value}"]' if isinstance(value, str) else None
     raise ctx.error(key, f"expected an array of {of}, got {got(value)}", hint)
 
 
-def str_list(ctx: Context, key: str, value: object) -> tuple[str, ...]:
+def str_list(ctx: Context, key: str, value: TomlValue) -> tuple[str, ...]:
     items = array(ctx, key, value, "strings")
     return tuple(string(ctx, f"{key}[{i}]", item) for i, item in enumerate(items))
 
 
-def table(ctx: Context, key: str, value: object) -> dict[str, Any]:
+def table(ctx: Context, key: str, value: TomlValue) -> TomlTable:
     if not isinstance(value, dict):
         raise ctx.error(key, f"expected a table, got {got(value)}")
     return value
 
 
-def check_keys(ctx: Context, prefix: str, table: dict[str, Any], known: Sequence[str]) -> None:
+def check_keys(ctx: Context, prefix: str, table: TomlTable, known: Sequence[str]) -> None:
     """Reject any key not in ``known``, suggesting the closest known one."""
     for name, value in table.items():
         if name in known:

@@ -17,7 +17,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from vrun import SUBCOMMANDS, inputs
 from vrun.config import extends, fields
@@ -43,6 +42,16 @@ from vrun.config.keys import (
 from vrun.config.tomlfile import key_part
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 from vrun.errors import ConfigError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    from vrun._types import TomlTable, TomlValue
+
+    _T = TypeVar("_T")
+    _D = TypeVar("_D")
 
 #: Names of vrun's built-in subcommands (:data:`vrun.SUBCOMMANDS`): a session may not take one.
 BUILTIN_COMMANDS = SUBCOMMANDS
@@ -152,7 +161,7 @@ def find_config(start: Path) -> Path:
         if inputs.is_file(str(candidate)):
             return candidate
         pyproject = directory / PYPROJECT_NAME
-        if inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)):
+        if inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)) is not None:
             return pyproject
     raise UsageError(
         f"no {CONFIG_NAME} or [tool.vrun] in {PYPROJECT_NAME} found in {start} or any parent",
@@ -182,7 +191,11 @@ def load_project_config(start: Path) -> tuple[Config, list[str]]:
     path = find_config(start)
     notices = []
     pyproject = path.parent / PYPROJECT_NAME
-    if path.name == CONFIG_NAME and inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)):
+    if (
+        path.name == CONFIG_NAME
+        and inputs.is_file(str(pyproject))
+        and _tool_vrun(read_toml(pyproject)) is not None
+    ):
         notices.append(
             f"both {CONFIG_NAME} and [tool.vrun] in {PYPROJECT_NAME} define vrun config "
             f"(in {path.parent}); using {CONFIG_NAME}"
@@ -190,9 +203,11 @@ def load_project_config(start: Path) -> tuple[Config, list[str]]:
     return _load(path), notices
 
 
-def _tool_vrun(data: dict[str, Any]) -> bool:
+def _tool_vrun(data: TomlTable) -> TomlValue | None:
+    """``tool.vrun`` of a parsed ``pyproject.toml`` (a table when the file is vrun's config), or
+    ``None`` when there is none."""
     tool = data.get("tool")
-    return isinstance(tool, dict) and "vrun" in tool
+    return tool.get("vrun") if isinstance(tool, dict) else None
 
 
 def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> None:
@@ -220,9 +235,9 @@ def _session(
     """Validate one session (its table with what it extends merged in); a python list yields one
     session per version, each with its ``overrides`` applied."""
     values = session.values
-    matrix = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else None
-    if "python" in values and matrix is None:
-        python = values["python"]
+    spec = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else python
+    matrix = spec if isinstance(spec, tuple) else None
+    python = spec if isinstance(spec, str) else python
     template = _fields(ctx, base, session, python, backend, locked)
     if matrix is None:
         extends.entry_tables(ctx, session, (), f"sessions.{key_part(base)}")  # rejects stray overrides
@@ -248,12 +263,12 @@ def _fields(
     def key(name: str) -> str:
         return session.key(name) if name in values else f"{own}.{name}"
 
-    def get(name: str, check: Any, *args: Any, default: Any = ()) -> Any:
+    def get(name: str, check: Callable[..., _T], *args: object, default: _D) -> _T | _D:
         return check(ctx, key(name), values[name], *args) if name in values else default
 
     requirements, requirement_files, constraint_files = get("deps", fields.deps, default=((), (), ()))
-    groups = get("groups", str_list)
-    extras = get("extras", str_list)
+    groups = get("groups", str_list, default=())
+    extras = get("extras", str_list, default=())
     for i, extra in enumerate(extras):
         if not EXTRA_NAME.fullmatch(extra):
             raise ctx.error(f"{key('extras')}[{i}]", f"invalid extra name {extra!r}")
@@ -275,18 +290,18 @@ def _fields(
         group_requirements=fields.groups(ctx, key("groups"), groups) if groups else (),
         extras=extras,
         install_project=install,
-        commands=get("commands", fields.commands, get("shell", boolean, default=False)),
-        env=get("env", fields.set_env),
-        pass_env=get("pass_env", fields.pass_env),
+        commands=get("commands", fields.commands, get("shell", boolean, default=False), default=()),
+        env=get("env", fields.set_env, default=()),
+        pass_env=get("pass_env", fields.pass_env, default=()),
         system_site_packages=get("system_site_packages", boolean, default=False),
-        tags=get("tags", str_list),
-        requires=get("requires", str_list),
+        tags=get("tags", str_list, default=()),
+        requires=get("requires", str_list, default=()),
         cwd=fields.cwd(ctx, key("cwd"), values.get("cwd", UNSET)),
         timeout=get("timeout", fields.timeout, default=None),
-        external=get("external", fields.external),
+        external=get("external", fields.external, default=()),
         backend=get("backend", fields.backend, default=backend),
         parallel=get("parallel", boolean, default=True),
-        build_env=get("build_env", fields.build_env),
+        build_env=get("build_env", fields.build_env, default=()),
         locked=get("locked", boolean, default=locked),
     )
 
@@ -295,12 +310,13 @@ def _load(path: Path) -> Config:
     data = read_toml(path)
     prefix = ""
     if path.name == PYPROJECT_NAME:
-        if not _tool_vrun(data):
+        vrun = _tool_vrun(data)
+        if vrun is None:
             raise ConfigError(path, None, "no [tool.vrun] table", f"add one, or use {CONFIG_NAME}")
         prefix = "tool.vrun."
-        data = data["tool"]["vrun"]
-        if not isinstance(data, dict):
-            raise ConfigError(path, "tool.vrun", f"expected a table, got {got(data)}")
+        if not isinstance(vrun, dict):
+            raise ConfigError(path, "tool.vrun", f"expected a table, got {got(vrun)}")
+        data = vrun
     ctx = Context(path=path, root=path.parent, prefix=prefix)
     check_keys(ctx, "", data, TOP_KEYS)
     python = None
@@ -328,7 +344,7 @@ def _load(path: Path) -> Config:
         owners[name] = prefix + key
 
     raw_sessions = table(ctx, "sessions", data["sessions"]) if "sessions" in data else {}
-    tables = {}
+    tables: dict[str, TomlTable] = {}
     for base, raw in raw_sessions.items():
         key = f"sessions.{key_part(base)}"
         _check_name(ctx, key, base)

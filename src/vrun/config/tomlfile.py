@@ -9,18 +9,21 @@ once. Errors are restated with line and column (:func:`error_position`).
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from vrun import inputs
 from vrun._compat import tomllib
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable
+
 #: path -> (the signature the parsed data was read with, the data)
-_CACHE: dict[str, tuple[inputs.Signature, dict[str, Any]]] = {}
+_CACHE: dict[str, tuple[inputs.Signature, TomlTable]] = {}
 
 TOMLDecodeError = tomllib.TOMLDecodeError
 
 
-def load(path: str) -> dict[str, Any]:
+def load(path: str) -> TomlTable:
     """The parsed TOML document at ``path``.
 
     :raises OSError: when it cannot be read.
@@ -38,7 +41,7 @@ def load(path: str) -> dict[str, Any]:
     return data
 
 
-def loads(text: str) -> dict[str, Any]:
+def loads(text: str) -> TomlTable:
     """Parse TOML ``text`` that is not a project file (a tool's output): nothing is recorded.
 
     :raises TOMLDecodeError: when it is not valid TOML.
@@ -46,7 +49,7 @@ def loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def pyproject(root: str) -> dict[str, Any] | None:
+def pyproject(root: str) -> TomlTable | None:
     """``root/pyproject.toml`` parsed, or ``None`` when it is absent, unreadable or invalid.
 
     For readers that only look into it (the env key, freeze); the config loader reports its
@@ -129,7 +132,7 @@ def _string(value: str) -> str:
     return basic_string(value)
 
 
-def dumps_value(value: Any, indent: str = "") -> str:
+def dumps_value(value: object, indent: str = "") -> str:
     """``value`` (a bool, an int, a string, a list or a dict of these) as a TOML value: tables inline,
     an array on one line when it fits in 90 characters, else one item per line below ``indent``.
 

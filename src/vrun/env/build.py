@@ -149,7 +149,7 @@ def _create_and_install(
             )
     from vrun.env.bytecode import prime
 
-    prime(session_plan, environ)
+    prime(session_plan["env_dir"], session_plan["interpreter"], environ)
     write_marker(session_plan, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
 

@@ -38,7 +38,8 @@ from vrun.env.layout import site_packages_dirs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
-    from typing import Any
+
+    from vrun._types import InterpreterFacts
 
 #: Name of the bytecode memo's folder in vrun's cache directory.
 FOLDER = "bytecode"
@@ -194,23 +195,24 @@ def seed(env_dir: str, tag: str | None, cache_dir: str) -> int:
     return linked
 
 
-def _where(s: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str | None, str] | None:
-    """The cache tag of session plan ``s``'s interpreter and vrun's cache dir; None when turned off."""
+def _where(interpreter: InterpreterFacts, environ: Mapping[str, str]) -> tuple[str | None, str] | None:
+    """The cache tag of ``interpreter`` and vrun's cache dir; None when the memo is turned off."""
     if not enabled(environ):
         return None
     from vrun.inputs import cache_dir
 
-    interp = s["interpreter"]
-    return cache_tag(interp["implementation"], interp["version_info"]), cache_dir(environ)
+    return cache_tag(interpreter["implementation"], interpreter["version_info"]), cache_dir(environ)
 
 
-def prime(s: Mapping[str, Any], environ: Mapping[str, str]) -> int:
-    """:func:`seed` the env of session plan ``s`` that vrun just built; return how many were linked."""
-    where = _where(s, environ)
-    return 0 if where is None else seed(s["env_dir"], *where)
+def prime(env_dir: str, interpreter: InterpreterFacts, environ: Mapping[str, str]) -> int:
+    """:func:`seed` the env at ``env_dir`` that vrun just built with ``interpreter`` (a session
+    plan's ``env_dir`` and ``interpreter``); return how many ``.pyc`` files were linked."""
+    where = _where(interpreter, environ)
+    return 0 if where is None else seed(env_dir, *where)
 
 
-def remember(s: Mapping[str, Any], environ: Mapping[str, str]) -> int:
-    """:func:`harvest` the env of session plan ``s`` after the first run in it; return how many."""
-    where = _where(s, environ)
-    return 0 if where is None else harvest(s["env_dir"], *where)
+def remember(env_dir: str, interpreter: InterpreterFacts, environ: Mapping[str, str]) -> int:
+    """:func:`harvest` the env at ``env_dir`` (built with ``interpreter``) after the first run in
+    it; return how many ``.pyc`` files were remembered."""
+    where = _where(interpreter, environ)
+    return 0 if where is None else harvest(env_dir, *where)

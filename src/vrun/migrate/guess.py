@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from vrun.migrate.model import Notes, Session, install_value, project_default
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable
 
-def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Session], list[str] | None]:
+
+def guess(root: Path, pyproject: TomlTable, notes: Notes) -> tuple[list[Session], list[str] | None]:
     """Guess sessions from the project's files when there is no tox or nox config.
 
     A ``test`` session running pytest when there is a ``tests/`` or ``test/`` directory, a
@@ -27,7 +30,8 @@ def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Ses
     files += sorted(f"requirements/{p.name}" for p in (root / "requirements").glob("*.txt") if p.is_file())
     groups = pyproject.get("dependency-groups")
     groups = groups if isinstance(groups, dict) else {}
-    extras = (pyproject.get("project") or {}).get("optional-dependencies") or {}
+    project = pyproject.get("project")
+    extras = project.get("optional-dependencies") if isinstance(project, dict) else None
     extras = extras if isinstance(extras, dict) else {}
     installable = project_default(root) is not None
 
@@ -41,7 +45,7 @@ def guess(root: Path, pyproject: dict[str, Any], notes: Notes) -> tuple[list[Ses
     pytest_config = (root / "pytest.ini").is_file() or (root / "conftest.py").is_file()
     if (root / "tests").is_dir() or (root / "test").is_dir() or pytest_config or mentions("pytest"):
         test = Session(name="test", commands=["pytest {posargs}"])
-        group = next((g for g in ("test", "tests", "testing", "dev") if g in groups), None)
+        group: str | None = next((g for g in ("test", "tests", "testing", "dev") if g in groups), None)
         extra = next((e for e in ("test", "tests", "testing") if e in extras), None)
         test_files = [f for f in files if re.search(r"test|dev", f)]
         if group:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from vrun import SUBCOMMANDS
 from vrun.config import reqfiles, tomlfile
@@ -39,7 +38,7 @@ class Session:
     requires: list[str] = field(default_factory=list)
     commands: list[str | list[str]] = field(default_factory=list)
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> dict[str, object]:
         """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "python")}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
 
 from vrun.config.load import SESSION_NAME
 from vrun.migrate.model import RESERVED, Notes, Session, command_item, install_value, requirement
@@ -24,7 +23,7 @@ class Noxfile:
         self.root = root
         self.text = text
         self.notes = notes
-        self.constants: dict[str, Any] = {}
+        self.constants: dict[str, object] = {}  # module-level name -> its literal value
         self.nox_names = {"nox"}
         self.session_names: set[str] = set()  # aliases of nox.session
         self.not_default: set[str] = set()  # sessions with default=False
@@ -83,7 +82,7 @@ class Noxfile:
             default = [s.name for s in sessions if s.name not in self.not_default]
         return sessions, default
 
-    def literal(self, node: ast.expr) -> Any:
+    def literal(self, node: ast.expr) -> object:
         """The value of a literal or a module-level constant's name, else a sentinel."""
         if isinstance(node, ast.Name) and node.id in self.constants:
             return self.constants[node.id]
@@ -211,14 +210,11 @@ class Noxfile:
                     return install
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target = statement.targets[0]
-            if (
-                isinstance(target, ast.Subscript)
-                and _dotted(target.value) == f"{param}.env"
-                and isinstance(self.literal(target.slice), str)
-                and isinstance(self.literal(statement.value), str)
-            ):
-                session.env[self.literal(target.slice)] = self.literal(statement.value)
-                return install
+            if isinstance(target, ast.Subscript) and _dotted(target.value) == f"{param}.env":
+                name, value = self.literal(target.slice), self.literal(statement.value)
+                if isinstance(name, str) and isinstance(value, str):
+                    session.env[name] = value
+                    return install
         code = ast.unparse(statement).splitlines()[0]
         self.notes.add(f"{line}: `{code}` not translated")
         return install

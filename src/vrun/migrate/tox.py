@@ -9,9 +9,8 @@ settings and their meaning are those of the tox 4 documentation ("Configuration"
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from vrun.config.load import SESSION_NAME
 from vrun.migrate.model import (
@@ -25,6 +24,10 @@ from vrun.migrate.model import (
 )
 from vrun.migrate.toxsyntax import expand, placeholders, python_factor, python_spec, split_list
 from vrun.output import join
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlValue
 
 #: tox env keys: canonical (tox 4) name -> accepted spellings.
 TOX_KEYS = {
@@ -73,8 +76,9 @@ class ToxReader:
         """The envs that have their own section or table, expanded."""
         raise NotImplementedError
 
-    def raw(self, env: str) -> dict[str, Any]:
-        """``env``'s settings under their canonical :data:`TOX_KEYS` names, inherited ones included."""
+    def raw(self, env: str) -> Mapping[str, TomlValue]:
+        """``env``'s settings under their canonical :data:`TOX_KEYS` names, inherited ones included:
+        INI text, or TOML values."""
         raise NotImplementedError
 
     def translate(self) -> tuple[list[Session], list[str] | None]:
@@ -259,7 +263,7 @@ class ToxReader:
             s.extras = []
         return s, py, "-".join(rest)
 
-    def install_mode(self, raw: dict[str, Any], where: str) -> str | None:
+    def install_mode(self, raw: Mapping[str, TomlValue], where: str) -> str | None:
         """How tox would install the project for an env: ``"editable"``, ``"wheel"`` or ``None``
         (``skip_install``, ``package = "skip"``, ``no_package``); tox's default sdist is taken as
         editable, and noted."""
@@ -281,37 +285,37 @@ class ToxReader:
         self.default_packaging_used = True
         return "editable"
 
-    def commands(self, value: Any, where: str) -> Iterator[list[str]]:
+    def commands(self, value: TomlValue | None, where: str) -> Iterator[list[str]]:
         """Each command of a ``commands*`` value as argv, placeholders translated."""
         raise NotImplementedError
 
-    def set_env(self, raw: dict[str, Any], where: str) -> list[tuple[str, str]]:
+    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> list[tuple[str, str]]:
         """The ``(name, value)`` pairs of ``raw``'s ``set_env``."""
         raise NotImplementedError
 
     # value helpers: INI values are text, TOML values are TOML
-    def text(self, value: Any) -> str:
+    def text(self, value: TomlValue) -> str:
         """A value as one string (a TOML list joined with spaces)."""
         if isinstance(value, list):
             return " ".join(str(v) for v in value)
         return str(value)
 
-    def items(self, value: Any, lines: bool = False) -> list[str]:
+    def items(self, value: TomlValue, lines: bool = False) -> list[str]:
         """A list value's items: an INI value split per :func:`split_list`, or by line."""
         if isinstance(value, str):
             if lines:
                 return [line.strip() for line in value.splitlines() if line.strip()]
             return split_list(value)
-        return [str(v) for v in value if isinstance(v, str)]
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
-    def first(self, value: Any) -> str | None:
+    def first(self, value: TomlValue) -> str | None:
         """The first ``base_python`` as a vrun spec (tox 4 takes the first that exists)."""
         items = self.items(value)
         if len(items) > 1:
             self.notes.add(f"{self.source} base_python: only the first of {items} is used")
         return python_spec(items[0]) if items else None
 
-    def boolean(self, value: Any) -> bool:
+    def boolean(self, value: TomlValue) -> bool:
         """A tox boolean: TOML's, or INI text ``true``/``1``/``yes``/``on``."""
         if isinstance(value, bool):
             return value

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from vrun.migrate.model import Notes
 from vrun.migrate.tox import TOX_KEYS, TOX_SPELLINGS, ToxReader
 from vrun.migrate.toxsyntax import expand, placeholders, split_command, split_top
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlValue
 
 _TOX_CORE_KEYS = {
     "env_list",
@@ -135,12 +138,12 @@ class IniTox(ToxReader):
 
         return re.sub(r"\{\[([^\]]+)\]([^{}]+)\}", one, value)
 
-    def raw(self, env: str) -> dict[str, Any]:
+    def raw(self, env: str) -> dict[str, str]:
         """``env``'s settings: its section's, else ``[testenv]``'s, references resolved and
         conditional lines filtered for its factors."""
         factors = set(env.split("-"))
         section = self.env_sections.get(env)
-        out: dict[str, Any] = {}
+        out: dict[str, str] = {}
         for key in TOX_KEYS:
             value = self.lookup(section, key) if section else None
             self.origins[env, key] = section or "testenv"
@@ -152,7 +155,7 @@ class IniTox(ToxReader):
             out[key] = _filter_factors(self.refs(value, env), factors)
         return out
 
-    def commands(self, value: Any, where: str) -> Iterator[list[str]]:
+    def commands(self, value: TomlValue | None, where: str) -> Iterator[list[str]]:
         if not value:
             return
         for raw_line in str(value).splitlines():
@@ -169,7 +172,7 @@ class IniTox(ToxReader):
             if argv:
                 yield argv
 
-    def set_env(self, raw: dict[str, Any], where: str) -> list[tuple[str, str]]:
+    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> list[tuple[str, str]]:
         pairs = []
         for raw_line in str(raw.get("set_env", "")).splitlines():
             line = raw_line.strip()

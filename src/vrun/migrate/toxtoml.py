@@ -8,19 +8,22 @@ reference other values, ``{ replace = "posargs" }`` and ``{ replace = "env" }`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from vrun.migrate.model import Notes
 from vrun.migrate.tox import TOX_KEYS, TOX_SPELLINGS, ToxReader
 from vrun.migrate.toxsyntax import expand, placeholders, split_command
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable, TomlValue
+
 
 class TomlTox(ToxReader):
     """tox 4's TOML format: ``tox.toml`` or ``[tool.tox]`` of ``pyproject.toml``."""
 
-    def __init__(self, root: Path, data: dict[str, Any], source: str, notes: Notes) -> None:
+    def __init__(self, root: Path, data: TomlTable, source: str, notes: Notes) -> None:
         super().__init__(root, notes)
         self.source = source
         self.data = data
@@ -32,7 +35,9 @@ class TomlTox(ToxReader):
             if key in ("no_package", "skipsdist") and value is True:
                 self.no_package = True
             elif key == "labels" and isinstance(value, dict):
-                self.core_labels = {k: list(v) for k, v in value.items() if isinstance(v, list)}
+                self.core_labels = {
+                    k: [e for e in v if isinstance(e, str)] for k, v in value.items() if isinstance(v, list)
+                }
             elif key == "skip_missing_interpreters":
                 self.skip_missing = value is not False and str(value).lower() != "false"
             else:
@@ -43,7 +48,7 @@ class TomlTox(ToxReader):
                     if key not in TOX_SPELLINGS:
                         notes.add(f"{source} [{name}] {key}: not translated")
 
-    def envs(self) -> dict[str, Any]:
+    def envs(self) -> TomlTable:
         """The ``[env]`` tables by (unexpanded) name."""
         envs = self.data.get("env", {})
         return envs if isinstance(envs, dict) else {}
@@ -63,15 +68,15 @@ class TomlTox(ToxReader):
     def defined_envs(self) -> list[str]:
         return [env for name in self.envs() for env in expand(name, self.notes)]
 
-    def raw(self, env: str) -> dict[str, Any]:
+    def raw(self, env: str) -> dict[str, TomlValue]:
         """``env``'s settings: its ``[env.NAME]`` table's, else ``env_run_base``'s, refs resolved."""
         base = self.data.get("env_run_base", {})
-        own: dict[str, Any] = {}
+        own: TomlTable = {}
         own_name = f"env.{env}"
         for name, table in self.envs().items():
             if env in expand(name, Notes()) and isinstance(table, dict):
                 own, own_name = table, f"env.{name}"
-        out: dict[str, Any] = {}
+        out: dict[str, TomlValue] = {}
         for key, spellings in TOX_KEYS.items():
             for table, label in ((own, own_name), (base if isinstance(base, dict) else {}, "env_run_base")):
                 hit = next((table[s] for s in spellings if s in table), None)
@@ -81,10 +86,10 @@ class TomlTox(ToxReader):
                     break
         return out
 
-    def resolve(self, value: Any, env: str, key: str, depth: int = 0) -> Any:
+    def resolve(self, value: TomlValue, env: str, key: str, depth: int = 0) -> TomlValue:
         """Resolve ``{replace = "ref"}`` items; posargs and env stay for :meth:`word`."""
         if isinstance(value, list):
-            out: list[Any] = []
+            out: list[TomlValue] = []
             for item in value:
                 if isinstance(item, dict) and item.get("replace") == "ref" and depth < 10:
                     found = self.ref(item, env)
@@ -104,13 +109,13 @@ class TomlTox(ToxReader):
             return self.resolve(found, env, key, depth + 1) if found is not None else []
         return value
 
-    def ref(self, item: dict[str, Any], env: str) -> Any:
+    def ref(self, item: TomlTable, env: str) -> TomlValue | None:
         """What a ``{ replace = "ref" }`` table points at (``of = [...]`` or ``env``/``key``), or ``None``."""
         of = item.get("of")
         if isinstance(of, list):
-            node: Any = self.data
+            node: TomlValue = self.data
             for part in of:
-                if not isinstance(node, dict) or part not in node:
+                if not isinstance(node, dict) or not isinstance(part, str) or part not in node:
                     return None
                 node = node[part]
             return node
@@ -118,7 +123,7 @@ class TomlTox(ToxReader):
             return self.raw(str(item["env"])).get(TOX_SPELLINGS.get(str(item["key"]), str(item["key"])))
         return None
 
-    def word(self, item: Any, where: str) -> list[str]:
+    def word(self, item: TomlValue, where: str) -> list[str]:
         """One element of a TOML command: a string, or a ``replace`` table (posargs, env)."""
         if isinstance(item, str):
             return [placeholders(item, where, self.notes)]
@@ -132,12 +137,12 @@ class TomlTox(ToxReader):
             self.notes.add(f"{where}: posargs default {words} has spaces; kept as {{posargs}}")
             return ["{posargs}"]
         if isinstance(item, dict) and item.get("replace") == "env" and "name" in item:
-            default = item.get("default")
-            return ["{env:" + str(item["name"]) + (f":{default}" if default is not None else "") + "}"]
+            fallback = item.get("default")
+            return ["{env:" + str(item["name"]) + (f":{fallback}" if fallback is not None else "") + "}"]
         self.notes.add(f"{where}: {item!r} not translated")
         return []
 
-    def commands(self, value: Any, where: str) -> Iterator[list[str]]:
+    def commands(self, value: TomlValue | None, where: str) -> Iterator[list[str]]:
         if not value:
             return
         for command in value if isinstance(value, list) else [value]:
@@ -150,7 +155,7 @@ class TomlTox(ToxReader):
             if argv:
                 yield argv
 
-    def set_env(self, raw: dict[str, Any], where: str) -> list[tuple[str, str]]:
+    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> list[tuple[str, str]]:
         value = raw.get("set_env", {})
         pairs = []
         if not isinstance(value, dict):
@@ -167,7 +172,7 @@ class TomlTox(ToxReader):
                 self.notes.add(f"{where} {name}: {item!r} not translated")
         return pairs
 
-    def items(self, value: Any, lines: bool = False) -> list[str]:
+    def items(self, value: TomlValue, lines: bool = False) -> list[str]:
         """A TOML list's string items (a lone string is one item); others are noted."""
         if isinstance(value, str):
             return [value]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from vrun.config import tomlfile
 from vrun.config.load import CONFIG_NAME
@@ -32,6 +31,10 @@ from vrun.migrate.model import Notes, Session, drop_excluded_pythons
 from vrun.migrate.nox import Noxfile
 from vrun.migrate.toxini import IniTox, parse_ini
 from vrun.migrate.toxtoml import TomlTox
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun._types import TomlTable
 
 # --- public API --------------------------------------------------------------------------------
 
@@ -110,7 +113,8 @@ def _translate(root: Path, notes: Notes) -> tuple[str, list[Session], list[str] 
             return "tox.toml", sessions, default
         notes.add("tox.toml: not valid TOML; ignored")
     pyproject = tomlfile.pyproject(str(root)) or {}
-    tool_tox = pyproject.get("tool", {}).get("tox") if isinstance(pyproject.get("tool"), dict) else None
+    tool = pyproject.get("tool")
+    tool_tox = tool.get("tox") if isinstance(tool, dict) else None
     if isinstance(tool_tox, dict):
         legacy = tool_tox.get("legacy_tox_ini")
         if isinstance(legacy, str):
@@ -137,7 +141,7 @@ def _translate(root: Path, notes: Notes) -> tuple[str, list[Session], list[str] 
     return "", sessions, default
 
 
-def _read_toml(path: Path) -> dict[str, Any] | None:
+def _read_toml(path: Path) -> TomlTable | None:
     try:
         return tomlfile.load(str(path))
     except (OSError, ValueError):

@@ -42,7 +42,7 @@ from vrun.env.layout import DIGEST_LENGTH, SCHEMA_VERSION
 from vrun.plan.interpreters import Interpreter
 
 if TYPE_CHECKING:
-    from vrun._types import InstallerSettings, InstallerTables, KeyComponents
+    from vrun._types import InstallerSettings, InstallerTables, KeyComponents, TomlTable
 
 #: ``[tool.*]`` tables of pyproject.toml that never decide what a build installs: editing them
 #: rebuilds nothing. Every other ``[tool.*]`` table (setuptools, poetry, pdm, hatch, flit, uv, ...)
@@ -126,8 +126,8 @@ def project_inputs(root: str, extra: Iterable[str] = ()) -> dict[str, str]:
     data = tomlfile.pyproject(root)
     if data is not None:
         found = data.get("tool")
-        tools: dict[str, object] = found if isinstance(found, dict) else {}
-        relevant = {k: data.get(k) for k in ("project", "build-system")}
+        tools: TomlTable = found if isinstance(found, dict) else {}
+        relevant: dict[str, object] = {k: data.get(k) for k in ("project", "build-system")}
         relevant["tool"] = {k: v for k, v in tools.items() if k not in UNRELATED_TOOLS}
         out["pyproject.toml"] = _table_digest(relevant)
         named += _setuptools_dynamic_files(tools.get("setuptools"))
@@ -282,7 +282,8 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> I
         files = [os.path.join(root, "uv.toml"), os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
         if variables.get("UV_CONFIG_FILE"):
             files.append(str(variables["UV_CONFIG_FILE"]))
-        tool = ((tomlfile.pyproject(root) or {}).get("tool") or {}).get("uv")
+        tools = (tomlfile.pyproject(root) or {}).get("tool")
+        tool = tools.get("uv") if isinstance(tools, dict) else None
         if tool is not None:
             tables["tool.uv"] = _table_digest(tool)
     else:

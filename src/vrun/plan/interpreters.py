@@ -28,17 +28,23 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vrun import inputs
 from vrun.errors import InterpreterNotFoundError, UsageError
 from vrun.inputs import cache_dir
 from vrun.plan.discovery import material, pyenv_root, pyenv_selected
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from python_discovery import PythonInfo
+
+    from vrun._types import CachedInterpreter, FileIdentity, InterpreterCache, InterpreterFacts, JsonValue
+
+    _T = TypeVar("_T")
 
 #: The cache file's name inside the cache directory, and its schema; another schema is ignored.
 CACHE_FILE = "interpreters.json"
@@ -73,6 +79,31 @@ class Interpreter:
     version_info: tuple[int, ...]
     architecture: int
     machine: str
+
+    @classmethod
+    def from_facts(cls, facts: InterpreterFacts) -> Interpreter:
+        """The interpreter that :meth:`facts` describes."""
+        return cls(
+            executable=facts["executable"],
+            base_executable=facts["base_executable"],
+            implementation=facts["implementation"],
+            version=facts["version"],
+            version_info=tuple(facts["version_info"]),
+            architecture=facts["architecture"],
+            machine=facts["machine"],
+        )
+
+    def facts(self) -> InterpreterFacts:
+        """The interpreter as plain values (``version_info`` a list), as a plan or the cache holds it."""
+        return {
+            "executable": self.executable,
+            "base_executable": self.base_executable,
+            "implementation": self.implementation,
+            "version": self.version,
+            "version_info": list(self.version_info),
+            "architecture": self.architecture,
+            "machine": self.machine,
+        }
 
     @property
     def short(self) -> str:
@@ -132,7 +163,7 @@ def find_interpreter(
     key = _resolution_key(text, env)
     data = _load(cache_file)
     exe = data["specs"].get(key)
-    if isinstance(exe, str):
+    if exe is not None:
         cached = _cached_facts(data, exe)
         if cached is not None:
             return cached
@@ -348,28 +379,64 @@ def _pyenv_pick(name: str, installed: list[str]) -> str:
 # --- the cache -------------------------------------------------------------------------------------
 
 
-def _empty() -> dict[str, Any]:
+def _empty() -> InterpreterCache:
     return {"schema": _SCHEMA, "facts": {}, "specs": {}}
 
 
-def _load(path: Path) -> dict[str, Any]:
-    """Read the cache; anything unreadable or malformed reads as an empty cache."""
+def _load(path: Path) -> InterpreterCache:
+    """Read the cache; anything unreadable or malformed reads as an empty cache, and an entry of
+    the wrong shape as no entry."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data: JsonValue = json.load(f)
     except (OSError, ValueError):
         return _empty()
-    if (
-        not isinstance(data, dict)
-        or data.get("schema") != _SCHEMA
-        or not isinstance(data.get("facts"), dict)
-        or not isinstance(data.get("specs"), dict)
-    ):
+    if not isinstance(data, dict) or data.get("schema") != _SCHEMA:
         return _empty()
-    return data
+    facts, specs = data.get("facts"), data.get("specs")
+    if not isinstance(facts, dict) or not isinstance(specs, dict):
+        return _empty()
+    return {
+        "schema": _SCHEMA,
+        "facts": {exe: entry for exe, value in facts.items() if (entry := _entry(value)) is not None},
+        "specs": {key: exe for key, exe in specs.items() if isinstance(exe, str)},
+    }
 
 
-def _stat_id(exe: str) -> dict[str, Any] | None:
+def _entry(value: JsonValue) -> CachedInterpreter | None:
+    """A ``facts`` entry read from the cache file, or ``None`` when it is not what :func:`_store`
+    writes (an integer is never a boolean here)."""
+    if not isinstance(value, dict):
+        return None
+    facts = value.get("interpreter")
+    if not isinstance(facts, dict):
+        return None
+    try:
+        return {
+            "mtime_ns": _typed(value["mtime_ns"], int),
+            "size": _typed(value["size"], int),
+            "realpath": _typed(value["realpath"], str),
+            "interpreter": {
+                "executable": _typed(facts["executable"], str),
+                "base_executable": _typed(facts["base_executable"], str),
+                "implementation": _typed(facts["implementation"], str),
+                "version": _typed(facts["version"], str),
+                "version_info": [_typed(n, int) for n in _typed(facts["version_info"], list)],
+                "architecture": _typed(facts["architecture"], int),
+                "machine": _typed(facts["machine"], str),
+            },
+        }
+    except (KeyError, TypeError):
+        return None
+
+
+def _typed(value: JsonValue, kind: type[_T]) -> _T:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(value)
+    return value
+
+
+def _stat_id(exe: str) -> FileIdentity | None:
     """What identifies the file *exe* now: mtime, size (following links) and real path (recorded)."""
     sig = inputs.stat_file(exe)
     if sig is None:
@@ -377,37 +444,19 @@ def _stat_id(exe: str) -> dict[str, Any] | None:
     return {"mtime_ns": sig[0], "size": sig[1], "realpath": os.path.realpath(exe)}
 
 
-def _cached_facts(data: dict[str, Any], exe: str) -> Interpreter | None:
+def _cached_facts(data: InterpreterCache, exe: str) -> Interpreter | None:
     """The cached :class:`Interpreter` for *exe*, if the file is unchanged and its base still exists."""
     entry = data["facts"].get(exe)
-    if not isinstance(entry, dict) or not isinstance(entry.get("interpreter"), dict):
+    if entry is None:
         return None
     ident = _stat_id(exe)
     if ident is None or any(entry.get(k) != v for k, v in ident.items()):
         return None
-    fields = entry["interpreter"]
-    try:
-        interp = Interpreter(
-            executable=_typed(fields["executable"], str),
-            base_executable=_typed(fields["base_executable"], str),
-            implementation=_typed(fields["implementation"], str),
-            version=_typed(fields["version"], str),
-            version_info=tuple(_typed(n, int) for n in _typed(fields["version_info"], list)),
-            architecture=_typed(fields["architecture"], int),
-            machine=_typed(fields["machine"], str),
-        )
-    except (KeyError, TypeError):
-        return None
+    interp = Interpreter.from_facts(entry["interpreter"])
     base_gone = inputs.stat_file(interp.base_executable) is None
     if interp.executable != exe or len(interp.version_info) < 2 or base_gone:
         return None
     return interp
-
-
-def _typed(value: Any, kind: type[Any]) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(value)
-    return value
 
 
 def _store(path: Path, key: str, interp: Interpreter) -> None:
@@ -420,9 +469,9 @@ def _store(path: Path, key: str, interp: Interpreter) -> None:
     if ident is None:
         return
     data = _load(path)
-    facts: dict[str, Any] = {exe: e for exe, e in data["facts"].items() if os.path.exists(exe)}
-    facts[interp.executable] = {**ident, "interpreter": asdict(interp)}
-    specs: dict[str, Any] = {k: v for k, v in data["specs"].items() if v in facts and k != key}
+    facts = {exe: entry for exe, entry in data["facts"].items() if os.path.exists(exe)}
+    facts[interp.executable] = {**ident, "interpreter": interp.facts()}
+    specs = {k: exe for k, exe in data["specs"].items() if exe in facts and k != key}
     specs[key] = interp.executable
     data = {"schema": _SCHEMA, "facts": facts, "specs": dict(list(specs.items())[-_MAX_SPECS:])}
     try:

@@ -89,21 +89,22 @@ def _project_dependencies(
     if not session.install_project:
         return {}
     table = (tomlfile.pyproject(root) or {}).get("project")
-    dynamic = table.get("dynamic", []) if isinstance(table, dict) else []
-    if not isinstance(table, dict) or {"dependencies", "optional-dependencies"} & set(dynamic):
+    dynamic = table.get("dynamic") if isinstance(table, dict) else None
+    dynamic = dynamic if isinstance(dynamic, list) else []
+    if not isinstance(table, dict) or "dependencies" in dynamic or "optional-dependencies" in dynamic:
         return {"metadata": {k: v for k, v in project.items() if k != "mode"}}
-    deps = table.get("dependencies")
     optional = table.get("optional-dependencies")
     optional = optional if isinstance(optional, dict) else {}
     return {
-        "dependencies": sorted(" ".join(d.split()) for d in deps if isinstance(d, str))
-        if isinstance(deps, list)
-        else [],
-        "optional-dependencies": {
-            extra: sorted(" ".join(d.split()) for d in optional.get(extra) or [] if isinstance(d, str))
-            for extra in session.extras
-        },
+        "dependencies": _requirements(table.get("dependencies")),
+        "optional-dependencies": {extra: _requirements(optional.get(extra)) for extra in session.extras},
     }
+
+
+def _requirements(value: object) -> list[str]:
+    """The requirement strings of a ``[project]`` array, sorted, each one's whitespace collapsed;
+    ``[]`` for a value that is not an array (an invalid ``pyproject.toml``)."""
+    return sorted(" ".join(d.split()) for d in value if isinstance(d, str)) if isinstance(value, list) else []
 
 
 def resolution_inputs(
@@ -175,7 +176,8 @@ def lock_state(
         return state(
             "invalid", f"{name} has lock-version {version or 'none'!r}; vrun reads {LOCK_VERSION_MAJOR}.x"
         )
-    tool = (data.get("tool") or {}).get("vrun") if isinstance(data.get("tool"), dict) else None
+    tools = data.get("tool")
+    tool = tools.get("vrun") if isinstance(tools, dict) else None
     if not isinstance(tool, dict):
         return state("foreign", f"{name} has no [tool.vrun] table (it was not written by `vrun lock`)")
     if tool.get("session", session.name) != session.name:

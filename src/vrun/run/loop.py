@@ -208,7 +208,7 @@ def _run_one(
         if built:
             from vrun.env.bytecode import remember
 
-            remember(session_plan, environ)
+            remember(session_plan["env_dir"], session_plan["interpreter"], environ)
     finally:
         lock.release()
 
