@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     Plan = dict[str, Any]
     SessionPlan = dict[str, Any]
     Result = dict[str, Any]
-else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
+else:  # the C module: ``signal`` builds its enums at import (benchmarks/README.md, "Import costs")
     import _signal as signal
 
 
