@@ -1,6 +1,6 @@
 """One env on disk: where it lives, its lock, its marker, its last-used link. Light on purpose.
 
-Layout (``design.md``)::
+Layout (docs/architecture.md, "Envs on disk")::
 
     .venvs/
       .gitignore            "*": nothing under .venvs/ is ever committed

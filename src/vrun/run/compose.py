@@ -2,7 +2,7 @@
 
 The session loop (:mod:`vrun.run.loop`), ``vrun run`` and ``vrun shell`` build every command's
 environment here, and every argv is expanded here, so there is one rule for each. Commands run
-with the env's ``bin/`` first on ``PATH`` and nothing activated (``design.md``, "Running commands").
+with the env's ``bin/`` first on ``PATH`` and nothing activated (docs/architecture.md, "Running commands").
 Placeholders follow the one grammar of :mod:`vrun.placeholders`; :class:`Values` gives them their
 values. Imports nothing heavier than ``os`` at import time; ``shlex`` only to split a default.
 """
