@@ -2,7 +2,7 @@
 their parts, an env's marker, and the session result with the report made of it. Type checkers
 only: every import of this module sits under ``TYPE_CHECKING``, so it costs a run nothing and the
 values stay plain dicts, lists and tuples (the plan cache stores them with :mod:`marshal`).
-docs/envs.md, "The plan cache: the warm path", describes the flow.
+docs/architecture.md, "The plan", describes the flow.
 
 The plan cache's contract is these types: :mod:`vrun.plan.planner` builds a :class:`Plan` whose
 sessions are :data:`SessionPlan` values, and the session loop (:mod:`vrun.run.loop`), the

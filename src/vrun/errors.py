@@ -6,7 +6,7 @@ Every error vrun reports derives from :class:`VrunError`. Only ``cli`` turns the
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing's: importing typing costs ~10 ms; type checkers honour the name
+TYPE_CHECKING = False  # not typing's (benchmarks/README.md, "Import costs"); type checkers honour the name
 if TYPE_CHECKING:  # annotations only: a warm run need not import pathlib or collections.abc for this
     from collections.abc import Sequence
     from pathlib import Path

@@ -5,7 +5,7 @@ files through this one (:func:`read_bytes`, :func:`is_file`, :func:`stat_file`) 
 through a :class:`vrun.plan.planner.RecordingEnviron`; each read lands in the active
 :class:`Recorder` with the file's signature *as it was read* (``fstat`` of the open descriptor), not
 as it is later. The plan cache (:mod:`vrun.plan.cache`) stores those records and trusts a plan only
-while every one of them still holds (``design.md``, "The warm path is the product"; the lesson is
+while every one of them still holds (docs/architecture.md, "The warm path"; the lesson is
 tox's ``.tox-info.json`` being written from what a step actually used).
 
 Light on purpose: the warm path imports this module, so it imports ``os``, ``stat`` and ``time``
@@ -18,8 +18,8 @@ import os
 import stat
 import time
 
-#: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
-#: type checkers (which treat any ``TYPE_CHECKING`` name as true).
+#: ``typing`` is not imported (benchmarks/README.md, "Import costs"): annotations are strings
+#: here, so it is needed only by type checkers (which treat any ``TYPE_CHECKING`` name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping

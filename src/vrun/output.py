@@ -7,7 +7,8 @@ Command output is never touched: commands inherit the terminal (tox #1773).
 Colour: ``--color always|never``, else ``NO_COLOR`` (https://no-color.org) set and non-empty turns
 it off, ``FORCE_COLOR`` on, else colour when stderr is a terminal. The escape codes are written
 here rather than through ``logging`` and ``colorlog``: importing ``logging`` alone costs more than
-``uv run``'s whole start-up, and every run, warm or not, prints through this one module.
+all of a warm run's imports (benchmarks/README.md, "Import costs"), and every run, warm or not,
+prints through this one module.
 
 Imports nothing of vrun's, and nothing heavier than ``os`` and ``sys`` at import time.
 """

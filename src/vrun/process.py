@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import signal
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import FrameType
-else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
+else:  # the C module: ``signal`` builds its enums at import (benchmarks/README.md, "Import costs")
     import _signal as signal
 
 #: Exit status for a program that exists but cannot be executed (the shell convention).

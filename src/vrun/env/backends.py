@@ -21,7 +21,9 @@ from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.process import run_command
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # ``typing`` costs ~3 ms on the build path; the Protocol is for type checkers
+# The Protocol is for type checkers: ``typing`` stays off the build path (benchmarks/README.md,
+# "Import costs").
+if TYPE_CHECKING:
     from typing import Protocol
 
 else:

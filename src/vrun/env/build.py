@@ -1,11 +1,12 @@
 """Build an env under its exclusive lock: wipe a broken one, create, install, check, mark.
 
 Called by the session loop (:func:`vrun.run.loop.ready_env`) only when an env is not ready, so a warm
-run never imports this module, the backends, virtualenv or uv. ``design.md``: a venv cannot be
-built elsewhere and moved (its scripts hold absolute paths), so it is built in place under
-``.venvs/<name>.lock``; the marker is written last, atomically; every process that writes into
-the env holds that lock (installers inherit the locked descriptor), so a killed vrun never leaves
-an orphan writing into an env that another run is wiping.
+run never imports this module, the backends, virtualenv or uv. A venv cannot be built elsewhere
+and moved (its scripts hold absolute paths), so it is built in place under
+``.venvs/<name>.lock`` (docs/architecture.md, "Envs on disk" and "Env locks"); the marker is
+written last, atomically; every process that writes into the env holds that lock (installers
+inherit the locked descriptor), so a killed vrun never leaves an orphan writing into an env that
+another run is wiping.
 """
 
 from __future__ import annotations

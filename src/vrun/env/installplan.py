@@ -64,8 +64,8 @@ class InstallPlan:
         seed: tuple[str, ...] = (),
         lock: str | None = None,
     ) -> None:
-        # A plain class, not a dataclass: ``dataclasses`` (with ``inspect``) costs ~9 ms, a
-        # noticeable part of building an env with uv.
+        # A plain class, not a dataclass: importing ``dataclasses`` (with ``inspect``) is a
+        # noticeable part of building an env with uv (benchmarks/README.md, "Import costs").
         self.requirements = requirements
         self.requirement_files = requirement_files
         self.constraint_files = constraint_files
@@ -168,7 +168,8 @@ _URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 def file_uri(path: str) -> str:
     """The ``file://`` URI of an absolute POSIX path, percent-encoded as :meth:`pathlib.Path.as_uri`
-    does (RFC 8089), without importing :mod:`pathlib` and :mod:`urllib` (~5 ms) on the build path."""
+    does (RFC 8089), without importing :mod:`pathlib` and :mod:`urllib` on the build path
+    (benchmarks/README.md, "Import costs")."""
     return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
 
 

@@ -5,15 +5,16 @@ stores the plan :mod:`vrun.plan.planner` made, with the signature of every file 
 variable planning read, each taken when it was read (:mod:`vrun.inputs`), vrun's own modules
 included. The next identical invocation checks those with ``stat`` calls and ``environ`` lookups
 and gives the plan to the same session loop (:func:`vrun.run.loop.run_plan`) a full run uses; anything
-it cannot vouch for falls back to planning before anything has run (``design.md``).
+it cannot vouch for falls back to planning before anything has run (docs/architecture.md, "The warm
+path").
 
 A plan is not stored when an input changed while the run went on (a session that rewrote its
 own requirements file), when an input was modified so shortly before planning that a later
 change could keep its signature (:data:`vrun.inputs.RACY_WINDOW_NS`), or when planning found an
 error. ``VRUN_PLAN_CACHE=0`` neither reads nor writes plans. Plans live in
 ``<cache dir>/plans/<crc32 of the key>.marshal``; the full key is stored inside and compared.
-Light on purpose: a warm run imports only this, :mod:`vrun.inputs` and :mod:`vrun.plan.discovery`
-before running.
+Light on purpose: before the loop, a warm run imports only this module and :mod:`vrun.inputs`
+(with :mod:`marshal` and :mod:`zlib`).
 """
 
 from __future__ import annotations

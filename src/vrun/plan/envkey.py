@@ -1,8 +1,9 @@
 """The env key: what decides an env's contents, and nothing else.
 
 An env lives in ``.venvs/<session>-<digest>/``. The digest hashes, in a stable order, every input
-that decides what is installed (``design.md``, "The environment key"; docs/envs.md lists them for
-users). Each input is a named *component*, so that a rebuild can say which one changed:
+that decides what is installed (docs/architecture.md, "The env key"; docs/envs.md, "What goes into
+the hash", lists them for users). Each input is a named *component*, so that a rebuild can say
+which one changed:
 
 - ``python``: the interpreter's implementation, full version, ISA, pointer size and the real path
   of its base executable;

@@ -8,8 +8,9 @@ appended after ``PATH``, newest first. A pyenv shim for a version that is not se
 ("pyenv: python3.12: command not found") after ~200 ms, and python-discovery retries a failed
 probe and never caches the failure, so probing shims would make every cold lookup slow.
 
-Two caches keep the warm path to a JSON read and a few ``stat`` calls, without importing
-python-discovery (~75 ms) or running any interpreter. Both live in ``<cache_dir>/interpreters.json``:
+Two caches keep planning to a JSON read and a few ``stat`` calls, without importing
+python-discovery (planning's costliest import: benchmarks/README.md, "Import costs") or running
+any interpreter. Both live in ``<cache_dir>/interpreters.json``:
 
 * ``facts``: executable path -> its :class:`Interpreter`, valid while the file's ``st_mtime_ns``,
   ``st_size`` and real path are unchanged (an upgrade in place changes them);

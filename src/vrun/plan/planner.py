@@ -5,7 +5,8 @@ its env lives and whether it is ready, and flatten everything the loop needs (co
 pass_env, cwd, what to install) into dicts of plain values. While planning, every file read and
 every variable looked up is recorded (:mod:`vrun.inputs`), vrun's own modules included, so that
 :mod:`vrun.plan.cache` can store the plan and hand it, unchanged inputs vouched for by ``stat``
-calls, to the same session loop next time (``design.md``: memoize planning, never duplicate running).
+calls, to the same session loop next time (docs/architecture.md, "The plan": memoize planning, never
+duplicate running).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 
-#: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
-#: type checkers (which treat any ``TYPE_CHECKING`` name as true).
+#: ``typing`` is not imported (benchmarks/README.md, "Import costs"): annotations are strings
+#: here, so it is needed only by type checkers (which treat any ``TYPE_CHECKING`` name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -2,7 +2,7 @@
 
 The session loop (:mod:`vrun.run.loop`), ``vrun run`` and ``vrun shell`` build every command's
 environment here, and every argv is expanded here, so there is one rule for each. Commands run
-with the env's ``bin/`` first on ``PATH`` and nothing activated (``design.md``, "Running commands").
+with the env's ``bin/`` first on ``PATH`` and nothing activated (docs/architecture.md, "Running commands").
 Placeholders follow the one grammar of :mod:`vrun.placeholders`; :class:`Values` gives them their
 values. Imports nothing heavier than ``os`` at import time; ``shlex`` only to split a default.
 """
@@ -17,8 +17,8 @@ from vrun.errors import UsageError, VrunError
 from vrun.output import join
 from vrun.placeholders import Expander, UnsetVariable, missing
 
-#: ``typing`` costs ~10 ms to import; annotations are strings here, so it is needed only by
-#: type checkers (which treat any ``TYPE_CHECKING`` name as true).
+#: ``typing`` is not imported (benchmarks/README.md, "Import costs"): annotations are strings
+#: here, so it is needed only by type checkers (which treat any ``TYPE_CHECKING`` name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

@@ -3,11 +3,17 @@
 :func:`run_plan` takes a plan (:mod:`vrun.plan.planner` made it just now, or :mod:`vrun.plan.cache`
 stored it earlier and vouched that every input is unchanged) and runs it. There is no other
 loop: a rule about running sessions, the exit status or how results look is made here once
-(``design.md``, "The warm path is the product — and it is the same path").
+(docs/architecture.md, "The warm path": it is the same path).
 
-Light on purpose: a warm run imports this module, :mod:`vrun.env.layout`, :mod:`vrun.run.compose`,
-:mod:`vrun.process` and :mod:`vrun.output`, nothing else of vrun's. Building an env imports
-:mod:`vrun.env.build` (and through it virtualenv or uv) only when an env is not ready.
+Light on purpose: importing it imports, of vrun's, only :mod:`vrun.run.rules`,
+:mod:`vrun.run.compose` (with :mod:`vrun.environ` and :mod:`vrun.placeholders`),
+:mod:`vrun.env.flock`, :mod:`vrun.env.layout`, :mod:`vrun.process`, :mod:`vrun.report.ci` (with
+:mod:`vrun.report.results`), :mod:`vrun.output`, :mod:`vrun.errors` and :mod:`vrun.inputs`, and of
+the standard library only ``os``, ``sys``, ``stat``, ``time``, ``errno`` and ``_signal``; a warm run
+adds only :mod:`vrun.__main__` and the plan cache (docs/architecture.md, "The warm path", lists all
+twenty modules; benchmarks/README.md, "Import costs", what they cost). Building an env imports
+:mod:`vrun.env.build` (and through it virtualenv or uv) only when an env is not ready, and
+``-p`` imports :mod:`vrun.run.parallel`.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 
     from vrun._types import Plan, RunnableSessionPlan, SessionPlan, SessionResult
     from vrun.env.flock import EnvLock
-else:  # the C module: ``signal`` builds its enums at import, ~8 ms of a ~10 ms warm run
+else:  # the C module: ``signal`` builds its enums at import (benchmarks/README.md, "Import costs")
     import _signal as signal
 
 
