@@ -1178,10 +1178,12 @@ WATCHED = (
         (
             "vrun.plan.cache",
             "vrun.inputs",
-            "vrun.plan.discovery",
             "vrun.run.loop",
+            "vrun.run.rules",
             "vrun.env.layout",
+            "vrun.env.flock",
             "vrun.run.compose",
+            "vrun.environ",
             "vrun.process",
             "vrun.output",
         ),

@@ -720,3 +720,43 @@ def test_closure_follows_module_level_imports_only(tmp_path: Path) -> None:
         {"vrun", "vrun.plan", "vrun.plan.cache", "vrun.inputs"},
         {"zlib", "stat"},
     )
+
+
+# ---------------------------------------------------------------- the plan's contract
+
+
+def session_plan_keys() -> set[str]:
+    """The keys :mod:`vrun._types` declares for a session plan (all its TypedDict parts)."""
+    import typing
+
+    from vrun import _types
+
+    hints: set[str] = set()
+    for part in typing.get_args(_types.SessionPlan):
+        hints |= set(part.__required_keys__) | set(part.__optional_keys__)
+    return hints
+
+
+def readers_of(key: str, skip: Collection[Path]) -> list[Path]:
+    """The modules of src/vrun that read ``key`` from a dict (``x["key"]``, ``.get("key"``)."""
+    pattern = re.compile(
+        r"""\[["']""" + re.escape(key) + r"""["']\]|\.get\(["']""" + re.escape(key) + r"""["']"""
+    )
+    return [
+        p for p in sorted((SRC / "vrun").rglob("*.py")) if p not in skip and pattern.search(p.read_text())
+    ]
+
+
+def test_every_key_planning_sets_is_read_after_planning() -> None:
+    """The plan cache's contract (docs/architecture.md, "The plan"): a key set in planning is read by
+    the loop, an env build, a report or a command; a key nobody reads is dead weight in every stored plan."""
+    planner = SRC / "vrun" / "plan" / "planner.py"
+    keys = session_plan_keys()
+    assert {"name", "env_dir", "commands", "interpreter"} <= keys
+    unread = sorted(k for k in keys if not readers_of(k, skip={planner}))
+    assert not unread, f"session-plan keys set in planning that nothing reads: {unread}"
+
+
+def test_readers_of_finds_subscripts_and_gets(tmp_path: Path) -> None:
+    assert readers_of("env_dir", skip=()) != []
+    assert readers_of("no_such_key_anywhere", skip=()) == []

@@ -222,7 +222,7 @@ class SessionPlanBase(TypedDict):
     not: the config's :class:`vrun.config.load.Session` flattened into plain values, so the session
     loop never needs the config. :data:`SessionPlan` is the type of a planned session.
 
-    :param name: the full session name (``"test-3.11"``); :param base_name: before the matrix suffix.
+    :param name: the full session name (``"test-3.11"``).
     :param description: its description (``""`` for none); :param python: its interpreter spec,
         ``None`` for the interpreter running vrun.
     :param error_hint: how to fix ``error``, or ``None``.
@@ -243,7 +243,6 @@ class SessionPlanBase(TypedDict):
     """
 
     name: str
-    base_name: str
     description: str
     python: str | None
     error_hint: str | None

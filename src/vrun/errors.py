@@ -1,7 +1,9 @@
 """The exception types a user sees.
 
-Every error vrun reports derives from :class:`VrunError`. Only ``cli`` turns them into an
-``error:`` line (plus an optional ``hint:`` line) and an exit status; no other module prints.
+Every error vrun reports derives from :class:`VrunError`, which carries its message, an optional
+hint and its exit status. The command line's error boundary turns an escaped error into one
+``error:`` line (plus an optional ``hint:`` line) and that status; the session loop reports a
+session's own failure the same way and goes on (docs/cli.md, "Exit statuses").
 """
 
 from __future__ import annotations

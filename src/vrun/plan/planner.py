@@ -150,7 +150,6 @@ def plan_session(
     chosen = backend_name(session, environ, backend)
     base: SessionPlanBase = {
         "name": session.name,
-        "base_name": session.base_name,
         "description": session.description,
         "python": session.python,
         "error_hint": None,
