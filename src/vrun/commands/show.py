@@ -3,11 +3,11 @@
 For each session: the Python its spec finds, the backend, the env directory (and whether it is
 ready), what goes into the env (requirements, ``-r``/``-c`` files, dependency groups, extras,
 ``install_project``), its commands with every placeholder expanded (posargs from
-``vrun show NAME -- ARGS``) by the one expansion the session loop uses
-(:func:`vrun.run.compose.expand_argv`), its ``cwd``, the variables it sets (set_env, values shown,
+``vrun show NAME -- ARGS``) by the one composition the session loop uses
+(:func:`vrun.run.compose.compose`), its ``cwd``, the variables it sets (set_env, values shown,
 substituted) and those it lets through from the caller (pass_env patterns and the names of the
-current variables each one passes, worked out by :func:`vrun.run.compose.command_environ`; values
-of passed variables are never shown: they may be secrets), ``timeout``, ``requires`` and tags.
+current variables each one passes, from the same composition; values of passed variables are
+never shown: they may be secrets), ``timeout``, ``requires`` and tags.
 
 Read-only: planned as ``vrun explain`` plans (:func:`vrun.commands.explain.planned`).
 """
@@ -26,15 +26,13 @@ from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
 from vrun.env.rebuild import show_value
 from vrun.environ import NameFilter
-from vrun.errors import VrunError
-from vrun.output import join
-from vrun.run.compose import Values, command_environ, expand_argv, set_env_values
+from vrun.run.compose import compose
 
 
 def resolved(
     config: Config,
     session: Session,
-    entry: Mapping[str, Any],
+    session_plan: Mapping[str, Any],
     posargs: Sequence[str] | None,
     environ: Mapping[str, str],
 ) -> dict[str, Any]:
@@ -56,23 +54,13 @@ def resolved(
         ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
-    env_dir = entry["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
-    interp = entry["interpreter"] or {}
+    interp = session_plan["interpreter"] or {}
     # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
-    values = Values(env_dir=env_dir, project_root=root, session=name, caller=environ, tmp="path")
-    set_env = dict(set_env_values(entry["set_env"], values, strict=False))
-    passed = command_environ(
-        pass_env=entry["pass_env"], set_env=entry["set_env"], values=values, strict=False
-    )
-    commands = []
-    for template, shell, _source in entry["commands"]:
-        try:
-            argv = expand_argv(template, posargs, shell=shell, values=values, environ=passed, strict=False)
-        except VrunError:  # {env_site_packages_dir} of an env not built yet
-            argv = list(template)
-        commands.append({"argv": argv, "shell": shell, "line": argv[0] if shell else join(argv)})
+    shown = compose(session_plan, posargs, caller=environ, project_root=root, tmp="path", strict=False)
+    set_env, passed = shown.set_env, shown.environ
+    commands = [{"argv": c.argv, "shell": c.shell, "line": c.line} for c in shown.commands]
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
-    by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in entry["pass_env"]}
+    by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in session_plan["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}
     return {
         "session": name,
@@ -84,11 +72,11 @@ def resolved(
             "version": interp.get("version"),
             "executable": interp.get("executable"),
         },
-        "error": entry["error"],
-        "backend": entry["backend"],
-        "env_dir": entry["env_dir"],
-        "env_key": entry["digest"],
-        "env_ready": entry["marker"] is not None,
+        "error": session_plan["error"],
+        "backend": session_plan["backend"],
+        "env_dir": session_plan["env_dir"],
+        "env_key": session_plan["digest"],
+        "env_ready": session_plan["marker"] is not None,
         "requirements": list(session.requirements),
         "requirement_files": [display(p, root) for p in session.requirement_files],
         "constraint_files": [display(p, root) for p in session.constraint_files],
@@ -97,20 +85,22 @@ def resolved(
         "extras": list(session.extras),
         "install_project": session.install_project,
         "system_site_packages": session.system_site_packages,
-        "build_env": dict(entry["build_env"]),
+        "build_env": dict(session_plan["build_env"]),
         "lock": (
-            None if entry["lock"] is None else {k: entry["lock"][k] for k in ("file", "status", "problem")}
+            None
+            if session_plan["lock"] is None
+            else {k: session_plan["lock"][k] for k in ("file", "status", "problem")}
         ),
         "commands": commands,
-        "takes_posargs": entry["posargs"],
-        "cwd": entry["cwd"],
+        "takes_posargs": session_plan["posargs"],
+        "cwd": session_plan["cwd"],
         "set_env": set_env,
         "pass_env": by_pattern,
         "passed_by_default": [n for n in names if n not in matched],
-        "timeout": entry["timeout"],
-        "requires": list(entry["requires"]),
-        "tags": list(entry["tags"]),
-        "parallel": entry["parallel"],
+        "timeout": session_plan["timeout"],
+        "requires": list(session_plan["requires"]),
+        "tags": list(session_plan["tags"]),
+        "parallel": session_plan["parallel"],
     }
 
 
