@@ -70,14 +70,11 @@ def holds(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     return all(environ.get(name) == value for name, value in plan["environ"].items())
 
 
-def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str] | None] | None:
-    """The stored plan for ``argv`` and its posargs, if there is one and it still holds, else ``None``."""
+def lookup(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The stored plan for session ``names`` (of an invocation :func:`parse` allows), if there is
+    one and it still holds, else ``None``."""
     if environ.get("VRUN_PLAN_CACHE") == "0":
         return None
-    parsed = parse(argv)
-    if parsed is None:
-        return None
-    names, posargs = parsed
     key = plan_key(names)
     try:
         with open(_path(key, environ), "rb") as fh:
@@ -86,7 +83,7 @@ def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict[str, A
         return None
     if not isinstance(plan, dict) or plan.get("key") != key or not holds(plan, environ):
         return None
-    return plan, posargs
+    return plan
 
 
 def store(names: Sequence[str], plan: dict[str, Any], environ: Mapping[str, str]) -> bool:
