@@ -114,7 +114,10 @@ def test_global_console_script_of_another_python_is_refused_unless_external(
     other = vrun("run", "bare", "--", "mytool", check=0)
     assert "TOOL-RAN" in other.stdout
     notes = [line for line in other.stderr.splitlines() if "mytool" in line]
-    assert notes == [f"vrun > mytool is not in the env; running {global_bin / 'mytool'} from PATH"]
+    assert notes == [  # echoed, then the note, as for a session's command
+        "vrun > mytool",
+        f"vrun > mytool is not in the env; running {global_bin / 'mytool'} from PATH",
+    ]
 
 
 # --- exit statuses ------------------------------------------------------------------------------

@@ -58,6 +58,20 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The run options of :func:`_build_flags` and of the session loop's own flags (``-x``,
+#: ``--install-only``, ``-p``, ``--parallel-child``), at the values that change nothing.
+_BUILD_DEFAULTS = {"recreate": False, "no_install": False, "skip_missing_interpreters": False}
+_LOOP_DEFAULTS = {"fail_fast": False, "install_only": False, "parallel": 0, "parallel_child": None}
+
+
+def _one_session(parser: argparse.ArgumentParser) -> None:
+    """A parser that builds one session's env (``shell``, ``activate``, ``run``): the build
+    flags, and the session loop's own options at their defaults, so that its arguments hold
+    every run option :func:`vrun.commands._common.options` reads."""
+    _build_flags(parser)
+    parser.set_defaults(**_LOOP_DEFAULTS)
+
+
 def _jobs(value: str) -> int:
     """``-p``'s value: a positive number of sessions, or ``auto`` (one per CPU)."""
     if value == "auto":
@@ -140,14 +154,14 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
             "--shell", metavar="NAME", help="bash, zsh, fish, sh, dash, csh or tcsh (default: detected)"
         )
         _common(p)
-        _build_flags(p)
+        _one_session(p)
 
     p = parsers["run"] = argparse.ArgumentParser(
         prog="vrun run", description="Run any command in a session's env: vrun run SESSION -- CMD [ARGS...]"
     )
     p.add_argument("session", metavar="SESSION")
     _common(p)
-    _build_flags(p)
+    _one_session(p)
 
     p = parsers["path"] = argparse.ArgumentParser(
         prog="vrun path", description="Print the session's env path."
@@ -158,6 +172,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         "--locked", action="store_true", help="with --build: refuse unless the session's lock file is current"
     )
     _common(p)
+    p.set_defaults(**_BUILD_DEFAULTS, **_LOOP_DEFAULTS)  # --build builds as `vrun run` does, flags aside
 
     p = parsers["rm"] = argparse.ArgumentParser(prog="vrun rm", description="Remove the sessions' envs.")
     p.add_argument("sessions", nargs="+", metavar="SESSION")

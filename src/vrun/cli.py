@@ -1,4 +1,4 @@
-"""The command line: parse, dispatch, print errors, choose the exit status. No other logic.
+"""The command line: parse and dispatch, inside the one error boundary. No other logic.
 
 ``vrun [NAME...] [-- POSARGS]`` runs sessions; a first word naming a built-in subcommand
 (``list``, ``shell``, ``activate``, ``run``, ``path``, ``rm``, ``gc``, ``freeze``, ``explain``,
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from vrun import __version__, output
 from vrun.arguments import build_parsers, normalize
-from vrun.errors import Interrupted, VrunError
+from vrun.errors import Boundary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,15 +60,26 @@ def handlers() -> dict[str, Handler]:
     }
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], cache_names: list[str] | None = None) -> int:
     """Run vrun with ``argv`` (without the program name); return the exit status.
 
-    Exit statuses are documented in docs/cli.md; vrun's own errors are reported here, once, as an
-    ``error:`` line and an optional ``hint:`` line (pypa/build's CLI boundary does the same).
-    """
-    from vrun.plan.cache import parse
+    Exit statuses are documented in docs/cli.md; vrun's own errors are reported by the one error
+    boundary (:class:`vrun.errors.Boundary`), once, as an ``error:`` line and an optional
+    ``hint:`` line (pypa/build's CLI boundary does the same).
 
-    allowed = parse(argv)
+    :param cache_names: the session names a plain invocation gives :mod:`vrun.plan.cache`
+        (:func:`vrun.plan.cache.parse` of ``argv``, which :func:`vrun.__main__.run` derived); a
+        plan made for it is stored under them. ``None``: nothing is stored.
+    """
+    with Boundary() as boundary:
+        boundary.code = _dispatch(argv, cache_names, boundary)
+    return boundary.code
+
+
+def _dispatch(argv: Sequence[str], cache_names: list[str] | None, boundary: Boundary) -> int:
+    """Parse ``argv`` and run its handler; :attr:`Boundary.output_only` says whether its work is
+    its output (what argparse prints, ``--help``, is)."""
+    boundary.output_only = True
     argv = list(argv)
     posargs: list[str] | None = None
     if "--" in argv:
@@ -85,23 +96,11 @@ def main(argv: Sequence[str]) -> int:
         return 0
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "" else ""
     args = parsers[command].parse_args(argv[1:] if command else argv)
-    args.cache_names = allowed[0] if allowed is not None and not command else None
+    args.cache_names = None if command else cache_names
+    boundary.output_only = command in _OUTPUT_ONLY
     # a -p child's output is captured and shown whole: its parent draws the one status line
-    output.configure(args.verbose - args.quiet, args.color, getattr(args, "parallel_child", None) is None)
-    try:
-        return handlers()[command](args, posargs)
-    except VrunError as exc:
-        output.error(exc.message, exc.hint, getattr(exc, "output", ""))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        return 130
-    except Interrupted as exc:
-        output.error("interrupted")
-        return 128 + exc.signum
-    except BrokenPipeError:  # `vrun list | head`: the reader left; nothing more to say
-        output.stdout_gone()
-        return 0 if command in _OUTPUT_ONLY else 1
+    output.configure(args.verbose - args.quiet, args.color, command != "" or args.parallel_child is None)
+    return handlers()[command](args, posargs)
 
 
 #: Subcommands whose work is their output: when its reader leaves (`vrun list | head`), they are done.

@@ -17,7 +17,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
 
@@ -160,6 +160,60 @@ def passes_pythonpath(pass_env: Iterable[str]) -> bool:
     """True when ``pass_env`` names ``PYTHONPATH`` (a bare ``*`` does not count: inheriting
     everything should not silently put other code on the env's import path)."""
     return NameFilter(p for p in pass_env if p != "*")("PYTHONPATH")
+
+
+def command_environ(
+    caller: Mapping[str, str],
+    *,
+    env_dir: str,
+    project_root: str,
+    pass_env: Sequence[str],
+    set_env: Iterable[tuple[str, str]],
+) -> dict[str, str]:
+    """The environment a session's commands (and ``vrun run``'s) run in.
+
+    The ``caller``'s variables that match :data:`DEFAULT_PASS_ENV` or ``pass_env`` get through;
+    ``PYTHONPATH`` only when ``pass_env`` names it (it would leak other code into the env);
+    :data:`ALWAYS_REMOVED` never. A ``VIRTUAL_ENV`` that was active in the caller's shell (an
+    inherited shell, a tmux pane) has its ``bin/`` taken off ``PATH``. Then ``VIRTUAL_ENV`` is
+    ``env_dir``, the env's ``bin/`` goes first on ``PATH``, and ``set_env`` (values already
+    expanded: :func:`vrun.run.compose.compose`) is applied last. A ``PATH`` in set_env is
+    *inserted*: its directories come right after the env's ``bin/`` and before the caller's
+    ``PATH`` (relative ones are taken from ``project_root``), so the env always comes first.
+    """
+    passes = NameFilter((*DEFAULT_PASS_ENV, *pass_env))
+    env = {k: v for k, v in caller.items() if passes(k) and k not in ALWAYS_REMOVED}
+    if "PYTHONPATH" in caller and passes_pythonpath(pass_env):
+        env["PYTHONPATH"] = caller["PYTHONPATH"]
+    else:
+        env.pop("PYTHONPATH", None)
+    stale = caller.get("VIRTUAL_ENV")
+    drop = [os.path.join(stale, "bin")] if stale else []
+    bin_dir = os.path.join(env_dir, "bin")
+    rest = clean_path(caller.get("PATH", os.defpath), [*drop, bin_dir])
+    env["PATH"] = os.pathsep.join(filter(None, [bin_dir, rest]))
+    env["VIRTUAL_ENV"] = env_dir
+    for key, value in set_env:
+        if key == "PATH":
+            extra = [os.path.join(project_root, d) for d in value.split(os.pathsep) if d]
+            env["PATH"] = os.pathsep.join(filter(None, [bin_dir, *extra, rest]))
+        else:
+            env[key] = value
+    return env
+
+
+def shell_environ(
+    caller: Mapping[str, str], *, pass_env: Sequence[str], set_env: Iterable[tuple[str, str]]
+) -> dict[str, str]:
+    """The environment ``vrun shell`` starts the user's shell from: the ``caller``'s, whole, as an
+    interactive shell needs it, except ``PYTHONPATH`` (it would leak other code into the env;
+    kept only when ``pass_env`` names it), with ``set_env`` (values already expanded) applied.
+    Activating the env is then the activate script's work (:func:`clean_environ` first)."""
+    env = dict(caller)
+    if not passes_pythonpath(pass_env):
+        env.pop("PYTHONPATH", None)
+    env.update(set_env)
+    return env
 
 
 def _fnmatch_any(name: str, globs: Iterable[str]) -> bool:

@@ -1,17 +1,21 @@
-"""The exception types a user sees.
+"""The exception types a user sees, and the one boundary that reports them.
 
-Every error vrun reports derives from :class:`VrunError`, which carries its message, an optional
-hint and its exit status. The command line's error boundary turns an escaped error into one
-``error:`` line (plus an optional ``hint:`` line) and that status; the session loop reports a
-session's own failure the same way and goes on (docs/cli.md, "Exit statuses").
+Every error vrun reports derives from :class:`VrunError`. Only :class:`Boundary` turns them (and
+Ctrl-C, SIGTERM, SIGHUP, a stdout whose reader left) into an ``error:`` line (plus an optional
+``hint:`` line) and an exit status; no other module prints them. Light on purpose: the warm path
+enters the boundary first; it imports :mod:`vrun.output` only when it is entered.
 """
 
 from __future__ import annotations
+
+import errno
 
 TYPE_CHECKING = False  # not typing's (benchmarks/README.md, "Import costs"); type checkers honour the name
 if TYPE_CHECKING:  # annotations only: a warm run need not import pathlib or collections.abc for this
     from collections.abc import Sequence
     from pathlib import Path
+    from types import TracebackType
+    from typing import TextIO
 
 #: Exit status for bad input: configuration, usage, a missing interpreter (as argparse uses).
 EXIT_USAGE = 2
@@ -19,6 +23,8 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 #: Exit status for a command that was not found (the shell convention).
 EXIT_NOT_FOUND = 127
+#: Exit status after Ctrl-C: 128 + SIGINT, the shell's convention.
+EXIT_INTERRUPTED = 130
 
 
 class VrunError(Exception):
@@ -144,3 +150,103 @@ class Interrupted(BaseException):
 
 class EnvDirError(VrunError):
     """``.venvs/`` or a file in it is not something vrun may use (exit 1)."""
+
+
+#: ``errno`` values of a write the system could not do (a full disk, a quota, a failing device):
+#: the machine's state, not vrun's bug, so one line rather than a traceback.
+_CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+
+
+class Boundary:
+    """vrun's one error boundary: the ``vrun`` command (:func:`vrun.__main__.run`, warm or cold)
+    and :func:`vrun.cli.main` run inside one. It owns the exit status: the work sets
+    :attr:`code`, and an error ending the work sets it instead, after at most one ``error:`` line
+    (and a ``hint:`` line) on stderr, never a traceback (pypa/build's ``_handle_build_error`` is
+    the model; docs/cli.md, "Exit statuses", has the statuses)::
+
+        with Boundary() as boundary:
+            boundary.code = work()
+        return boundary.code
+
+    - :class:`VrunError`: its message and hint; its :attr:`~VrunError.exit_code`.
+    - Ctrl-C (:class:`KeyboardInterrupt`): ``error: interrupted``; 130.
+    - SIGTERM, SIGHUP (:class:`Interrupted`): ``error: interrupted``; 128+N.
+    - stdout's reader went away (:class:`BrokenPipeError`, ``vrun list | head -0``): stdout is
+      pointed at ``/dev/null`` (:func:`vrun.output.stdout_gone`), nothing is said; 0 for a command
+      whose work is its output (:attr:`output_only`), else 1. At the end of work that was done,
+      stdout is flushed here too: a reader that left then changes nothing, other output that
+      could not be written (a full disk) turns success into 1.
+    - the system cannot write (a full disk, a quota, an I/O error: ``vrun list >/dev/full``):
+      ``error: cannot write ...``; 1.
+    - :class:`SystemExit` (argparse's ``--help``, a usage error it printed): its status.
+
+    A stdout or stderr that was closed when vrun started (``vrun t >&-``, ``2>&-``) is made
+    usable on entry (:func:`vrun.output.usable_streams`): vrun's lines to it go nowhere. Any
+    other exception is a bug, and keeps its traceback.
+    """
+
+    __slots__ = ("code", "output_only")
+
+    def __init__(self) -> None:
+        #: The exit status: set by the work, or by the error that ended it.
+        self.code = 0
+        #: The work is its output (``vrun list``, ``path``, ``--help``): its reader leaving ends it well.
+        self.output_only = False
+
+    def __enter__(self) -> Boundary:
+        from vrun import output
+
+        output.usable_streams()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        import sys
+
+        from vrun import output
+
+        if exc is None or isinstance(exc, SystemExit):
+            if isinstance(exc, SystemExit):
+                self.code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+                if isinstance(exc.code, str):
+                    output.error(exc.code)
+            if not _flushed(sys.stdout):
+                self.code = self.code or EXIT_FAILURE
+            return True
+        if isinstance(exc, VrunError):
+            output.error(exc.message, exc.hint, getattr(exc, "output", ""))
+            self.code = exc.exit_code
+        elif isinstance(exc, KeyboardInterrupt):
+            output.error("interrupted")
+            self.code = EXIT_INTERRUPTED
+        elif isinstance(exc, Interrupted):
+            output.error("interrupted")
+            self.code = 128 + exc.signum
+        elif isinstance(exc, BrokenPipeError):
+            output.stdout_gone()
+            self.code = 0 if self.output_only else EXIT_FAILURE
+        elif isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE:
+            where = f" {exc.filename}" if exc.filename else ""
+            _flushed(sys.stdout)  # stdout, the likeliest, must not fail again at exit
+            output.error(f"cannot write{where}: {exc.strerror}")
+            self.code = EXIT_FAILURE
+        else:
+            return False
+        return True
+
+
+def _flushed(stream: TextIO) -> bool:
+    """Flush ``stream``; True when that wrote what was pending, or its reader had left (nothing
+    more is owed to it). Otherwise it points at ``/dev/null`` (:func:`vrun.output.stream_gone`),
+    so that the flush at exit cannot fail again, and False."""
+    from vrun import output
+
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        output.stream_gone(stream)
+    except (OSError, ValueError):
+        output.stream_gone(stream)
+        return False
+    return True

@@ -118,7 +118,7 @@ def log(level: int, message: str) -> None:
     try:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):  # stderr's reader went away: nothing more to say
+    except (OSError, ValueError):  # stderr's reader went away, or it cannot be written: nothing to say
         pass
 
 
@@ -196,14 +196,46 @@ def stdout_bytes(data: bytes) -> None:
 
 
 def stdout_gone() -> None:
-    """stdout's reader went away: point stdout at ``/dev/null``, so that later writes and the
-    flush at exit cannot fail (Python would then exit 120, whatever vrun's status)."""
+    """stdout's reader went away: point stdout at ``/dev/null`` (:func:`stream_gone`)."""
+    stream_gone(sys.stdout)
+
+
+def stream_gone(stream: object) -> None:
+    """The reader of ``stream`` (stdout, stderr) went away, or it cannot be written: point its
+    descriptor at ``/dev/null``, so that later writes and the flush at exit cannot fail (Python
+    would then exit 120, whatever vrun's status)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+def usable_streams() -> None:
+    """Give vrun a stdin, stdout and stderr however it was started.
+
+    Python sets ``sys.stdout`` (``sys.stdin``, ``sys.stderr``) to ``None`` when its descriptor was
+    closed at start-up (``vrun t >&-``, ``2>&-``), and vrun's own writes would fail. Such a
+    descriptor gets ``/dev/null``, close-on-exec, and the stream is opened on it: vrun's lines to
+    it go nowhere; no file vrun opens can take its number (where vrun's lines, or a child's, would
+    land); and the commands vrun runs still find it closed, as the caller left it. A ``None``
+    check per stream when all three are open (the warm path's case).
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            if null != fd:  # something vrun's interpreter opened since start-up took the number
+                os.dup2(null, fd, inheritable=False)
+                os.close(null)
+            stream = open(  # noqa: SIM115 - the process's own stream, open until it exits
+                fd, "r" if fd == 0 else "w", encoding="utf-8", errors="backslashreplace", closefd=False
+            )
+            setattr(sys, name, stream)
+        except OSError:
+            pass
 
 
 def child_flags() -> list[str]:
@@ -237,7 +269,7 @@ def error(message: str, hint: str | None = None, detail: str = "") -> None:
     if detail:
         try:
             sys.stderr.write(detail if detail.endswith("\n") else detail + "\n")
-        except (BrokenPipeError, ValueError):
+        except (OSError, ValueError):
             pass
     log(ERROR, f"error: {message}")
     if hint:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vrun import output
 from vrun.config.load import Config, Session
@@ -29,16 +29,31 @@ def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
     return load_project_config(Path.cwd())
 
 
-def options(args: argparse.Namespace) -> RunOptions:
-    """The :class:`~vrun.run.rules.RunOptions` the arguments ask for."""
+class RunArgs(Protocol):
+    """The run options as a parsed command line holds them: every parser that runs or builds
+    sessions has each of them (:func:`vrun.arguments.build_parsers`; one without the flag gives
+    the value that changes nothing)."""
+
+    recreate: bool
+    no_install: bool
+    skip_missing_interpreters: bool
+    fail_fast: bool
+    install_only: bool
+    parallel: int
+    parallel_child: str | None
+
+
+def options(args: RunArgs) -> RunOptions:
+    """The :class:`~vrun.run.rules.RunOptions` the command line asks for: a run of sessions, or
+    the build of one session's env (``shell``, ``activate``, ``run``, ``path --build``)."""
     return RunOptions(
-        recreate=getattr(args, "recreate", False),
-        no_install=getattr(args, "no_install", False),
-        skip_missing_interpreters=getattr(args, "skip_missing_interpreters", False),
-        fail_fast=getattr(args, "fail_fast", False),
-        install_only=getattr(args, "install_only", False),
-        jobs=getattr(args, "parallel", 0) or 0,
-        child=getattr(args, "parallel_child", None) is not None,
+        recreate=args.recreate,
+        no_install=args.no_install,
+        skip_missing_interpreters=args.skip_missing_interpreters,
+        fail_fast=args.fail_fast,
+        install_only=args.install_only,
+        jobs=args.parallel,
+        child=args.parallel_child is not None,
     )
 
 
@@ -60,11 +75,18 @@ def one_session(config: Config, name: str) -> Session:
 
 
 def single_plan(
-    args: argparse.Namespace, config: Config, session: Session, *, probe: bool = True, build: bool = False
+    args: argparse.Namespace,
+    config: Config,
+    session: Session,
+    *,
+    probe: bool = True,
+    build: bool = False,
+    locked: bool = False,
 ) -> Plan:
     """A plan of ``session`` alone, as the session loop would get it.
 
-    :param build: the plan is for building the env: ``--locked`` / ``locked = true`` apply.
+    :param build: the plan is for building the env: ``locked`` (``--locked``) and
+        ``locked = true`` apply.
     :raises VrunError: when its interpreter is missing (exit 2).
     :raises LockError: with ``build``, the session must install from a lock file it lacks (exit 1).
     """
@@ -75,7 +97,7 @@ def single_plan(
         environ=RecordingEnviron(os.environ),
         backend=args.backend,
         probe=probe,
-        locked=getattr(args, "locked", False),
+        locked=locked,
         refuse=build,
     )
     refuse_error(plan["sessions"][0])
@@ -98,11 +120,12 @@ _KEPT_LOCKS: list[object] = []
 def ready(
     args: argparse.Namespace, config: Config, session: Session, *, inheritable: bool = False
 ) -> RunnableSessionPlan:
-    """Find or build ``session``'s env through the session loop's :func:`~vrun.run.loop.ready_env` and keep
-    its shared lock until exit (inheritable: for the lifetime of an exec'd shell); its session plan."""
+    """Find or build ``session``'s env through the session loop's :func:`~vrun.run.loop.ready_env`,
+    with the command line's :func:`options`, and keep its shared lock until exit (inheritable:
+    for the lifetime of an exec'd shell); its session plan."""
     from vrun.env.flock import lock_for
 
-    plan = single_plan(args, config, session, build=True)
+    plan = single_plan(args, config, session, build=True, locked=args.locked)
     session_plan = refuse_error(plan["sessions"][0])  # single_plan refused an error already
     lock = lock_for(session_plan["env_dir"], inheritable=inheritable)
     _KEPT_LOCKS.append(lock)

@@ -13,35 +13,35 @@ from vrun.errors import UsageError
 def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun run SESSION -- CMD [ARGS...]``: run any command in the session's env.
 
-    Same environment, lookup and signal rules as session commands; the command's own exit status
-    is vrun's (like ``uv run``), 128+N when it was killed by signal N.
+    Composed and run as a session command is (:func:`vrun.run.compose.compose`,
+    :func:`vrun.run.loop.run_composed`): the same environment, program lookup, echoed command
+    line, signal rules and ``timeout``, in the current directory. The exit status is the
+    command's own (like ``uv run``), 128+N when it was killed by signal N or vrun was interrupted
+    by it, :data:`~vrun.run.rules.EXIT_TIMEOUT` (124) past the session's ``timeout``.
+
+    :raises UsageError: no command was given (exit 2).
+    :raises CommandNotFoundError: the program is not found (127), or not executable (126).
     """
-    from vrun.process import resolve_program, run_command
-    from vrun.run.compose import Values, command_environ
+    import time
+
+    from vrun.run.compose import compose
+    from vrun.run.loop import failure_reason, run_composed
+    from vrun.run.rules import EXIT_TIMEOUT
 
     if not posargs:
         raise UsageError("vrun run needs a command", hint=f"vrun run {args.session} -- python -V")
     config, _ = load(args)
     session = one_session(config, args.session)
     session_plan = ready(args, config, session)
-    values = Values(
-        env_dir=session_plan["env_dir"],
-        project_root=str(config.root),
-        session=session_plan["name"],
-        caller=os.environ,
-        tmp="keep",
+    composed = compose(
+        session_plan, None, caller=os.environ, project_root=str(config.root), tmp="keep", command=posargs
     )
-    environ = command_environ(
-        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values
-    )
-    argv, note = resolve_program(
-        list(posargs),
-        environ,
-        cwd=os.getcwd(),
-        env_dir=session_plan["env_dir"],
-        external=session_plan["external"],
-    )
-    if note:
-        output.info(note)
-    outcome = run_command(argv, environ=environ, cwd=os.getcwd())
-    return 128 + outcome.received if outcome.received is not None else outcome.status
+    deadline = None if composed.timeout is None else time.monotonic() + composed.timeout
+    command = composed.commands[0]
+    _, outcome = run_composed(composed, command, deadline)
+    if outcome.received is not None:
+        return 128 + outcome.received
+    if outcome.timed_out:
+        output.error(failure_reason(outcome, command, composed.timeout) or "timed out")
+        return EXIT_TIMEOUT
+    return outcome.status

@@ -7,11 +7,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vrun import output
 from vrun.commands._common import load, one_session, ready
-from vrun.config.load import Config, Session
 from vrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from vrun._types import RunnableSessionPlan
 
 
 def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
@@ -38,29 +41,30 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
         output.warning(problem)
     config, _ = load(args)
     session = one_session(config, args.session)
-    env_dir = ready(args, config, session, inheritable=True)["env_dir"]
+    session_plan = ready(args, config, session, inheritable=True)
+    env_dir = session_plan["env_dir"]
     output.info(f"starting {kind} with {os.path.basename(env_dir)} activated; `exit` to leave")
-    environ = shell_environ(session, env_dir, config)
+    environ = shell_environ(session_plan, str(config.root))
     rc_root = default_rc_root(environ)
     shim = plan_shim(clean_environ(environ, Path(env_dir)).get("PATH", ""), rc_root)
     exec_shell(shell_exec_plan(kind, executable, Path(env_dir), session.name, environ, rc_root, shim))
 
 
-def shell_environ(session: Session, env_dir: str, config: Config) -> dict[str, str]:
-    """The environment a ``vrun shell`` starts from: the caller's, as an interactive shell needs it,
-    except ``PYTHONPATH`` (it would leak other code into the env; kept only when the session's
-    ``pass_env`` names it), with the session's ``env`` (set_env) applied."""
-    from vrun.environ import passes_pythonpath
+def shell_environ(session_plan: RunnableSessionPlan, project_root: str) -> dict[str, str]:
+    """The environment a ``vrun shell`` starts from (:func:`vrun.environ.shell_environ` has the
+    policy), the session's set_env expanded as its commands get it (:class:`vrun.run.compose.Values`,
+    :func:`vrun.run.compose.set_env_values`); says so when the caller's ``PYTHONPATH`` is left out.
+
+    :raises UsageError: a set_env value needs an unset variable.
+    """
+    from vrun import environ as env_policy
     from vrun.run.compose import Values, set_env_values
 
-    environ = dict(os.environ)
-    values = Values(
-        env_dir=env_dir, project_root=str(config.root), session=session.name, caller=os.environ, tmp="keep"
-    )
-    if "PYTHONPATH" in environ and not passes_pythonpath(session.pass_env):
+    values = Values.of(session_plan, caller=os.environ, project_root=project_root, tmp="keep")
+    set_env = set_env_values(session_plan["set_env"], values)
+    environ = env_policy.shell_environ(os.environ, pass_env=session_plan["pass_env"], set_env=set_env)
+    if "PYTHONPATH" in os.environ and "PYTHONPATH" not in environ:
         output.info("PYTHONPATH is not passed into the env (name it in pass_env to keep it)")
-        del environ["PYTHONPATH"]
-    environ.update(set_env_values(session.env, values))
     return environ
 
 

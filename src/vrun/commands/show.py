@@ -3,11 +3,11 @@
 For each session: the Python its spec finds, the backend, the env directory (and whether it is
 ready), what goes into the env (requirements, ``-r``/``-c`` files, dependency groups, extras,
 ``install_project``), its commands with every placeholder expanded (posargs from
-``vrun show NAME -- ARGS``) by the one expansion the session loop uses
-(:func:`vrun.run.compose.expand_argv`), its ``cwd``, the variables it sets (set_env, values shown,
+``vrun show NAME -- ARGS``) by the one composition the session loop uses
+(:func:`vrun.run.compose.compose`), its ``cwd``, the variables it sets (set_env, values shown,
 substituted) and those it lets through from the caller (pass_env patterns and the names of the
-current variables each one passes, worked out by :func:`vrun.run.compose.command_environ`; values
-of passed variables are never shown: they may be secrets), ``timeout``, ``requires`` and tags.
+current variables each one passes, from the same composition; values of passed variables are
+never shown: they may be secrets), ``timeout``, ``requires`` and tags.
 
 Read-only: planned as ``vrun explain`` plans (:func:`vrun.commands.explain.planned`).
 """
@@ -26,9 +26,7 @@ from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
 from vrun.env.rebuild import show_value
 from vrun.environ import NameFilter
-from vrun.errors import VrunError
-from vrun.output import join
-from vrun.run.compose import Values, command_environ, expand_argv, set_env_values
+from vrun.run.compose import compose
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -117,21 +115,13 @@ def resolved(
         ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
-    env_dir = session_plan["env_dir"] or "{env_dir}"  # no interpreter, no env: left as written
     interp: InterpreterFacts | dict[str, str] = session_plan["interpreter"] or {}
     # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
-    values = Values(env_dir=env_dir, project_root=root, session=name, caller=environ, tmp="path")
-    set_env = dict(set_env_values(session_plan["set_env"], values, strict=False))
-    passed = command_environ(
-        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values, strict=False
-    )
-    commands: list[ShownCommand] = []
-    for template, shell, _source in session_plan["commands"]:
-        try:
-            argv = expand_argv(template, posargs, shell=shell, values=values, environ=passed, strict=False)
-        except VrunError:  # {env_site_packages_dir} of an env not built yet
-            argv = list(template)
-        commands.append({"argv": argv, "shell": shell, "line": argv[0] if shell else join(argv)})
+    shown = compose(session_plan, posargs, caller=environ, project_root=root, tmp="path", strict=False)
+    set_env, passed = shown.set_env, shown.environ
+    commands: list[ShownCommand] = [
+        {"argv": c.argv, "shell": c.shell, "line": c.line} for c in shown.commands
+    ]
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
     by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in session_plan["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}

@@ -72,14 +72,11 @@ def holds(plan: Plan, environ: Mapping[str, str]) -> bool:
     return all(environ.get(name) == value for name, value in plan["environ"].items())
 
 
-def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Plan, list[str] | None] | None:
-    """The stored plan for ``argv`` and its posargs, if there is one and it still holds, else ``None``."""
+def lookup(names: Sequence[str], environ: Mapping[str, str]) -> Plan | None:
+    """The stored plan for session ``names`` (of an invocation :func:`parse` allows), if there is
+    one and it still holds, else ``None``."""
     if environ.get("VRUN_PLAN_CACHE") == "0":
         return None
-    parsed = parse(argv)
-    if parsed is None:
-        return None
-    names, posargs = parsed
     key = plan_key(names)
     try:
         with open(_path(key, environ), "rb") as fh:
@@ -88,7 +85,7 @@ def lookup(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Plan, list[
         return None
     if not isinstance(plan, dict) or plan.get("key") != key or not holds(plan, environ):
         return None
-    return plan, posargs
+    return plan
 
 
 def store(names: Sequence[str], plan: Plan, environ: Mapping[str, str]) -> bool:

@@ -1,21 +1,26 @@
 """What a session's command runs with: its environment and its final argv. Light on purpose.
 
-The session loop (:mod:`vrun.run.loop`), ``vrun run`` and ``vrun shell`` build every command's
-environment here, and every argv is expanded here, so there is one rule for each. Commands run
-with the env's ``bin/`` first on ``PATH`` and nothing activated (docs/architecture.md, "Running commands").
-Placeholders follow the one grammar of :mod:`vrun.placeholders`; :class:`Values` gives them their
-values. Imports nothing heavier than ``os`` at import time; ``shlex`` only to split a default.
+:func:`compose` is the one composition of a session's commands with their environment: the
+session loop (:mod:`vrun.run.loop`), ``vrun run``, ``vrun show`` and the report of commands that
+did not run all take theirs from it, and ``vrun shell`` its set_env, so there is one rule for
+each placeholder, variable, directory and command line. Commands run with the env's ``bin/``
+first on ``PATH`` and nothing activated (docs/architecture.md, "Running commands"); the policies about
+variables are :mod:`vrun.environ`'s. Placeholders follow the one grammar of
+:mod:`vrun.placeholders`; :class:`Values` gives them their values. Imports nothing heavier than
+``os`` at import time; ``shlex`` only to split a default.
 """
 
 from __future__ import annotations
 
 import os
 
+from vrun import environ as env_policy
+from vrun import output
 from vrun.env import layout
-from vrun.environ import ALWAYS_REMOVED, DEFAULT_PASS_ENV, NameFilter, clean_path, passes_pythonpath
 from vrun.errors import UsageError, VrunError
 from vrun.output import join
 from vrun.placeholders import Expander, UnsetVariable, missing
+from vrun.process import resolve_program
 
 #: ``typing`` is not imported (benchmarks/README.md, "Import costs"): annotations are strings
 #: here, so it is needed only by type checkers (which treat any ``TYPE_CHECKING`` name as true).
@@ -23,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from vrun._types import RunnableSessionPlan, SessionPlan
+    from vrun._types import SessionPlan
 
 
 class Values:
@@ -50,6 +55,25 @@ class Values:
         self.caller = caller
         self.tmp = tmp
         self._ready = tmp == "path"
+
+    @classmethod
+    def of(
+        cls,
+        session_plan: SessionPlan,
+        *,
+        caller: Mapping[str, str],
+        project_root: str,
+        tmp: str = "fresh",
+    ) -> Values:
+        """The values of ``session_plan``'s placeholders; a session without an env (no interpreter
+        was found: nothing will run, it is only shown) leaves ``{env_dir}`` as written."""
+        return cls(
+            env_dir=session_plan["env_dir"] or "{env_dir}",
+            project_root=project_root,
+            session=session_plan["name"],
+            caller=caller,
+            tmp=tmp,
+        )
 
     def __call__(self, name: str) -> str:
         """The value of placeholder ``name`` (not ``posargs`` nor ``env``).
@@ -80,7 +104,11 @@ def set_env_values(
 ) -> list[tuple[str, str]]:
     """set_env with its placeholders expanded; ``{env:VAR}`` reads the caller's environment.
 
+    :param strict: an unset ``{env:VAR}`` without a default is an error, and so is a value that
+        cannot be expanded; else (showing, not running) each is left as written.
     :raises UsageError: ``strict`` and a value needs an unset variable (naming ``env.NAME``).
+    :raises VrunError: ``strict`` and ``{env_tmp_dir}`` cannot be made, or the env has no
+        site-packages.
     """
     expand = Expander(values, values.caller.get, join=join, strict=strict)
     out = []
@@ -89,45 +117,29 @@ def set_env_values(
             out.append((key, expand.text(raw)))
         except UnsetVariable as exc:
             raise _unset(values.session, f"env.{key}", exc) from None
+        except VrunError:
+            if strict:
+                raise
+            out.append((key, raw))  # {env_site_packages_dir} of an env not built yet
     return out
 
 
 def command_environ(
     *, pass_env: Sequence[str], set_env: Iterable[Sequence[str]], values: Values, strict: bool = True
 ) -> dict[str, str]:
-    """The environment a session's commands run in.
-
-    The caller's variables (``values.caller``) that match :data:`DEFAULT_PASS_ENV` or ``pass_env``
-    get through; ``PYTHONPATH`` only when ``pass_env`` names it (it would leak other code into the
-    env); :data:`ALWAYS_REMOVED` never. A ``VIRTUAL_ENV`` that was active in the caller's shell (an
-    inherited shell, a tmux pane) has its ``bin/`` taken off ``PATH``. Then ``VIRTUAL_ENV`` is
-    set, the env's ``bin/`` goes first on ``PATH``, and set_env is applied last, its placeholders
-    expanded (:func:`set_env_values`). A ``PATH`` in set_env is *inserted*: its directories come
-    right after the env's ``bin/`` and before the caller's ``PATH`` (relative ones are taken from
-    the project root), so the env always comes first.
+    """The environment a session's commands run in (:func:`vrun.environ.command_environ` has the
+    policy), with set_env's placeholders expanded first (:func:`set_env_values`).
 
     :raises UsageError: see :func:`set_env_values`.
     """
-    caller, env_dir = values.caller, values.env_dir
-    passes = NameFilter((*DEFAULT_PASS_ENV, *pass_env))
-    env = {k: v for k, v in caller.items() if passes(k) and k not in ALWAYS_REMOVED}
-    if "PYTHONPATH" in caller and passes_pythonpath(pass_env):
-        env["PYTHONPATH"] = caller["PYTHONPATH"]
-    else:
-        env.pop("PYTHONPATH", None)
-    stale = caller.get("VIRTUAL_ENV")
-    drop = [os.path.join(stale, "bin")] if stale else []
-    bin_dir = os.path.join(env_dir, "bin")
-    rest = clean_path(caller.get("PATH", os.defpath), [*drop, bin_dir])
-    env["PATH"] = os.pathsep.join(filter(None, [bin_dir, rest]))
-    env["VIRTUAL_ENV"] = env_dir
-    for key, value in set_env_values(set_env, values, strict=strict):
-        if key == "PATH":
-            extra = [os.path.join(values.project_root, d) for d in value.split(os.pathsep) if d]
-            env["PATH"] = os.pathsep.join(filter(None, [bin_dir, *extra, rest]))
-        else:
-            env[key] = value
-    return env
+    expanded = set_env_values(set_env, values, strict=strict)
+    return env_policy.command_environ(
+        values.caller,
+        env_dir=values.env_dir,
+        project_root=values.project_root,
+        pass_env=pass_env,
+        set_env=expanded,
+    )
 
 
 def expand_argv(
@@ -197,26 +209,149 @@ def unset_variable(
     return None if found is None else _unset(session_plan["name"], *found)
 
 
+class Command:
+    """One command of a session, composed (:func:`compose`).
+
+    :ivar argv: its arguments, placeholders expanded; the program is looked up only when it is
+        about to run (:meth:`Composed.resolve`: an earlier command may install it).
+    :ivar shell: the command is one line for ``/bin/sh -c`` (``argv`` has one item).
+    :ivar line: the command as vrun shows it: :func:`vrun.output.join` of ``argv``, a shell
+        command as it is.
+    """
+
+    __slots__ = ("argv", "line", "shell")
+
+    def __init__(self, argv: list[str], shell: bool) -> None:
+        self.argv = argv
+        self.shell = shell
+        self.line = argv[0] if shell else join(argv)
+
+
+class Composed:
+    """A session's commands with everything they run with; :func:`compose` makes it.
+
+    :ivar commands: the :class:`Command` s, in order.
+    :ivar environ: the environment each of them gets (:func:`vrun.environ.command_environ`).
+    :ivar set_env: the session's set_env, placeholders expanded (name -> value).
+    :ivar cwd: the directory they run in.
+    :ivar timeout: the seconds they may take together (the session's ``timeout``), or ``None``.
+    :ivar env_dir: the session's env.
+    :ivar external: the programs the session lets run from outside its env (``external``).
+    """
+
+    __slots__ = ("commands", "cwd", "env_dir", "environ", "external", "set_env", "timeout")
+
+    def __init__(
+        self,
+        commands: list[Command],
+        *,
+        environ: dict[str, str],
+        set_env: dict[str, str],
+        cwd: str,
+        timeout: float | None,
+        env_dir: str,
+        external: Sequence[str],
+    ) -> None:
+        self.commands = commands
+        self.environ = environ
+        self.set_env = set_env
+        self.cwd = cwd
+        self.timeout = timeout
+        self.env_dir = env_dir
+        self.external = external
+
+    def echo(self, command: Command) -> None:
+        """Log ``command`` as vrun shows a command about to run: its line at
+        :data:`vrun.output.COMMAND`, with ``(in CWD)`` when it runs elsewhere than vrun's cwd."""
+        elsewhere = self.cwd != os.getcwd()
+        output.log(output.COMMAND, command.line + (f"  (in {self.cwd})" if elsewhere else ""))
+
+    def resolve(self, command: Command) -> tuple[list[str], str | None]:
+        """``command``'s argv with its program found in the env's ``bin/``, then on ``PATH``
+        (:func:`vrun.process.resolve_program` has the rule), and the note to log, or ``None``; a
+        shell command as it is (``/bin/sh`` finds its programs).
+
+        :raises CommandNotFoundError: not found, another Python's script (127), not executable (126).
+        """
+        if command.shell:
+            return command.argv, None
+        return resolve_program(
+            command.argv, self.environ, cwd=self.cwd, env_dir=self.env_dir, external=self.external
+        )
+
+
+def compose(
+    session_plan: SessionPlan,
+    posargs: Sequence[str] | None,
+    *,
+    caller: Mapping[str, str],
+    project_root: str,
+    tmp: str = "fresh",
+    strict: bool = True,
+    command: Sequence[str] | None = None,
+) -> Composed:
+    """Compose ``session_plan``'s commands with their environment: the one place that does it.
+
+    The environment: :func:`vrun.environ.command_environ` from the caller's, set_env expanded once
+    (:func:`set_env_values`). Each command expanded with ``posargs`` (:func:`expand_argv`,
+    ``{env:VAR}`` reading that environment first); they run in the session's ``cwd``, within its
+    ``timeout``.
+
+    :param caller: the environment vrun was started in.
+    :param tmp: what ``{env_tmp_dir}`` does (:class:`Values`): ``"fresh"`` before a run of the
+        session's commands, ``"keep"`` for ``vrun run``, ``"path"`` to show them.
+    :param strict: ``False`` to show commands, not run them: an unset ``{env:VAR}`` stays as
+        written, and a value or command that cannot be expanded (``{env_site_packages_dir}`` of an
+        env not built yet) is shown as written.
+    :param command: ``vrun run``'s command instead of the session's: taken as given (the user's
+        shell expanded it), run in the current directory, within the session's ``timeout``.
+    :raises UsageError: ``strict``, and a value or command needs an unset variable, or a
+        variable's value standing alone as an argument has unbalanced quotes.
+    :raises VrunError: ``strict``, and ``{env_tmp_dir}`` cannot be made or the env has no
+        site-packages.
+    """
+    values = Values.of(session_plan, caller=caller, project_root=project_root, tmp=tmp)
+    set_env = set_env_values(session_plan["set_env"], values, strict=strict)
+    environ = env_policy.command_environ(
+        caller,
+        env_dir=values.env_dir,
+        project_root=project_root,
+        pass_env=session_plan["pass_env"],
+        set_env=set_env,
+    )
+    if command is not None:
+        commands, cwd = [Command(list(command), False)], os.getcwd()
+    else:
+        commands, cwd = [], session_plan["cwd"]
+        for template, shell, _source in session_plan["commands"]:
+            try:
+                argv = expand_argv(
+                    template, posargs, shell=shell, values=values, environ=environ, strict=strict
+                )
+            except VrunError:
+                if strict:
+                    raise
+                argv = list(template)
+            commands.append(Command(argv, shell))
+    return Composed(
+        commands,
+        environ=environ,
+        set_env=dict(set_env),
+        cwd=cwd,
+        timeout=session_plan["timeout"],
+        env_dir=values.env_dir,
+        external=session_plan["external"],
+    )
+
+
 def preview_argvs(
-    session_plan: RunnableSessionPlan,
+    session_plan: SessionPlan,
     project_root: str,
     posargs: Sequence[str] | None,
     caller: Mapping[str, str],
 ) -> list[list[str]]:
-    """The argvs of ``session_plan``'s commands, expanded as far as they can be without touching
-    the env (``{env_tmp_dir}`` only named, an unset ``{env:VAR}`` left as written): what a report
+    """The argvs of ``session_plan``'s commands as :func:`compose` shows them without touching the
+    env (``{env_tmp_dir}`` only named, an unset ``{env:VAR}`` left as written): what a report
     shows for commands that did not run. A command that cannot be expanded is shown as written."""
-    values = Values(
-        env_dir=session_plan["env_dir"],
-        project_root=project_root,
-        session=session_plan["name"],
-        caller=caller,
-        tmp="path",
-    )
-    out = []
-    for template, shell, _source in session_plan["commands"]:
-        try:
-            out.append(expand_argv(template, posargs, shell=shell, values=values, environ={}, strict=False))
-        except VrunError:  # an env without site-packages
-            out.append(list(template))
-    return out
+    shown = compose(session_plan, posargs, caller=caller, project_root=project_root, tmp="path", strict=False)
+    return [command.argv for command in shown.commands]

@@ -26,10 +26,10 @@ from vrun.env.flock import lock_for
 from vrun.env.layout import MARKER, link_last_used, touch_used, venvs_usable
 from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.inputs import signature
-from vrun.output import ci_name, join
-from vrun.process import handle, resolve_program, restore, run_command, signal_name
+from vrun.output import ci_name
+from vrun.process import handle, restore, run_command, signal_name
 from vrun.report.ci import append_step_summary, fold_end, fold_start, github_annotations
-from vrun.run.compose import Values, command_environ, expand_argv, preview_argvs, unset_variable
+from vrun.run.compose import compose, preview_argvs, unset_variable
 from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
 
 TYPE_CHECKING = False
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
     from vrun._types import Plan, RunnableSessionPlan, SessionPlan, SessionResult
     from vrun.env.flock import EnvLock
+    from vrun.process import Outcome
+    from vrun.run.compose import Command, Composed
 else:  # the C module: ``signal`` builds its enums at import (benchmarks/README.md, "Import costs")
     import _signal as signal
 
@@ -302,7 +304,8 @@ def run_commands(
     environ: Mapping[str, str],
     result: SessionResult,
 ) -> None:
-    """Run the session's commands in order in its env; stop at the first failure.
+    """Run the session's commands in order in its env (:func:`vrun.run.compose.compose` composes
+    them); stop at the first failure.
 
     Each command's argv, exit status and duration go into ``result["commands"]``; a failure sets
     the result's status, reason and exit code (the command's own status, 128+N for signal N,
@@ -311,67 +314,60 @@ def run_commands(
     :raises CommandNotFoundError: a command's program is not found, or not executable.
     :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
     """
-    values = Values(
-        env_dir=session_plan["env_dir"],
-        project_root=plan["root"],
-        session=session_plan["name"],
-        caller=environ,
-    )
-    cmd_env = command_environ(
-        pass_env=session_plan["pass_env"], set_env=session_plan["set_env"], values=values
-    )
-    argvs = [
-        expand_argv(c[0], posargs, shell=c[1], values=values, environ=cmd_env)
-        for c in session_plan["commands"]
-    ]
-    deadline = None if session_plan["timeout"] is None else time.monotonic() + session_plan["timeout"]
-    here = os.getcwd()
-    for index, (expanded, (_template, shell, _source)) in enumerate(zip(argvs, session_plan["commands"])):
-        shown = expanded[0] if shell else join(expanded)
-        output.log(
-            output.COMMAND, shown + (f"  (in {session_plan['cwd']})" if session_plan["cwd"] != here else "")
-        )
-        argv, note = expanded, None
-        if not shell:
-            argv, note = resolve_program(
-                argv,
-                cmd_env,
-                cwd=session_plan["cwd"],
-                env_dir=session_plan["env_dir"],
-                external=session_plan["external"],
-            )
-            if note:
-                output.info(note)
-        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-        outcome = run_command(argv, environ=cmd_env, cwd=session_plan["cwd"], shell=shell, timeout=remaining)
+    composed = compose(session_plan, posargs, caller=environ, project_root=plan["root"])
+    deadline = None if composed.timeout is None else time.monotonic() + composed.timeout
+    for index, command in enumerate(composed.commands):
+        argv, outcome = run_composed(composed, command, deadline)
         result["commands"].append(
             {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
         )
         if outcome.received is not None:
-            _not_run(result, argvs[index + 1 :])
+            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
             raise Interrupted(outcome.received)
-        if outcome.timed_out:
-            reason = (
-                f"timed out after {session_plan['timeout']:g}s "
-                f"(timeout = {session_plan['timeout']:g}): {shown}"
-            )
-            result.update({"status": "failed", "reason": reason, "exit_code": EXIT_TIMEOUT})
-            _not_run(result, argvs[index + 1 :])
+        reason = failure_reason(outcome, command, composed.timeout)
+        if reason is not None:
+            code = EXIT_TIMEOUT if outcome.timed_out else outcome.status
+            result.update({"status": "failed", "reason": reason, "exit_code": code})
+            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
             return
-        if outcome.status != 0:
-            status = outcome.status
-            if outcome.signal is not None:
-                reason = f"command killed by {signal_name(outcome.signal)} (exit {status}): {shown}"
-            elif shell and 128 < status < 128 + 65:  # the shell's report of a signal, or its own code
-                reason = (
-                    f"command failed with exit code {status} "
-                    f"(the shell's status for {signal_name(status - 128)}): {shown}"
-                )
-            else:
-                reason = f"command failed with exit code {status}: {shown}"
-            result.update({"status": "failed", "reason": reason, "exit_code": status})
-            _not_run(result, argvs[index + 1 :])
-            return
+
+
+def run_composed(composed: Composed, command: Command, deadline: float | None) -> tuple[list[str], Outcome]:
+    """Run one composed command as every session command runs (and ``vrun run``'s): its line
+    echoed (:meth:`~vrun.run.compose.Composed.echo`), its program looked up (a note when it comes
+    from outside the env), run in the session's environment and cwd until it ends or
+    ``deadline`` (a :func:`time.monotonic` time, or ``None``) passes
+    (:func:`vrun.process.run_command`: then its process group is stopped).
+
+    :returns: the argv run, with its program's path, and the :class:`~vrun.process.Outcome`.
+    :raises CommandNotFoundError: the program is not found, or not executable.
+    """
+    composed.echo(command)
+    argv, note = composed.resolve(command)
+    if note:
+        output.info(note)
+    remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+    outcome = run_command(
+        argv, environ=composed.environ, cwd=composed.cwd, shell=command.shell, timeout=remaining
+    )
+    return argv, outcome
+
+
+def failure_reason(outcome: Outcome, command: Command, timeout: float | None) -> str | None:
+    """Why a command that ran failed, in a session result's words, or ``None`` when it passed:
+    past ``timeout`` (seconds), killed by a signal, or its own non-zero exit status (a shell's
+    128+N named as its report of signal N)."""
+    status, shown = outcome.status, command.line
+    if outcome.timed_out:
+        return f"timed out after {timeout:g}s (timeout = {timeout:g}): {shown}"
+    if status == 0:
+        return None
+    if outcome.signal is not None:
+        return f"command killed by {signal_name(outcome.signal)} (exit {status}): {shown}"
+    if command.shell and 128 < status < 128 + 65:  # the shell's report of a signal, or its own code
+        meaning = f"the shell's status for {signal_name(status - 128)}"
+        return f"command failed with exit code {status} ({meaning}): {shown}"
+    return f"command failed with exit code {status}: {shown}"
 
 
 def _not_run(result: SessionResult, argvs: Sequence[list[str]]) -> None:
