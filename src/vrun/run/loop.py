@@ -7,11 +7,11 @@ loop: a rule about running sessions, the exit status or how results look is made
 
 Light on purpose: importing it imports, of vrun's, only :mod:`vrun.run.rules`,
 :mod:`vrun.run.compose` (with :mod:`vrun.environ` and :mod:`vrun.placeholders`),
-:mod:`vrun.env.flock`, :mod:`vrun.env.layout`, :mod:`vrun.process`, :mod:`vrun.report.ci` (with
-:mod:`vrun.report.results`), :mod:`vrun.output`, :mod:`vrun.errors` and :mod:`vrun.inputs`, and of
+:mod:`vrun.env.flock`, :mod:`vrun.env.layout`, :mod:`vrun.process`, :mod:`vrun.output`,
+:mod:`vrun.errors` and :mod:`vrun.inputs` (:mod:`vrun.report.ci` only under CI), and of
 the standard library only ``os``, ``sys``, ``stat``, ``time``, ``errno`` and ``_signal``; a warm run
 adds only :mod:`vrun.__main__` and the plan cache (docs/architecture.md, "The warm path", lists all
-twenty modules; benchmarks/README.md, "Import costs", what they cost). Building an env imports
+seventeen; benchmarks/README.md, "Import costs", what they cost). Building an env imports
 :mod:`vrun.env.build` (and through it virtualenv or uv) only when an env is not ready, and
 ``-p`` imports :mod:`vrun.run.parallel`.
 """
@@ -28,7 +28,6 @@ from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.inputs import signature
 from vrun.output import ci_name
 from vrun.process import handle, restore, run_command, signal_name
-from vrun.report.ci import append_step_summary, fold_end, fold_start, github_annotations
 from vrun.run.compose import compose, preview_argvs, unset_variable
 from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
 
@@ -101,6 +100,8 @@ def report_to_ci(results: Sequence[SessionResult], environ: Mapping[str, str]) -
     one) on stdout, and the results table appended to ``$GITHUB_STEP_SUMMARY``."""
     if ci_name(environ) != "github-actions":
         return
+    from vrun.report.ci import append_step_summary, github_annotations  # only under CI: not on the warm path
+
     for line in github_annotations(results):
         output.stdout_line(line)
     try:
@@ -133,11 +134,11 @@ def run_sessions(
             result.update({"status": "skipped", "reason": f"no interpreter for {session_plan['python']!r}"})
             output.warning(f"skipping {session_plan['name']}: {session_plan['error']}")
             continue
-        fold = (
-            None
-            if options.child
-            else fold_start(environ, session_plan["name"], f"vrun {session_plan['name']}")
-        )
+        fold = None
+        if in_ci and not options.child:  # report.ci is imported only under CI: not on the warm path
+            from vrun.report.ci import fold_start
+
+            fold = fold_start(environ, session_plan["name"], f"vrun {session_plan['name']}")
         if fold is not None:
             output.stdout_line(fold)
         output.log(
@@ -156,7 +157,11 @@ def run_sessions(
             result["exit_code"] = 128 + exc.signum
         finally:
             result["duration"] = time.monotonic() - start
-            end = None if fold is None else fold_end(environ, session_plan["name"])
+            end = None
+            if fold is not None:
+                from vrun.report.ci import fold_end
+
+                end = fold_end(environ, session_plan["name"])
             if end is not None:
                 output.stdout_line(end)
         if result["status"] == "passed":
