@@ -19,7 +19,7 @@ import sys
 import textwrap
 import types
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -169,6 +169,49 @@ def write_project(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def demo_project(
+    *,
+    version: str = "0.1",
+    dependencies: Sequence[str] = (),
+    optional: Mapping[str, Sequence[str]] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    dynamic: Sequence[str] = (),
+    layout: str | None = "src",
+    source: str = "WORD = 'one'\n",
+    build: str | None = "setuptools>=64",
+    tables: str = "",
+) -> dict[str, str]:
+    """The files of a project named ``demo``, for :func:`write_project`.
+
+    ``pyproject.toml`` has ``[build-system]`` (setuptools' PEP 517 backend, ``requires = [build]``;
+    none when ``build`` is None), ``[project]`` with ``version``, ``dependencies`` and ``dynamic``,
+    then ``[project.optional-dependencies]`` from ``optional`` and ``[dependency-groups]``
+    (PEP 735) from ``groups`` when given, then ``tables``: more TOML, verbatim (``[tool.vrun...]``,
+    ``[tool.setuptools.dynamic]``, ...). The code, ``source``, goes where ``layout`` says:
+    ``"src"`` (``src/demo/__init__.py``), ``"package"`` (``demo/__init__.py``), ``"module"``
+    (``demo.py``, named in ``[tool.setuptools] py-modules``), or None (no code, no build).
+    Lists are written as JSON arrays, which TOML reads as the same strings.
+    """
+    lines = []
+    if build is not None:
+        lines += ["[build-system]", f"requires = {json.dumps([build])}", 'build-backend = "setuptools.build_meta"']
+    lines += ["[project]", 'name = "demo"', f"version = {json.dumps(version)}"]
+    if dependencies:
+        lines.append(f"dependencies = {json.dumps(list(dependencies))}")
+    if dynamic:
+        lines.append(f"dynamic = {json.dumps(list(dynamic))}")
+    for table, entries in (("project.optional-dependencies", optional), ("dependency-groups", groups)):
+        if entries:
+            lines.append(f"[{table}]")
+            lines += [f"{name} = {json.dumps(list(reqs))}" for name, reqs in entries.items()]
+    if layout == "module":
+        lines += ["[tool.setuptools]", 'py-modules = ["demo"]']
+    files = {"pyproject.toml": "\n".join(lines) + "\n" + textwrap.dedent(tables).lstrip("\n")}
+    if layout is not None:
+        files[{"src": "src/demo/__init__.py", "package": "demo/__init__.py", "module": "demo.py"}[layout]] = source
+    return files
 
 
 class Vrun:

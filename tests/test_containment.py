@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, demo_project, write_project
 
 WAIT = 120.0
 
@@ -379,21 +379,14 @@ def test_install_that_lands_elsewhere_is_refused(project: Path, vrun: Vrun, tmp_
 def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools>=64"]
-                build-backend = "setuptools.build_meta"
-                [project]
-                name = "demo"
-                version = "0.1"
+        demo_project(
+            tables="""
                 [tool.vrun.sessions.s]
                 deps = ["greet"]
                 install_project = "wheel"
                 commands = ["greet hi"]
-            """,
-            "src/demo/__init__.py": "WORD = 'one'\n",
-        },
+            """
+        ),
     )
     vrun("s", check=0, umask=0)
     second = vrun("s", check=0, umask=0)  # a reused wheel-mode env has the project reinstalled
