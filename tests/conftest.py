@@ -3,6 +3,11 @@
 Integration tests build real envs and install real wheels, offline: pip is pointed at the
 wheelhouse with ``--no-index --find-links`` through ``PIP_*`` variables, which vrun passes to
 the installer like any user's index settings.
+
+The suite runs in parallel (pytest-xdist, ``vrun test``): every session-scoped fixture here is
+made once per worker process under that worker's own ``tmp_path_factory`` folder, so no two
+workers share a path, and a test changes ``os.environ`` or the working directory only through
+``monkeypatch`` (:func:`environ_and_cwd_are_restored` fails a test that does otherwise).
 """
 
 from __future__ import annotations
@@ -95,6 +100,43 @@ GREET = textwrap.dedent(
         return 0
     """
 )
+
+
+#: Variables that change under every test by design: pytest's own progress marker.
+_CHANGING = frozenset({"PYTEST_CURRENT_TEST"})
+
+
+@pytest.fixture(autouse=True)
+def environ_and_cwd_are_restored() -> Iterator[None]:
+    """Fail a test that leaves ``os.environ`` or the working directory changed.
+
+    Tests run one after another in each xdist worker: a variable or a ``chdir`` a test leaves
+    behind reaches every later test of that worker, so results depend on the order. Changes made
+    through ``monkeypatch`` (undone before this check runs, as its teardown comes first) and by
+    fixtures of a wider scope (set up before this one) are fine. A leak is undone before the test
+    fails, so one leak fails one test. After virtualenv's ``tests/conftest.py``.
+    """
+    environ, cwd = dict(os.environ), os.getcwd()
+    yield
+    now = dict(os.environ)
+    problems = [f"sets {k}={now[k]!r}" for k in sorted(now.keys() - environ.keys() - _CHANGING)]
+    problems += [f"removes {k}" for k in sorted(environ.keys() - now.keys() - _CHANGING)]
+    problems += [
+        f"changes {k} from {environ[k]!r} to {now[k]!r}"
+        for k in sorted(environ.keys() & now.keys() - _CHANGING)
+        if environ[k] != now[k]
+    ]
+    try:
+        moved = os.getcwd()
+    except FileNotFoundError:  # it moved into a folder it then removed
+        moved = "a removed folder"
+    if moved != cwd:
+        problems.append(f"leaves the working directory at {moved} (was {cwd})")
+    if problems:
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        pytest.fail("the test leaks state (use monkeypatch): " + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="session")
