@@ -172,7 +172,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One interpreter-facts cache for the whole run (discovery is slow; facts do not change)."""
+    """One vrun cache per worker for the whole run: interpreter facts (discovery is slow; facts
+    do not change), and uv's cache in ``uv/`` (see :func:`offline_environ`)."""
     return tmp_path_factory.mktemp("vrun-cache")
 
 
@@ -183,7 +184,13 @@ def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, 
 
 
 def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, str]:
-    """:func:`offline_env`'s environment, for fixtures of a wider scope: ``HOME`` is ``home`` (made)."""
+    """:func:`offline_env`'s environment, for fixtures of a wider scope: ``HOME`` is ``home`` (made).
+
+    uv's cache (``UV_CACHE_DIR``) is ``cache_dir/uv``, shared by the tests of a worker as a user's
+    is by their projects: it holds the wheelhouse's wheels unpacked once (uv then links them into
+    each env) instead of once per test, and nothing a test writes, since each test's projects and
+    wheels live at paths of their own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUAL_ENV", "VRUN_", "UV_"))}
     env.pop("PYTHONPATH", None)
     env.pop("CI", None)
@@ -196,6 +203,7 @@ def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, 
         UV_FIND_LINKS=str(wheelhouse),
         UV_NO_CONFIG="1",
         VRUN_CACHE_DIR=str(cache_dir),
+        UV_CACHE_DIR=str(cache_dir / "uv"),
         VIRTUALENV_OVERRIDE_APP_DATA=str(cache_dir / "virtualenv-app-data"),
         NO_COLOR="1",
         HOME=str(home),
