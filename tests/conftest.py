@@ -221,6 +221,10 @@ def write_project(root: Path, files: Mapping[str, str]) -> Path:
     return root
 
 
+#: Where :func:`demo_project` puts the code, by layout.
+_DEMO_CODE = {"src": "src/demo/__init__.py", "package": "demo/__init__.py", "module": "demo.py"}
+
+
 def demo_project(
     *,
     version: str = "0.1",
@@ -246,7 +250,11 @@ def demo_project(
     """
     lines = []
     if build is not None:
-        lines += ["[build-system]", f"requires = {json.dumps([build])}", 'build-backend = "setuptools.build_meta"']
+        lines += [
+            "[build-system]",
+            f"requires = {json.dumps([build])}",
+            'build-backend = "setuptools.build_meta"',
+        ]
     lines += ["[project]", 'name = "demo"', f"version = {json.dumps(version)}"]
     if dependencies:
         lines.append(f"dependencies = {json.dumps(list(dependencies))}")
@@ -260,7 +268,7 @@ def demo_project(
         lines += ["[tool.setuptools]", 'py-modules = ["demo"]']
     files = {"pyproject.toml": "\n".join(lines) + "\n" + textwrap.dedent(tables).lstrip("\n")}
     if layout is not None:
-        files[{"src": "src/demo/__init__.py", "package": "demo/__init__.py", "module": "demo.py"}[layout]] = source
+        files[_DEMO_CODE[layout]] = source
     return files
 
 
