@@ -3,6 +3,11 @@
 Integration tests build real envs and install real wheels, offline: pip is pointed at the
 wheelhouse with ``--no-index --find-links`` through ``PIP_*`` variables, which vrun passes to
 the installer like any user's index settings.
+
+The suite runs in parallel (pytest-xdist, ``vrun test``): every session-scoped fixture here is
+made once per worker process under that worker's own ``tmp_path_factory`` folder, so no two
+workers share a path, and a test changes ``os.environ`` or the working directory only through
+``monkeypatch`` (:func:`environ_and_cwd_are_restored` fails a test that does otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 import textwrap
 import types
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -97,6 +102,43 @@ GREET = textwrap.dedent(
 )
 
 
+#: Variables that change under every test by design: pytest's own progress marker.
+_CHANGING = frozenset({"PYTEST_CURRENT_TEST"})
+
+
+@pytest.fixture(autouse=True)
+def environ_and_cwd_are_restored() -> Iterator[None]:
+    """Fail a test that leaves ``os.environ`` or the working directory changed.
+
+    Tests run one after another in each xdist worker: a variable or a ``chdir`` a test leaves
+    behind reaches every later test of that worker, so results depend on the order. Changes made
+    through ``monkeypatch`` (undone before this check runs, as its teardown comes first) and by
+    fixtures of a wider scope (set up before this one) are fine. A leak is undone before the test
+    fails, so one leak fails one test. After virtualenv's ``tests/conftest.py``.
+    """
+    environ, cwd = dict(os.environ), os.getcwd()
+    yield
+    now = dict(os.environ)
+    problems = [f"sets {k}={now[k]!r}" for k in sorted(now.keys() - environ.keys() - _CHANGING)]
+    problems += [f"removes {k}" for k in sorted(environ.keys() - now.keys() - _CHANGING)]
+    problems += [
+        f"changes {k} from {environ[k]!r} to {now[k]!r}"
+        for k in sorted(environ.keys() & now.keys() - _CHANGING)
+        if environ[k] != now[k]
+    ]
+    try:
+        moved = os.getcwd()
+    except FileNotFoundError:  # it moved into a folder it then removed
+        moved = "a removed folder"
+    if moved != cwd:
+        problems.append(f"leaves the working directory at {moved} (was {cwd})")
+    if problems:
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        pytest.fail("the test leaks state (use monkeypatch): " + "; ".join(problems), pytrace=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def signals_as_in_a_terminal() -> Iterator[None]:
     """Start every vrun as an interactive shell would, however pytest was started.
@@ -130,7 +172,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One interpreter-facts cache for the whole run (discovery is slow; facts do not change)."""
+    """One vrun cache per worker for the whole run: interpreter facts (discovery is slow; facts
+    do not change), and uv's cache in ``uv/`` (see :func:`offline_environ`)."""
     return tmp_path_factory.mktemp("vrun-cache")
 
 
@@ -141,7 +184,13 @@ def offline_env(wheelhouse: Path, cache_dir: Path, tmp_path: Path) -> dict[str, 
 
 
 def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, str]:
-    """:func:`offline_env`'s environment, for fixtures of a wider scope: ``HOME`` is ``home`` (made)."""
+    """:func:`offline_env`'s environment, for fixtures of a wider scope: ``HOME`` is ``home`` (made).
+
+    uv's cache (``UV_CACHE_DIR``) is ``cache_dir/uv``, shared by the tests of a worker as a user's
+    is by their projects: it holds the wheelhouse's wheels unpacked once (uv then links them into
+    each env) instead of once per test, and nothing a test writes, since each test's projects and
+    wheels live at paths of their own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUAL_ENV", "VRUN_", "UV_"))}
     env.pop("PYTHONPATH", None)
     env.pop("CI", None)
@@ -154,6 +203,7 @@ def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, 
         UV_FIND_LINKS=str(wheelhouse),
         UV_NO_CONFIG="1",
         VRUN_CACHE_DIR=str(cache_dir),
+        UV_CACHE_DIR=str(cache_dir / "uv"),
         VIRTUALENV_OVERRIDE_APP_DATA=str(cache_dir / "virtualenv-app-data"),
         NO_COLOR="1",
         HOME=str(home),
@@ -169,6 +219,57 @@ def write_project(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+#: Where :func:`demo_project` puts the code, by layout.
+_DEMO_CODE = {"src": "src/demo/__init__.py", "package": "demo/__init__.py", "module": "demo.py"}
+
+
+def demo_project(
+    *,
+    version: str = "0.1",
+    dependencies: Sequence[str] = (),
+    optional: Mapping[str, Sequence[str]] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    dynamic: Sequence[str] = (),
+    layout: str | None = "src",
+    source: str = "WORD = 'one'\n",
+    build: str | None = "setuptools>=64",
+    tables: str = "",
+) -> dict[str, str]:
+    """The files of a project named ``demo``, for :func:`write_project`.
+
+    ``pyproject.toml`` has ``[build-system]`` (setuptools' PEP 517 backend, ``requires = [build]``;
+    none when ``build`` is None), ``[project]`` with ``version``, ``dependencies`` and ``dynamic``,
+    then ``[project.optional-dependencies]`` from ``optional`` and ``[dependency-groups]``
+    (PEP 735) from ``groups`` when given, then ``tables``: more TOML, verbatim (``[tool.vrun...]``,
+    ``[tool.setuptools.dynamic]``, ...). The code, ``source``, goes where ``layout`` says:
+    ``"src"`` (``src/demo/__init__.py``), ``"package"`` (``demo/__init__.py``), ``"module"``
+    (``demo.py``, named in ``[tool.setuptools] py-modules``), or None (no code, no build).
+    Lists are written as JSON arrays, which TOML reads as the same strings.
+    """
+    lines = []
+    if build is not None:
+        lines += [
+            "[build-system]",
+            f"requires = {json.dumps([build])}",
+            'build-backend = "setuptools.build_meta"',
+        ]
+    lines += ["[project]", 'name = "demo"', f"version = {json.dumps(version)}"]
+    if dependencies:
+        lines.append(f"dependencies = {json.dumps(list(dependencies))}")
+    if dynamic:
+        lines.append(f"dynamic = {json.dumps(list(dynamic))}")
+    for table, entries in (("project.optional-dependencies", optional), ("dependency-groups", groups)):
+        if entries:
+            lines.append(f"[{table}]")
+            lines += [f"{name} = {json.dumps(list(reqs))}" for name, reqs in entries.items()]
+    if layout == "module":
+        lines += ["[tool.setuptools]", 'py-modules = ["demo"]']
+    files = {"pyproject.toml": "\n".join(lines) + "\n" + textwrap.dedent(tables).lstrip("\n")}
+    if layout is not None:
+        files[_DEMO_CODE[layout]] = source
+    return files
 
 
 class Vrun:

@@ -21,12 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, demo_project, write_project
 
 WAIT = 120.0
 
 
-def wait_for(condition: Callable[[], object], what: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None,
+) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
@@ -379,21 +383,14 @@ def test_install_that_lands_elsewhere_is_refused(project: Path, vrun: Vrun, tmp_
 def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools>=64"]
-                build-backend = "setuptools.build_meta"
-                [project]
-                name = "demo"
-                version = "0.1"
+        demo_project(
+            tables="""
                 [tool.vrun.sessions.s]
                 deps = ["greet"]
                 install_project = "wheel"
                 commands = ["greet hi"]
-            """,
-            "src/demo/__init__.py": "WORD = 'one'\n",
-        },
+            """
+        ),
     )
     vrun("s", check=0, umask=0)
     second = vrun("s", check=0, umask=0)  # a reused wheel-mode env has the project reinstalled
@@ -415,18 +412,23 @@ def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) 
     assert list(site.glob("demo*")) and (env / "bin" / "greet").is_file()
 
 
-def test_a_signal_vrun_was_started_ignoring_stays_ignored(project: Path, vrun: Vrun) -> None:
+def test_a_signal_vrun_was_started_ignoring_stays_ignored(project: Path, vrun: Vrun, tmp_path: Path) -> None:
     """Under nohup (SIGHUP ignored) a hangup neither stops vrun nor its command, which inherits
     the ignored signal as exec passes it on; vrun installs no handler over it."""
+    ready, go = tmp_path / "command.pid", tmp_path / "go"
+    # the command says it runs (its pid file), then finishes once the test has sent the hangup
+    command = (
+        "import os, sys, time\n"
+        "open(sys.argv[1] + '.tmp', 'w').write(f'{os.getpid()}\\n')\n"
+        "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "print('finished')\n"
+    )
+    argv = ["python", "-c", command, str(ready), str(go)]
     write_project(
-        project,
-        {
-            "vrun.toml": """
-                [sessions.s]
-                install_project = false
-                commands = [["python", "-c", "import time; time.sleep(1.5); print('finished')"]]
-            """
-        },
+        project, {"vrun.toml": f"[sessions.s]\ninstall_project = false\ncommands = {json.dumps([argv])}\n"}
     )
     vrun("s", "--install-only", check=0)
     proc = subprocess.Popen(
@@ -438,8 +440,9 @@ def test_a_signal_vrun_was_started_ignoring_stays_ignored(project: Path, vrun: V
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.7)
+    wait_for(lambda: read_pid(ready), "the command to start", proc)
     proc.send_signal(signal.SIGHUP)
+    go.touch()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.strip() == "finished" and "session s passed" in err

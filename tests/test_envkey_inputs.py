@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, demo_project, write_project
 from vrun import inputs
 from vrun.config.load import load_config
 from vrun.env import rebuild
@@ -401,26 +401,18 @@ def test_setuptools_dynamic_dependencies_rebuild_the_editable_env(project: Path,
     write_project(
         project,
         {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools"]
-                build-backend = "setuptools.build_meta"
+            **demo_project(
+                dynamic=["dependencies"],
+                layout="module",
+                source="WHO = 'demo'\n",
+                tables="""
+                    [tool.setuptools.dynamic]
+                    dependencies = {file = ["requirements.txt"]}
 
-                [project]
-                name = "demo"
-                version = "0.1"
-                dynamic = ["dependencies"]
-
-                [tool.setuptools]
-                py-modules = ["demo"]
-
-                [tool.setuptools.dynamic]
-                dependencies = {file = ["requirements.txt"]}
-
-                [tool.pytest.ini_options]
-                addopts = "-q"
-            """,
-            "demo.py": "WHO = 'demo'\n",
+                    [tool.pytest.ini_options]
+                    addopts = "-q"
+                """,
+            ),
             "requirements.txt": "alpha==1.0\n",
             "vrun.toml": f"""
                 [sessions.s]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Vrun, offline_environ, other_python, write_project
+from tests.conftest import Vrun, demo_project, offline_environ, other_python, write_project
 from vrun.commands.explain import explanation_lines
 from vrun.env.rebuild import describe, differences, explain_change, redact
 
@@ -30,26 +30,13 @@ PROJECT = {
         groups = ["tools"]
         commands = ["python -c 'import alpha, beta, greet, demo'"]
         """,
-    "pyproject.toml": """
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "demo"
-        version = "0.1"
-        dependencies = ["beta"]
-
-        [project.optional-dependencies]
-        fast = ["greet"]
-
-        [dependency-groups]
-        tools = ["greet"]
-
-        [tool.setuptools]
-        py-modules = ["demo"]
-        """,
-    "demo.py": "VALUE = 1\n",
+    **demo_project(
+        dependencies=["beta"],
+        optional={"fast": ["greet"]},
+        groups={"tools": ["greet"]},
+        layout="module",
+        source="VALUE = 1\n",
+    ),
     "requirements.txt": "beta\n",
     "constraints.txt": "alpha<2\n",
 }

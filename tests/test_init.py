@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, demo_project, write_project
 from vrun.config.load import Config, load_config
 from vrun.errors import UsageError
 from vrun.migrate.translate import translate, write_config
@@ -20,7 +20,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PROJECT = '[project]\nname = "demo"\nversion = "0"\n'
+#: A bare ``[project]`` table (no build, no code) that tests extend with more ``[project]`` keys.
+PROJECT = demo_project(version="0", build=None, layout=None)["pyproject.toml"]
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, other_python, write_project
+from tests.conftest import Vrun, demo_project, other_python, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 #: One session ``s`` that installs nothing and runs a no-op: for tests about the env, not its contents.
@@ -341,20 +341,13 @@ def test_env_whose_interpreter_vanished_is_rebuilt(project: Path, vrun: Vrun) ->
 def test_editable_project_and_metadata_change(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools>=64"]
-                build-backend = "setuptools.build_meta"
-                [project]
-                name = "demo"
-                version = "0.1"
-                dependencies = ["alpha==1.0"]
+        demo_project(
+            dependencies=["alpha==1.0"],
+            tables="""
                 [tool.vrun.sessions.test]
                 commands = ["python -c 'import demo, alpha; print(demo.WORD, alpha.VERSION)'"]
             """,
-            "src/demo/__init__.py": "WORD = 'one'\n",
-        },
+        ),
     )
     assert "one 1.0" in vrun("test", check=0).stdout
     (project / "src/demo/__init__.py").write_text("WORD = 'two'\n")
@@ -581,21 +574,15 @@ def test_uv_backend_builds_its_own_env(project: Path, vrun: Vrun, tmp_path: Path
     pytest.importorskip("uv")
     write_project(
         project,
-        {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools>=64"]
-                build-backend = "setuptools.build_meta"
-                [project]
-                name = "demo"
-                version = "0.1"
-                dependencies = ["alpha==2.0"]
+        demo_project(
+            dependencies=["alpha==2.0"],
+            source="WORD = 'uv-built'\n",
+            tables="""
                 [tool.vrun.sessions.test]
                 deps = ["greet"]
                 commands = ["greet uv", "python -c 'import demo, alpha; print(demo.WORD, alpha.VERSION)'"]
             """,
-            "src/demo/__init__.py": "WORD = 'uv-built'\n",
-        },
+        ),
     )
     vrun.env.update(
         UV_OFFLINE="1", UV_FIND_LINKS=vrun.env["PIP_FIND_LINKS"], UV_CACHE_DIR=str(tmp_path / "uv")
@@ -662,16 +649,9 @@ def test_invalid_python_spec_names_file_and_key(project: Path, vrun: Vrun) -> No
 def test_extras_wheel_mode_and_system_site_packages(project: Path, vrun: Vrun) -> None:
     write_project(
         project,
-        {
-            "pyproject.toml": """
-                [build-system]
-                requires = ["setuptools>=64"]
-                build-backend = "setuptools.build_meta"
-                [project]
-                name = "demo"
-                version = "0.1"
-                [project.optional-dependencies]
-                fancy = ["beta"]
+        demo_project(
+            optional={"fancy": ["beta"]},
+            tables="""
                 [tool.vrun.sessions.test]
                 extras = ["fancy"]
                 install_project = "wheel"
@@ -680,8 +660,7 @@ def test_extras_wheel_mode_and_system_site_packages(project: Path, vrun: Vrun) -
                     "python -c 'import beta, alpha, demo; print(\\"extra ok\\", demo.WORD, demo.__file__)'",
                 ]
             """,
-            "src/demo/__init__.py": "WORD = 'one'\n",
-        },
+        ),
     )
     first = vrun("test", check=0)
     (env,) = envs_of(project, "test")

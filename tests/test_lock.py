@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, other_python, write_project
+from tests.conftest import Vrun, demo_project, other_python, write_project
 from vrun import SUBCOMMANDS
 from vrun._compat import tomllib
 from vrun.commands.lock import pip_index_options
@@ -36,20 +36,7 @@ SHOW = (
     "print('VERSIONS', json.dumps(out))\n"
 )
 DEMO = {
-    "pyproject.toml": """
-        [project]
-        name = "demo"
-        version = "0.1"
-        dependencies = ["beta"]
-
-        [project.optional-dependencies]
-        cli = ["greet"]
-
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-    """,
-    "demo/__init__.py": "",
+    **demo_project(dependencies=["beta"], optional={"cli": ["greet"]}, layout="package", source=""),
     "vrun.toml": f"""
         [sessions.test]
         deps = ["alpha"]

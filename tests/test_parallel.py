@@ -15,13 +15,37 @@ import pytest
 
 from tests.conftest import Vrun, write_project
 
-SLEEPERS = {
+#: ``python barrier.py NAME OTHER PATIENCE`` appends ``NAME start`` to events.log, waits until
+#: OTHER's start is there too (at most PATIENCE seconds), then appends ``NAME end``. Run at once,
+#: two sessions both start before either ends; one after the other, the first gives up waiting.
+#: The order of the lines is the evidence: no clock is read, no duration asserted.
+BARRIER = """
+    import sys, time
+    name, other, patience = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+    def log(word):
+        with open("events.log", "a") as fh:
+            fh.write(f"{name} {word}\\n")
+
+    def started():
+        with open("events.log") as fh:
+            return f"{other} start" in fh.read().splitlines()
+
+    log("start")
+    deadline = time.monotonic() + patience
+    while not started() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    log("end")
+"""
+#: Sessions ``a`` and ``b`` meet at the barrier; the posargs are its patience in seconds.
+MEETING = {
+    "barrier.py": BARRIER,
     "vrun.toml": """
         [sessions.a]
-        commands = ["python -c 'import time; time.sleep(2)'"]
+        commands = ["python barrier.py a b {posargs}"]
         [sessions.b]
-        commands = ["python -c 'import time; time.sleep(2)'"]
-    """
+        commands = ["python barrier.py b a {posargs}"]
+    """,
 }
 
 #: Writes "NAME START END" to times.txt around a short sleep: when each session ran.
@@ -39,17 +63,28 @@ def intervals(project: Path) -> dict[str, tuple[float, float]]:
     return {name: (float(start), float(end)) for name, start, end in rows}
 
 
-def test_parallel_is_faster_than_serial(project: Path, vrun: Vrun) -> None:
-    write_project(project, SLEEPERS)
-    installed = vrun("--install-only", "a", "b", check=0)  # build outside the timing
+def events(project: Path) -> list[str]:
+    log = project / "events.log"
+    lines = log.read_text().splitlines()
+    log.unlink()
+    return lines
+
+
+def test_parallel_sessions_run_at_once_and_serial_ones_do_not(project: Path, vrun: Vrun) -> None:
+    write_project(project, MEETING)
+    installed = vrun("--install-only", "a", "b", check=0)
     assert "no command run (--install-only)" in installed.stderr
-    start = time.monotonic()
-    vrun("a", "b", check=0)
-    serial = time.monotonic() - start
-    start = time.monotonic()
-    parallel = vrun("-p", "2", "a", "b", check=0)
-    wall = time.monotonic() - start
-    assert wall < serial - 1.0, (wall, serial, parallel.stderr)
+    # serially a waits for b in vain (briefly), ends, and only then b starts
+    vrun("a", "b", "--", "0.3", check=0)
+    assert events(project) == ["a start", "a end", "b start", "b end"]
+    # at once both start before either ends: their run intervals overlap (a generous patience,
+    # which only a broken -p would use up)
+    parallel = vrun("-p", "2", "a", "b", "--", "60", check=0)
+    lines = events(project)
+    assert sorted(lines[:2]) == ["a start", "b start"] and sorted(lines[2:]) == ["a end", "b end"], (
+        lines,
+        parallel.stderr,
+    )
 
 
 def test_output_is_whole_per_session(project: Path, vrun: Vrun) -> None:
@@ -130,7 +165,7 @@ def test_parallel_false_must_be_a_boolean(project: Path, vrun: Vrun) -> None:
 
 
 def test_p_without_a_number_and_help(project: Path, vrun: Vrun) -> None:
-    write_project(project, SLEEPERS)
+    write_project(project, MEETING)
     assert "--parallel" in vrun("--help", check=0).stdout
     vrun("-p", "--install-only", "a", check=0)
     assert "expected a positive number" in vrun("-p", "0", "a", check=2).stderr
@@ -162,13 +197,21 @@ def test_fail_fast_parallel_stops_running_sessions(project: Path, vrun: Vrun) ->
         {
             "vrun.toml": """
                 [sessions.bad]
-                commands = ["python -c 'import time; time.sleep(1); raise SystemExit(3)'"]
+                commands = ["python wait_for_slow.py"]
                 [sessions.slow]
-                commands = ["python -c 'import time; time.sleep(60)'"]
+                commands = ["python -c 'import time; open(\\"slow.started\\", \\"w\\"); time.sleep(60)'"]
                 [sessions.later]
                 commands = ["python -V"]
             """
         },
+    )
+    # bad fails once slow runs (not after a guessed delay), so -x must interrupt slow
+    (project / "wait_for_slow.py").write_text(
+        "import os, time\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not os.path.exists('slow.started') and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "raise SystemExit(3)\n"
     )
     vrun("--install-only", check=0)
     vrun.env["VRUN_KILL_GRACE"] = "0.5"

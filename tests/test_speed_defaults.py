@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, demo_project, write_project
 from vrun.config.load import load_config
 from vrun.env import choice
 from vrun.errors import ConfigError, UsageError
@@ -129,20 +129,7 @@ def test_uv_built_envs_have_pip_and_freeze_works(project: Path, vrun: Vrun) -> N
 
 # --- the project build cache -----------------------------------------------------------------------
 
-PROJECT = {
-    "pyproject.toml": """
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "demo"
-        version = "0.1"
-        dependencies = ["alpha"]
-        [tool.setuptools]
-        py-modules = ["demo"]
-    """,
-    "demo.py": "def hello():\n    return 'hello'\n",
-}
+PROJECT = demo_project(dependencies=["alpha"], layout="module", source="def hello():\n    return 'hello'\n")
 
 
 def test_editable_build_is_reused_across_envs_and_rebuilt_when_metadata_changes(
