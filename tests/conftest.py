@@ -329,3 +329,22 @@ def project(tmp_path: Path) -> Path:
 def vrun(project: Path, offline_env: dict[str, str]) -> Iterator[Vrun]:
     """A :class:`Vrun` for :func:`project`, offline."""
     yield Vrun(project, offline_env)
+
+
+def to_a_reader_that_left(vrun: Vrun, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``vrun ARGS`` with stdout a pipe whose reader is already gone (``vrun list | head -0``)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "vrun", *args],
+            cwd=vrun.cwd,
+            env=vrun.env,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(write)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, to_a_reader_that_left, write_project
 from tests.test_containment import envs_of, no_vrun_traceback
 from tests.test_plancache import traced, warm
 from vrun import output
@@ -61,24 +61,6 @@ def closing(vrun: Vrun, redirect: str, *args: str) -> tuple[subprocess.Completed
     modules = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
     proc.stderr = "\n".join(line for line in lines if not line.startswith("import time:"))
     return proc, modules
-
-
-def to_a_reader_that_left(vrun: Vrun, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``vrun ARGS`` with stdout a pipe nobody reads any more (``vrun list | head -0``)."""
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "vrun", *args],
-            cwd=vrun.cwd,
-            env=vrun.env,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-    finally:
-        os.close(write)
 
 
 def test_a_closed_stdout_cold_and_warm(project_files: Path, vrun: Vrun) -> None:

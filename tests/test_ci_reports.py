@@ -5,14 +5,12 @@ table, and a stdout reader that goes away early."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPORT_SCHEMA, Vrun, write_project
+from tests.conftest import REPORT_SCHEMA, Vrun, to_a_reader_that_left, write_project
 
 jsonschema = pytest.importorskip("jsonschema")
 junitparser = pytest.importorskip("junitparser")
@@ -147,25 +145,6 @@ def test_exit_status_table(project: Path, vrun: Vrun) -> None:
     vrun("x", check=2)  # configuration error
 
 
-def _with_closed_stdout(vrun: Vrun, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run vrun with a stdout pipe whose reader is already gone (`vrun … | head -0`)."""
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "vrun", *args],
-            cwd=vrun.cwd,
-            env=vrun.env,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-    finally:
-        os.close(write)
-
-
 def vrun_traceback(stderr: str) -> list[str]:
     """Lines of a traceback through vrun's own code, or Python's complaint at exit."""
     lines = stderr.splitlines()
@@ -190,13 +169,13 @@ def test_broken_stdout_pipe_never_turns_failure_into_success(project: Path, vrun
     if github:
         vrun.env["GITHUB_ACTIONS"] = "true"
     for _ in range(2):  # cold, then from the plan cache
-        failed = _with_closed_stdout(vrun, "bad")
+        failed = to_a_reader_that_left(vrun, "bad")
         assert failed.returncode == 1, failed.stderr
         assert not vrun_traceback(failed.stderr)  # the command's own BrokenPipeError is its business
-        passed = _with_closed_stdout(vrun, "silent")
+        passed = to_a_reader_that_left(vrun, "silent")
         assert passed.returncode == 0, passed.stderr
         assert not vrun_traceback(passed.stderr)
-    parallel = _with_closed_stdout(vrun, "-p", "2", "silent", "bad")
+    parallel = to_a_reader_that_left(vrun, "-p", "2", "silent", "bad")
     assert parallel.returncode == 1, parallel.stderr
     assert not vrun_traceback(parallel.stderr)
 
