@@ -61,6 +61,14 @@ def identity(path: str) -> Signature:
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
+def racy(files: Mapping[str, Signature], started_ns: int) -> list[str]:
+    """The paths in ``files`` (path -> signature) modified so shortly before ``started_ns`` (ns since
+    the epoch, when planning began) that a change within the same mtime tick could go unseen (see
+    :data:`RACY_WINDOW_NS`; git's "racy clean" rule, Documentation/technical/racy-git.txt)."""
+    limit = started_ns - RACY_WINDOW_NS
+    return [path for path, sig in files.items() if sig is not None and sig[0] > limit]
+
+
 def holds(path: str, sig: Signature) -> bool:
     """Whether ``path`` still has the signature ``sig`` recorded for it (for a directory recorded
     by :func:`is_dir`: whether it is still the same directory)."""
@@ -95,12 +103,6 @@ class Recorder:
     def changed(self) -> list[str]:
         """The recorded paths whose signature differs now (empty: every input still holds)."""
         return [path for path, sig in self.files.items() if not holds(path, sig)]
-
-    def racy(self) -> list[str]:
-        """The recorded files modified so shortly before planning began that a change within the
-        same mtime tick could go unseen (see :data:`RACY_WINDOW_NS`)."""
-        limit = self.started_ns - RACY_WINDOW_NS
-        return [path for path, sig in self.files.items() if sig is not None and sig[0] > limit]
 
 
 _ACTIVE: list[Recorder] = [Recorder()]

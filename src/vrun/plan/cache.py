@@ -99,10 +99,8 @@ def store(names: Sequence[str], plan: Plan, environ: Mapping[str, str]) -> bool:
         return False
     if not holds(plan, environ):
         return False
-    limit = plan["started_ns"] - inputs.RACY_WINDOW_NS
-    for sig in plan["inputs"].values():
-        if sig is not None and sig[0] > limit:
-            return False
+    if inputs.racy(plan["inputs"], plan["started_ns"]):
+        return False
     plan.pop("changed", None)  # the run's own note that it built an env
     key = plan_key(names)
     path = _path(key, environ)
