@@ -212,6 +212,31 @@ def offline_environ(wheelhouse: Path, cache_dir: Path, home: Path) -> dict[str, 
     return env
 
 
+def import_trace(stderr: str) -> tuple[set[str], str]:
+    """Split the stderr of a ``python -X importtime`` run: the modules imported from the moment the
+    ``vrun`` package was, and the rest of stderr.
+
+    Counting from ``vrun`` leaves out what the interpreter's startup imported (``site``, and under
+    ``vrun coverage`` the ``.pth`` hook that starts coverage, which imports ``hashlib`` and
+    ``tomllib``): importtime prints a module when its import ends, and the ``vrun`` package imports
+    nothing, so every line after its own is the run's.
+    """
+    modules: set[str] = set()
+    rest: list[str] = []
+    started = False
+    for line in stderr.splitlines():
+        if not line.startswith("import time:"):
+            rest.append(line)
+            continue
+        name = line.split("|")[-1].strip()
+        if started:
+            modules.add(name)
+        elif name == "vrun":
+            started = True
+            modules.add(name)
+    return modules, "\n".join(rest)
+
+
 def write_project(root: Path, files: Mapping[str, str]) -> Path:
     """Write ``{relative path: text}`` under ``root`` (dedented); return ``root``."""
     for rel, text in files.items():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, to_a_reader_that_left, write_project
+from tests.conftest import Vrun, import_trace, to_a_reader_that_left, write_project
 from tests.test_containment import envs_of, no_vrun_traceback
 from tests.test_plancache import traced, warm
 from vrun import output
@@ -57,9 +57,7 @@ def closing(vrun: Vrun, redirect: str, *args: str) -> tuple[subprocess.Completed
         text=True,
         check=False,
     )
-    lines = proc.stderr.splitlines()
-    modules = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
-    proc.stderr = "\n".join(line for line in lines if not line.startswith("import time:"))
+    modules, proc.stderr = import_trace(proc.stderr)
     return proc, modules
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, demo_project, other_python, write_project
+from tests.conftest import Vrun, demo_project, import_trace, other_python, write_project
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
 #: One session ``s`` that installs nothing and runs a no-op: for tests about the env, not its contents.
@@ -492,7 +492,7 @@ def test_warm_run_imports_no_virtualenv_pip_or_discovery(project: Path, vrun: Vr
         text=True,
         check=True,
     )
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    imported = {name.split(".")[0] for name in import_trace(proc.stderr)[0]}
     assert "vrun" in imported
     assert not imported & {"virtualenv", "pip", "python_discovery", "filelock", "dependency_groups"}
 

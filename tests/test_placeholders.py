@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, import_trace, write_project
 from tests.test_plancache import traced, warm
 from vrun.config.load import load_config
 from vrun.errors import ConfigError, UsageError
@@ -320,7 +320,7 @@ def test_placeholder_modules_stay_light() -> None:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False
     )
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "import time:" in line}
+    imported, _ = import_trace(proc.stderr)
     assert "vrun.placeholders" in imported and not imported & {
         "re",
         "shlex",

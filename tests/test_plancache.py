@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import vrun as vrun_package
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, import_trace, write_project
 
 #: Modules only planning imports: a warm run imports none of them.
 HEAVY = {
@@ -44,10 +44,7 @@ def traced(vrun: Vrun, *args: str, **env: str) -> tuple[subprocess.CompletedProc
         text=True,
         check=False,
     )
-    modules = {
-        line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
-    }
-    proc.stderr = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("import time:"))
+    modules, proc.stderr = import_trace(proc.stderr)
     return proc, modules
 
 
@@ -296,7 +293,7 @@ def test_a_busy_lock_is_waited_for_on_the_warm_path(project: Path, vrun: Vrun) -
         assert proc.stdout is not None
         out = proc.stdout.read()
         assert proc.wait() == 0
-    modules = {line.split("|")[-1].strip() for line in seen if line.startswith("import time:")}
+    modules, _ = import_trace("".join(seen))
     assert warm(modules) and "lint ok" in out
 
 
