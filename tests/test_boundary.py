@@ -105,9 +105,9 @@ def test_a_session_writing_to_a_reader_that_left_fails_on_its_own(project_files:
 
 
 def test_a_command_not_found_on_the_warm_path_is_one_error_line(project_files: Path, vrun: Vrun) -> None:
-    vrun("nocmd", check=1)
+    vrun("nocmd", check=127)
     proc, modules = traced(vrun, "nocmd")
-    assert warm(modules) and proc.returncode == 1
+    assert warm(modules) and proc.returncode == 127
     (env,) = envs_of(project_files, "nocmd")
     errors = [line for line in proc.stderr.splitlines() if line.startswith("vrun > error:")]
     assert errors == [

@@ -4,7 +4,9 @@ table, and a stdout reader that goes away early."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -93,7 +95,7 @@ def test_github_summary_on_the_warm_path(project: Path, vrun: Vrun, tmp_path: Pa
     summary = tmp_path / "summary.md"
     vrun.env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
     for _ in range(2):
-        proc = vrun("bad", check=1)
+        proc = vrun("bad", check=3)
         assert "::error title=vrun session bad failed::" in proc.stdout
     assert summary.read_text().count("### vrun") == 2
 
@@ -108,7 +110,7 @@ def test_gitlab_sections(project: Path, vrun: Vrun) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ci", "expected"), [({}, 0), ({"CI": "false"}, 0), ({"CI": "true"}, 1), ({"BUILDKITE": "true"}, 1)]
+    ("ci", "expected"), [({}, 0), ({"CI": "false"}, 0), ({"CI": "true"}, 2), ({"BUILDKITE": "true"}, 2)]
 )
 def test_ci_detection_for_skip_missing_interpreters(
     project: Path, vrun: Vrun, ci: dict[str, str], expected: int
@@ -135,9 +137,11 @@ def test_exit_status_table(project: Path, vrun: Vrun) -> None:
             """
         },
     )
-    for name in ("three", "two", "missing", "future"):
-        assert "failed" in vrun(name, check=1).stderr  # a failed session: 1, whatever its command said
-    assert "exit code 2" in vrun("two", check=1).stderr  # the command's own status is in the log
+    # one session: its own status, as tox 4 (the failing command's; 2 for no interpreter)
+    for name, status in (("three", 3), ("two", 2), ("missing", 127), ("future", 2)):
+        assert "failed" in vrun(name, check=status).stderr
+    # several: 1, whatever their commands said; each one's own status is in the log
+    assert "exit code 2" in vrun("two", "three", check=1).stderr
     vrun("nosuch", check=2)  # vrun's own usage error
     vrun("--no-such-option", check=2)
     vrun("run", "three", "--", "python", "-c", "raise SystemExit(5)", check=5)  # passed through
@@ -170,7 +174,7 @@ def test_broken_stdout_pipe_never_turns_failure_into_success(project: Path, vrun
         vrun.env["GITHUB_ACTIONS"] = "true"
     for _ in range(2):  # cold, then from the plan cache
         failed = to_a_reader_that_left(vrun, "bad")
-        assert failed.returncode == 1, failed.stderr
+        assert failed.returncode == 3, failed.stderr
         assert not vrun_traceback(failed.stderr)  # the command's own BrokenPipeError is its business
         passed = to_a_reader_that_left(vrun, "silent")
         assert passed.returncode == 0, passed.stderr
@@ -178,6 +182,29 @@ def test_broken_stdout_pipe_never_turns_failure_into_success(project: Path, vrun
     parallel = to_a_reader_that_left(vrun, "-p", "2", "silent", "bad")
     assert parallel.returncode == 1, parallel.stderr
     assert not vrun_traceback(parallel.stderr)
+
+
+def test_a_report_naming_a_folder_is_one_error_naming_it(project: Path, vrun: Vrun) -> None:
+    write_project(project, MIXED)
+    (project / "reports").mkdir()
+    proc = vrun("--report", "reports", "--junitxml", "reports", "good", check=1)
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert lines == [
+        f"vrun > error: cannot write --report reports: {os.strerror(errno.EISDIR)}",
+        f"vrun > error: cannot write --junitxml reports: {os.strerror(errno.EISDIR)}",
+    ], proc.stderr
+    assert [p.name for p in (project / "reports").iterdir()] == []  # no temporary file left
+
+
+def test_posargs_that_are_not_utf8_are_reported_whole(project: Path, vrun: Vrun) -> None:
+    write_project(project, {"vrun.toml": '[sessions.echo]\ncommands = ["python -c pass {posargs}"]\n'})
+    arg = os.fsdecode(b"caf\xe9")  # a Latin-1 file name, as a shell passes it
+    proc = vrun("--report", "r.json", "--junitxml", "r.xml", "echo", "--", arg, check=0)
+    assert "Traceback" not in proc.stderr
+    report = json.loads((project / "r.json").read_text(encoding="utf-8"))
+    assert report["argv"][-1] == arg and report["sessions"][0]["commands"][0]["argv"][-1] == arg
+    jsonschema.validate(report, REPORT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert len(list(junitparser.JUnitXml.fromfile(str(project / "r.xml")))) == 1
 
 
 def test_report_unwritable_is_an_error(project: Path, vrun: Vrun) -> None:

@@ -98,7 +98,7 @@ def test_global_console_script_of_another_python_is_refused_unless_external(
             """,
         },
     )
-    refused = vrun("bare", check=1)  # a failed session; its own status, 127, is in the report
+    refused = vrun("bare", check=127)  # one failed session: its own status
     assert f"({global_bin / 'pytest'})" in refused.stderr
     assert "deps" in refused.stderr and 'external = ["pytest"]' in refused.stderr
     assert "GLOBAL" not in refused.stdout
@@ -166,19 +166,23 @@ def test_exit_statuses(project: Path, vrun: Vrun) -> None:
     bad = vrun("run", "s", "--", "./badinterp.sh", check=126)
     assert "Traceback" not in bad.stderr and "/nonexistent/interpreter" in bad.stderr
 
-    def session_statuses(*names: str) -> tuple[subprocess.CompletedProcess[str], list[int]]:
-        """vrun exits 1 for any failed session; each session's own status is in the report."""
-        proc = vrun("--report", "r.json", *names, check=1)
+    def session_statuses(*names: str, status: int) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+        """Run ``names`` expecting vrun's ``status``; each session's own status is in the report."""
+        proc = vrun("--report", "r.json", *names, check=status)
         report = json.loads((project / "r.json").read_text())
         return proc, [s["exit_code"] for s in report["sessions"]]
 
-    missing, statuses = session_statuses("missing")
+    # one session: vrun exits with its failing command's status, as tox 4 does
+    missing, statuses = session_statuses("missing", status=127)
     assert "command 'no-such-program-xyz' not found" in missing.stderr and statuses == [127]
-    segv, statuses = session_statuses("segv")
+    segv, statuses = session_statuses("segv", status=128 + signal.SIGSEGV)
     assert "command killed by SIGSEGV (exit 139)" in segv.stderr and statuses == [128 + signal.SIGSEGV]
-    own, statuses = session_statuses("own139")
+    own, statuses = session_statuses("own139", status=139)
     assert "exit code 139" in own.stderr and "SIGSEGV" not in own.stderr and statuses == [139]
-    assert session_statuses("five", "three")[1] == [5, 3]
+    assert session_statuses("three", status=3)[1] == [3]
+    # several: 1, each session's own status in the report
+    assert session_statuses("five", "three", status=1)[1] == [5, 3]
+    assert session_statuses("s", "three", status=1)[1] == [0, 3]
 
 
 # --- environment rules --------------------------------------------------------------------------

@@ -7,6 +7,8 @@ depend on how the CLI wires the subcommand.
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -180,3 +182,40 @@ def test_cli_prints_scripts_and_lists_sessions(project: Path, vrun: Vrun) -> Non
     for option in ("--recreate", "--no-install", "--keyword"):
         assert option in script  # read from the command line's own parser
     assert vrun("completion", "tcsh", check=2).returncode == 2
+
+
+HOSTILE = ("$(touch${IFS}PWNED)", "`touch PWNED`", "x;touch PWNED", "a b", "*")
+
+
+def test_session_names_are_only_names_vrun_accepts(tmp_path: Path) -> None:
+    """The file is the project's: a name vrun would refuse is never offered to a shell."""
+    tables = "".join(f"[sessions.{json.dumps(name)}]\n" for name in HOSTILE)
+    (tmp_path / "vrun.toml").write_text(f'[sessions.safe]\npython = ["3.12", "$(x)"]\n{tables}')
+    assert session_names(tmp_path) == ["safe", "safe-3.12"]
+
+
+@needs_bash
+def test_bash_offers_names_as_literal_words_and_runs_none(tmp_path: Path) -> None:
+    """Even a lister that prints hostile names (an older vrun) gets them offered escaped, unexpanded."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    lister = bin_dir / "vrun"
+    lister.write_text("#!/bin/sh\nprintf '%s\\n' " + " ".join(shlex.quote(n) for n in HOSTILE) + " safe\n")
+    lister.chmod(0o755)
+    path = tmp_path / "vrun.bash"
+    path.write_text(script("bash"))
+    for cur in ("", "$", "`", "x"):
+        code = (
+            f"source {path}; COMP_WORDS=(vrun {shlex.quote(cur)}); COMP_CWORD=1; _vrun_complete; "
+            'printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        offered = run_shell(["bash", "-c", code], tmp_path, bin_dir).splitlines()
+        assert not list(tmp_path.glob("PWNED*")), cur
+        expected = {
+            subprocess.run(
+                ["bash", "-c", 'printf %q "$1"', "-", n], capture_output=True, text=True, check=True
+            ).stdout
+            for n in (*HOSTILE, "safe")
+            if n.startswith(cur)
+        }
+        assert expected <= set(offered), (cur, offered)

@@ -181,7 +181,12 @@ def test_sigkill_of_vrun_during_install_then_a_second_run_waits_and_builds(
     assert alive(orphan)
 
     second = started("s")
-    wait_for(lambda: "waiting for another vrun process" in second.text, "the second run to wait", second.proc)
+    wait_for(
+        lambda: "another process is using or building it" in second.text,
+        "the second run to wait",
+        second.proc,
+    )
+    assert f"pid {orphan} (" in second.text  # the wait names the orphaned installer
     assert alive(orphan) and second.proc.poll() is None
     assert events(log) == [("start", orphan)]  # it has not touched the env meanwhile
     go.touch()
@@ -335,7 +340,7 @@ def test_timeout_fails_the_session_with_124_and_kills_its_group(
     argv = ["python", "-c", stubborn_parent, str(grandchild_file), str(child_file), STUBBORN]
     command_project(project, json.dumps([argv]), extra="timeout = 1")
     vrun.env["VRUN_KILL_GRACE"] = "0.3"
-    proc = vrun("--report", "r.json", "c", check=1, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = vrun("--report", "r.json", "c", check=124, stdin=subprocess.DEVNULL, start_new_session=True)
     assert "session c failed: timed out after 1s" in proc.stderr
     assert json.loads((project / "r.json").read_text())["sessions"][0]["exit_code"] == 124
     assert "Traceback" not in proc.stderr

@@ -473,3 +473,32 @@ def test_disk_full_during_build_is_one_error_and_leaves_no_partial_env(
     assert snapshot(project, skip=project / ".venvs") == before
     # nothing half-built is left that a later run would trust
     assert state_of(vrun, "s") == "absent"
+
+
+# -- recursion limits: a config error naming the key, never a RecursionError ----------------------
+
+
+def test_placeholders_nested_too_deep_are_a_config_error_naming_the_key(project: Path, vrun: Vrun) -> None:
+    default = "x"
+    for i in range(1000):
+        default = f"{{env:V{i}:{default}}}"
+    write_project(
+        project, {"vrun.toml": f'[sessions.s]\ncommands = ["python -c pass"]\nenv = {{ A = "{default}" }}\n'}
+    )
+    for args in (("list",), ("s",)):
+        proc = vrun(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        one_error(proc, "sessions.s.env.A", "nested more than 32 deep")
+
+
+def test_a_long_requires_chain_is_ordered(tmp_path: Path) -> None:
+    """1200 sessions, each requiring the one before, ordered without recursion (Python's limit is 1000)."""
+    from vrun.config.load import load_config
+    from vrun.config.selection import select_sessions
+
+    tables = ['[sessions.s0]\ncommands = ["python -c pass"]\n']
+    tables += [f'[sessions.s{i}]\nrequires = ["s{i - 1}"]\n' for i in range(1, 1200)]
+    (tmp_path / "vrun.toml").write_text("".join(tables))
+    config = load_config(tmp_path / "vrun.toml")
+    ordered = [s.name for s in select_sessions(config, ["s1199", "s5"])]
+    assert ordered == [f"s{i}" for i in range(1200)]

@@ -229,8 +229,8 @@ def test_exit_codes_pass_through_and_summary(project: Path, vrun: Vrun) -> None:
     assert "command failed with exit code 3" in run.stderr
     summary = run.stderr[run.stderr.index("session  ") :]
     assert "ok" in summary and "passed" in summary and "failed" in summary
-    assert "command killed by SIGKILL" in vrun("killed", check=1).stderr
-    missing = vrun("missing", check=1)
+    assert "command killed by SIGKILL" in vrun("killed", check=128 + 9).stderr  # one session: its status
+    missing = vrun("missing", check=127)
     assert "'no-such-program-xyz' not found in the env" in missing.stderr
     assert "nor on PATH" in missing.stderr
 
@@ -276,13 +276,13 @@ def test_missing_interpreter_errors_or_skips(project: Path, vrun: Vrun) -> None:
             """,
         },
     )
-    err = vrun("future", check=1)
+    err = vrun("future", check=2)
     assert "no Python matching '3.99' for session future" in err.stderr
     skipped = vrun("future", "--skip-missing-interpreters", check=0)
     assert "skipped" in skipped.stderr
     assert "passed" not in skipped.stderr
     vrun.env["CI"] = "true"
-    vrun("future", "--skip-missing-interpreters", check=1)
+    vrun("future", "--skip-missing-interpreters", check=2)
 
 
 def test_no_install_and_recreate(project: Path, vrun: Vrun) -> None:

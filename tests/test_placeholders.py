@@ -288,7 +288,7 @@ def test_vrun_run_and_report_show_expanded_commands(project: Path, vrun: Vrun, t
         },
     )
     report = tmp_path / "r.json"
-    vrun("s", "--report", str(report), check=1)
+    vrun("s", "--report", str(report), check=3)
     commands = json.loads(report.read_text())["sessions"][0]["commands"]
     assert commands[1] == {**commands[1], "argv": ["echo", "s", "dflt"], "exit_code": None}
     proc = vrun("run", "s", "--", "python", "-c", "import os; print(os.path.isdir(os.environ['T']))", check=0)

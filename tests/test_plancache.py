@@ -131,14 +131,14 @@ def test_warm_run_prints_exactly_what_the_full_path_prints(project: Path, vrun: 
 
 def test_failures_and_missing_commands_behave_the_same_warm(project: Path, vrun: Vrun) -> None:
     write_project(project, PROJECT)
-    cold = vrun("fails", check=1)
+    cold = vrun("fails", check=3)  # one session: its command's status
     hot, modules = traced(vrun, "fails")
-    assert hot.returncode == 1 and warm(modules)
+    assert hot.returncode == 3 and warm(modules)
     assert "command failed with exit code 3" in cold.stderr
     assert "command failed with exit code 3" in hot.stderr and "failed" in hot.stderr.splitlines()[-1]
-    vrun("nocmd", check=1)
+    vrun("nocmd", check=127)
     hot, modules = traced(vrun, "nocmd")
-    assert hot.returncode == 1 and warm(modules)
+    assert hot.returncode == 127 and warm(modules)
     assert "'no-such-program-xyz' not found in the env" in hot.stderr
 
 
@@ -257,6 +257,34 @@ def test_an_env_removed_behind_its_back_is_rebuilt(project: Path, vrun: Vrun) ->
     assert "previous build was incomplete" in again.stderr and "lint ok" in again.stdout
 
 
+def test_a_ready_env_in_use_is_not_waited_for_when_the_plan_is_out_of_date(project: Path, vrun: Vrun) -> None:
+    """A shell holds the env (its shared lock) and the env was rebuilt since the plan was stored
+    (its marker's signature differs): the run checks the marker under the shared lock and goes on,
+    instead of waiting for the exclusive lock until the shell exits."""
+    write_project(project, PROJECT)
+    vrun("lint", check=0)
+    assert warm(traced(vrun, "lint")[1])
+    env_dir = next(p for p in (project / ".venvs").glob("lint-*") if p.is_dir() and not p.is_symlink())
+    marker = env_dir / "vrun.json"
+    marker.write_bytes(marker.read_bytes())  # same content, new signature: as a rebuild leaves it
+    fd = os.open(f"{env_dir}.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_SH)  # as `vrun shell lint` in another terminal does
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vrun", "lint"],
+            cwd=vrun.cwd,
+            env=vrun.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0, proc.stderr
+    assert "lint ok" in proc.stdout and "waiting" not in proc.stderr and "creating env" not in proc.stderr
+
+
 def test_a_busy_lock_is_waited_for_on_the_warm_path(project: Path, vrun: Vrun) -> None:
     write_project(project, PROJECT)
     vrun("lint", check=0)
@@ -279,7 +307,7 @@ def test_a_busy_lock_is_waited_for_on_the_warm_path(project: Path, vrun: Vrun) -
             assert proc.stderr is not None
             for line in proc.stderr:
                 seen.append(line)
-                if "waiting for another vrun process" in line:
+                if "another process is using or building it" in line:
                     waiting.set()
 
         reader = threading.Thread(target=read)
@@ -324,6 +352,38 @@ def test_plan_cache_off_neither_reads_nor_writes(project: Path, vrun: Vrun) -> N
     after = stored.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
     assert plans(vrun.env) == [stored]
+
+
+MANGLED_SESSIONS = {
+    "sessions-int": 3,
+    "session-str": ["lint"],
+    "session-empty": [{}],
+    "inputs-list": None,
+}
+
+
+@pytest.mark.parametrize("kind", list(MANGLED_SESSIONS))
+def test_a_stored_plan_mangled_behind_its_key_is_not_used(project: Path, vrun: Vrun, kind: str) -> None:
+    """A plan file whose key still matches but whose body was changed by anything but vrun (a
+    disk error, a tool, a hand) is planned anew: one normal run, no traceback."""
+    import marshal
+    import zlib
+
+    write_project(project, PROJECT)
+    vrun("lint", check=0)
+    (stored,) = plans(vrun.env)
+    data = stored.read_bytes()
+    plan = marshal.loads(data[4:])
+    assert int.from_bytes(data[:4], "big") == zlib.crc32(data[4:])
+    if kind == "inputs-list":
+        plan["inputs"] = ["x"]
+    else:
+        plan["sessions"] = MANGLED_SESSIONS[kind]
+    stored.write_bytes(data[:4] + marshal.dumps(plan))  # the old CRC: not vrun's write
+    proc, modules = traced(vrun, "lint")
+    assert proc.returncode == 0 and "lint ok" in proc.stdout, proc.stderr
+    assert "Traceback" not in proc.stderr and not warm(modules)
+    assert warm(traced(vrun, "lint")[1])  # stored again, whole
 
 
 def test_warm_and_full_runs_go_through_the_one_session_loop(

@@ -96,7 +96,7 @@ def test_show_and_a_report_compose_commands_as_the_run_does(project: Path, vrun:
         ["no-such-program-xyz", "from-set-env"],
         ["python", "-c", "pass", "from-set-env"],
     ]
-    vrun("--report", "r.json", "s", check=1)
+    vrun("--report", "r.json", "s", check=127)
     (session,) = json.loads((project / "r.json").read_text())["sessions"]
     assert [c["argv"] for c in session["commands"]] == [c["argv"] for c in shown["commands"]]
     assert [c["exit_code"] for c in session["commands"]] == [None, None]

@@ -339,3 +339,50 @@ def test_vrun_installed_in_the_active_venv_stays_on_PATH(
     in_env(pane, project)
     assert pane.ask("V", "$(vrun --version)").startswith("vrun ")
     assert pane.ask("VR2", '$(readlink -f "$(command -v vrun)")') == real
+
+
+#: How each shell loads vrun's completion script (zsh's needs its completion system first).
+LOAD_COMPLETION = {
+    "bash": "source <(vrun completion bash)",
+    "zsh": "autoload -U compinit && compinit -u -D && source <(vrun completion zsh)",
+    "fish": "vrun completion fish | source",
+}
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
+def test_tab_after_vrun_in_a_hostile_project_runs_nothing(
+    name: str, start: Callable[..., Pane], tmp_path: Path
+) -> None:
+    """A freshly cloned project whose session names are shell code: pressing TAB after ``vrun``
+    completes the one real name and runs none of the code."""
+    shell = SHELLS[name]
+    hostile = write_project(
+        tmp_path / "hostile",
+        {
+            "vrun.toml": """
+                [sessions.safe_one]
+                [sessions.'$(touch${IFS}PWNED1)']
+                [sessions.'`touch PWNED2`']
+                [sessions.'x;touch PWNED3']
+                [sessions.'$(touch${IFS}PWNED4)'.x]
+            """
+        },
+    )
+    pane = start(shell)
+    pane.type(f"cd {shlex.quote(str(hostile))} && {LOAD_COMPLETION[name]}")
+    pane.prompt(shell.prompt)
+    for typed, tabs, shown in (
+        ("vrun saf", 1, lambda s: "vrun safe_one" in s),  # the one name that matches, completed
+        ("vrun ", 2 if name == "bash" else 1, lambda s: "safe_one" in s and "completion" in s),  # listed
+    ):
+        pane.tmux("send-keys", "-t", pane.pane, "-l", typed)
+        for _ in range(tabs):
+            pane.tmux("send-keys", "-t", pane.pane, "Tab")
+        pane.wait(shown, f"completions for {typed!r}")
+        if name == "fish":
+            pane.tmux("send-keys", "-t", pane.pane, "Escape")  # close the pager
+        pane.tmux("send-keys", "-t", pane.pane, "C-u")
+        pane.tmux("send-keys", "-t", pane.pane, "Enter")
+        pane.prompt(shell.prompt)
+    assert pane.ask("DONE", "ok") == "ok"  # every completion has finished by now
+    assert not list(hostile.glob("PWNED*")) and not list(tmp_path.glob("**/PWNED*"))

@@ -69,6 +69,10 @@ _WORD_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _WORD = _WORD_START | frozenset("0123456789")
 
 
+#: How deep placeholders may nest in defaults (``{env:A:{env:B:...}}``); deeper is a config error.
+MAX_NESTING = 32
+
+
 def _at(text: str, i: int) -> tuple[str, str | None, int] | None:
     """The placeholder starting at ``text[i]`` (a ``{``): ``(name, ARG or None, index after it)``."""
     n = len(text)
@@ -178,12 +182,19 @@ def _env_arg(arg: str) -> tuple[str, str | None]:
     return var, default if sep else None
 
 
-def problem(text: str, names: Sequence[str] = NAMES) -> tuple[str, str] | None:
+def problem(text: str, names: Sequence[str] = NAMES, depth: int = 0) -> tuple[str, str] | None:
     """The first thing wrong with the placeholders of ``text``, as ``(problem, hint)``, or ``None``.
 
     :param names: the placeholders allowed where ``text`` stands (:data:`NAMES` in commands,
         :data:`ENV_VALUE_NAMES` in set_env values).
+    :param depth: how deep ``text`` is nested in defaults; past :data:`MAX_NESTING` is a problem
+        (expanding it would exhaust Python's recursion limit).
     """
+    if depth > MAX_NESTING:
+        return (
+            f"placeholders nested more than {MAX_NESTING} deep in defaults",
+            "flatten the defaults: set the value in one variable",
+        )
     for token in parse(text):
         if not isinstance(token, tuple):
             continue
@@ -212,11 +223,11 @@ def problem(text: str, names: Sequence[str] = NAMES) -> tuple[str, str] | None:
             var, default = _env_arg(arg or "")
             if not var or var[0] not in _WORD_START or not set(var) <= _WORD:
                 return f"{shown} needs a variable name", "write {env:NAME} or {env:NAME:DEFAULT}"
-            found = None if default is None else _default_problem(shown, default, names)
+            found = None if default is None else _default_problem(shown, default, names, depth)
             if found is not None:
                 return found
         elif name == "posargs":
-            found = None if arg is None else _default_problem(shown, arg, names)
+            found = None if arg is None else _default_problem(shown, arg, names, depth)
             if found is not None:
                 return found
         elif arg is not None:
@@ -224,13 +235,16 @@ def problem(text: str, names: Sequence[str] = NAMES) -> tuple[str, str] | None:
     return None
 
 
-def _default_problem(shown: str, default: str, names: Sequence[str]) -> tuple[str, str] | None:
+def _default_problem(shown: str, default: str, names: Sequence[str], depth: int) -> tuple[str, str] | None:
     """What is wrong with a DEFAULT: its placeholders, or quotes that do not split into words."""
+    found = problem(default, names, depth + 1)  # first: nesting too deep stops before split()
+    if found is not None:
+        return found
     try:
         split(default)
     except ValueError as exc:
         return f"{shown}: the default cannot be split into words: {exc}", "balance its quotes"
-    return problem(default, names)
+    return None
 
 
 class UnsetVariable(Exception):

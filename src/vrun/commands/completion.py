@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from vrun import SUBCOMMANDS
+from vrun.config.load import SESSION_NAME
 from vrun.errors import UsageError
 
 TYPE_CHECKING = False
@@ -102,12 +103,17 @@ _vrun_complete() {
         help) COMPREPLY=($(compgen -W "$subcommands" -- "$cur")); return 0 ;;
         list|gc|version|init) return 0 ;;
     esac
-    sessions="$(command @LIST_SESSIONS@ 2>/dev/null)"
     if [[ -z $sub ]]; then
-        COMPREPLY=($(compgen -W "$subcommands $sessions" -- "$cur"))
-    else
-        COMPREPLY=($(compgen -W "$sessions" -- "$cur"))
+        COMPREPLY=($(compgen -W "$subcommands" -- "$cur"))
     fi
+    # Session names come from the project's files: matched as literal text and escaped, never
+    # handed to compgen -W, which would expand $(...) and backticks in them.
+    local name
+    while IFS= read -r name; do
+        if [[ $name == "$cur"* ]]; then
+            COMPREPLY+=("$(printf '%q' "$name")")
+        fi
+    done < <(command @LIST_SESSIONS@ 2>/dev/null)
     return 0
 }
 complete -F _vrun_complete vrun
@@ -257,6 +263,9 @@ def session_names(start: Path) -> list[str]:
     session gives its base name, then, for a ``python`` list (its own or one it ``extends``), one
     ``BASE-VERSION`` name per entry (``test``, ``test-3.11``, ``test-3.12``), in file order.
 
+    Only names vrun accepts as session names (:data:`vrun.config.load.SESSION_NAME`) are given: the
+    file is the project's, and a name such as ``$(touch PWNED)`` must never reach a shell.
+
     :param start: the directory to search from.
     :return: the names; ``[]`` when there is no configuration or anything goes wrong (never raises).
     """
@@ -281,7 +290,7 @@ def session_names(start: Path) -> list[str]:
             python = python_of(base)
             if isinstance(python, list):
                 names += [f"{base}-{spec}" for spec in python if isinstance(spec, str)]
-        return names
+        return [name for name in names if SESSION_NAME.fullmatch(name)]
     except Exception:  # completion must never break the user's shell
         return []
 

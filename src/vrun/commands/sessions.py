@@ -16,6 +16,8 @@ from vrun.plan.planner import RecordingEnviron, make_plan
 from vrun.run.loop import run_plan
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vrun._types import Plan, SessionResult
 
 
@@ -82,20 +84,30 @@ def write_reports(
     from vrun import __version__
     from vrun.report.results import json_report, write_json_report, write_junit
 
+    written = True
+    if args.report is not None:
+        report = json_report(
+            results,
+            version=__version__,
+            argv=sys.argv[1:],
+            exit_code=code,
+            started=started,
+            duration=duration,
+        )
+        written = _written(args.report, "--report", lambda: write_json_report(args.report, report))
+    if args.junitxml is not None:
+        written = (
+            _written(args.junitxml, "--junitxml", lambda: write_junit(args.junitxml, results)) and written
+        )
+    return code if written else code or EXIT_FAILURE
+
+
+def _written(path: str, option: str, write: Callable[[], None]) -> bool:
+    """Run ``write``; on failure an ``error:`` line naming ``path`` as given (not the temporary
+    file beside it) and False."""
     try:
-        if args.report is not None:
-            report = json_report(
-                results,
-                version=__version__,
-                argv=sys.argv[1:],
-                exit_code=code,
-                started=started,
-                duration=duration,
-            )
-            write_json_report(args.report, report)
-        if args.junitxml is not None:
-            write_junit(args.junitxml, results)
+        write()
     except OSError as exc:
-        output.error(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}")
-        return code or EXIT_FAILURE
-    return code
+        output.error(f"cannot write {option} {path}: {exc.strerror or exc}")
+        return False
+    return True

@@ -110,17 +110,21 @@ def select_sessions(
     if not with_requires:
         return sessions
     ordered: list[Session] = []
-
-    def visit(session: Session) -> None:
-        if session in ordered:
-            return
-        for req in session.requires:
-            for full in config.matrix.get(req, (req,)):
-                visit(config.sessions[full])
-        ordered.append(session)
-
-    for session in sessions:
-        visit(session)
+    placed: set[int] = set()
+    for session in sessions:  # depth first, without recursion: a requires chain may be long
+        stack = [(session, iter(required_names(config, session)))]
+        while stack:
+            node, pending = stack[-1]
+            for required in pending:
+                child = config.sessions[required]
+                if id(child) not in placed and all(child is not s for s, _ in stack):
+                    stack.append((child, iter(required_names(config, child))))
+                    break
+            else:
+                stack.pop()
+                if id(node) not in placed:
+                    placed.add(id(node))
+                    ordered.append(node)
     return ordered
 
 

@@ -68,7 +68,9 @@ def build_env(
     """Find the env of ``session_plan`` ready, or build it; return with the *shared* lock held; True
     when built.
 
-    Under the exclusive lock: an env another process finished meanwhile is reused; anything else
+    A ready env (its marker checked under the shared lock) is used without asking for the
+    exclusive lock, so a run never waits for the processes using it. Otherwise, under the
+    exclusive lock: an env another process finished meanwhile is reused; anything else
     at the env's path (an interrupted build, a moved project's env) is wiped, then the env is
     created, the install plan installed (the installer runs in the project root, in a process group
     of its own, holding the lock), what was asked for is checked to have landed inside the env, and
@@ -82,17 +84,21 @@ def build_env(
     """
     root, env_dir, name = plan["root"], session_plan["env_dir"], session_plan["name"]
     prepare_venvs_dir(root)
-    if no_install:
+    if no_install or not recreate:
+        # A ready env is used under the shared lock alone: asking for the exclusive one first
+        # would wait for every process using the env (a `vrun shell` open for hours).
+        lock.acquire(exclusive=False, on_wait=on_wait)
         problem = marker_problem(env_dir, session_plan["digest"])
-        if problem is not None:
+        if problem is None:
+            touch_used(env_dir)
+            link_last_used(root, name, env_dir)
+            return False
+        lock.release()
+        if no_install:
             raise EnvNotReadyError(
                 f"session {name} has no ready env ({os.path.basename(env_dir)}: {problem})",
                 hint=f"run `vrun {name}` without --no-install to build it",
             )
-        lock.acquire(exclusive=False, on_wait=on_wait)
-        touch_used(env_dir)
-        link_last_used(root, name, env_dir)
-        return False
     lock.acquire(exclusive=True, on_wait=on_wait)
     try:
         built = recreate or marker_problem(env_dir, session_plan["digest"]) is not None

@@ -92,6 +92,42 @@ class EnvLock:
             self.fd = None
 
 
+def holders(path: str, limit: int = 3) -> list[str]:
+    """Who may hold the lock file ``path``: up to ``limit`` other processes that have it open, each
+    as ``pid N (program args, on /dev/pts/K)``; ``[]`` where that cannot be told.
+
+    flock(2) does not say who holds a lock (``/proc/locks`` names the process that took it, which
+    may have exited while a child it handed the descriptor to, an installer or a shell, holds it
+    on), so this looks, as ``fuser`` and ``lsof`` do, for the processes with the file open in
+    ``/proc/PID/fd`` (Linux). Processes waiting for the lock have it open too. Only called when
+    about to wait.
+    """
+    found: list[str] = []
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+    except OSError:
+        return found
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            if not any(os.readlink(f"{fd_dir}/{fd}") == path for fd in os.listdir(fd_dir)):
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                argv = file.read().rstrip(b"\0").split(b"\0")
+            tty = os.readlink(f"/proc/{pid}/fd/0")
+        except OSError:  # gone, or not ours to look at
+            continue
+        program = " ".join(
+            os.path.basename(a.decode(errors="replace")) if i == 0 else a.decode(errors="replace")
+            for i, a in enumerate(argv[:4])
+        )
+        where = f", on {tty}" if tty.startswith("/dev/") and tty != "/dev/null" else ""
+        found.append(f"pid {pid} ({program[:80]}{where})")
+        if len(found) == limit:
+            break
+    return found
+
+
 def lock_for(env_dir: str, *, inheritable: bool = False) -> EnvLock:
     """The :class:`EnvLock` guarding ``env_dir``."""
     return EnvLock(env_dir + ".lock", inheritable=inheritable)

@@ -12,7 +12,9 @@ A plan is not stored when an input changed while the run went on (a session that
 own requirements file), when an input was modified so shortly before planning that a later
 change could keep its signature (:data:`vrun.inputs.RACY_WINDOW_NS`), or when planning found an
 error. ``VRUN_PLAN_CACHE=0`` neither reads nor writes plans. Plans live in
-``<cache dir>/plans/<crc32 of the key>.marshal``; the full key is stored inside and compared.
+``<cache dir>/plans/<crc32 of the key>.marshal``: the CRC-32 of the body (4 bytes, big-endian),
+then the :mod:`marshal`-ed plan; the full key is stored inside and compared, and a body that does
+not match its CRC (truncated, or mangled by anything but vrun) is not read.
 Light on purpose: before the loop, a warm run imports only this module and :mod:`vrun.inputs`
 (with :mod:`marshal` and :mod:`zlib`).
 """
@@ -80,7 +82,11 @@ def lookup(names: Sequence[str], environ: Mapping[str, str]) -> Plan | None:
     key = plan_key(names)
     try:
         with open(_path(key, environ), "rb") as fh:
-            plan: Plan = marshal.load(fh)  # checked below: a dict with this invocation's key
+            data = fh.read()
+        body = data[4:]
+        if len(data) < 4 or zlib.crc32(body) != int.from_bytes(data[:4], "big"):
+            return None  # truncated, or changed by something other than store()
+        plan: Plan = marshal.loads(body)  # checked below: a dict with this invocation's key
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(plan, dict) or plan.get("key") != key or not holds(plan, environ):
@@ -106,7 +112,8 @@ def store(names: Sequence[str], plan: Plan, environ: Mapping[str, str]) -> bool:
     path = _path(key, environ)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        inputs.write_atomic(path, marshal.dumps({**plan, "key": key}))
+        body = marshal.dumps({**plan, "key": key})
+        inputs.write_atomic(path, zlib.crc32(body).to_bytes(4, "big") + body)
     except (OSError, ValueError):
         return False
     return True

@@ -107,7 +107,12 @@ def write_json_report(path: str | os.PathLike[str], report: Report) -> None:
     """
     import json
 
-    _write(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (posargs, paths), kept as \\udcXX escapes
+        text = json.dumps(report, indent=2)
+    _write(path, text + "\n")
 
 
 def _write(path: str | os.PathLike[str], text: str) -> None:

@@ -22,7 +22,7 @@ import os
 import time
 
 from vrun import output
-from vrun.env.flock import lock_for
+from vrun.env.flock import holders, lock_for
 from vrun.env.layout import MARKER, link_last_used, touch_used, venvs_usable
 from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.inputs import signature
@@ -248,8 +248,10 @@ def ready_env(
     marker = os.path.join(session_plan["env_dir"], MARKER)
 
     def waiting() -> None:
+        who = holders(lock.path)
         output.info(
-            f"waiting for another vrun process to finish with {os.path.basename(session_plan['env_dir'])}"
+            f"waiting for {os.path.basename(session_plan['env_dir'])}: another process is using or"
+            f" building it ({', '.join(who) if who else 'not known which'}); it goes on when that ends"
         )
 
     if not options.recreate and session_plan["marker"] is not None and venvs_usable(plan["root"]):

@@ -56,15 +56,20 @@ class RunOptions:
 
 
 def exit_status(results: Sequence[SessionResult]) -> int:
-    """vrun's exit status for these session results; vrun's own usage errors (2) never collide with it.
+    """vrun's exit status for these session results, as tox 4 chooses it (tox PR #3768).
 
-    An interrupt wins: 128+N for signal N. Else 1 when any session failed, or was skipped
-    because a session it requires did not pass (the failing command's own status is in the log
-    and the report). Else 0.
+    An interrupt wins: 128+N for signal N. One session that failed gives its own status: the
+    failing command's (3 for ``exit 3``, 128+N when a signal N killed it, 127 not found,
+    126 not executable, 124 past ``timeout``), 2 for an error in its configuration, 1 when its env
+    could not be built. Several sessions give 1 when any failed, or was skipped because a
+    session it requires did not pass (each command's own status is in the log and the report).
+    Else 0.
     """
     for result in results:
         if result["reason"].startswith("interrupted by"):
             return int(result["exit_code"])
+    if len(results) == 1 and results[0]["status"] == "failed":
+        return int(results[0]["exit_code"]) or EXIT_FAILURE
     for result in results:
         if result["status"] == "failed" or result["reason"].startswith("requires "):
             return EXIT_FAILURE
