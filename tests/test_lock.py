@@ -8,6 +8,7 @@ so a test can show that a lock keeps a pin when a newer version appears.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -18,8 +19,8 @@ import pytest
 from tests.conftest import Vrun, demo_project, other_python, write_project
 from vrun import SUBCOMMANDS
 from vrun._compat import tomllib
-from vrun.commands.lock import pip_index_options
 from vrun.env.installplan import lock_requirements
+from vrun.env.pipsettings import for_uv
 from vrun.errors import ConfigError
 from vrun.plan.lockfile import differences, file_name
 
@@ -499,19 +500,32 @@ def test_lock_requirements_for_pip(tmp_path: Path) -> None:
     ]
 
 
-def test_pip_index_settings_reach_uv() -> None:
+def test_pip_index_settings_reach_uv(tmp_path: Path) -> None:
+    """One translation of pip's settings for uv (vrun.env.pipsettings), for installs and locks."""
     environ = {
+        "HOME": str(tmp_path),
+        "PIP_CONFIG_FILE": os.devnull,
         "PIP_INDEX_URL": "https://mirror/simple",
         "PIP_EXTRA_INDEX_URL": "https://a/simple https://b/simple",
-        "PIP_FIND_LINKS": "/wheels",
+        "PIP_FIND_LINKS": "/wheels /more",
         "PIP_NO_INDEX": "yes",
         "PIP_PRE": "0",
+        "PIP_TRUSTED_HOST": "mirror",
     }
-    assert pip_index_options(environ) == [
-        "--index-url", "https://mirror/simple", "--extra-index-url", "https://a/simple",
-        "--extra-index-url", "https://b/simple", "--find-links", "/wheels", "--no-index",
-    ]  # fmt: skip
-    assert pip_index_options({"PIP_PRE": "true", "PIP_NO_INDEX": "off"}) == ["--prerelease", "allow"]
+    settings = for_uv(environ, str(tmp_path))
+    assert settings.environ == {
+        "UV_INDEX_URL": "https://mirror/simple",
+        "UV_EXTRA_INDEX_URL": "https://a/simple https://b/simple",
+        "UV_FIND_LINKS": "/wheels,/more",
+        "UV_INSECURE_HOST": "mirror",
+    }
+    assert settings.args == ["--no-index"] and settings.problem is None
+    pre = for_uv({"HOME": str(tmp_path), "PIP_PRE": "true", "PIP_NO_INDEX": "off"}, str(tmp_path))
+    assert pre.environ == {"UV_PRERELEASE": "allow"} and pre.args == []
+    # uv's own setting wins; a setting uv cannot take is named
+    own = for_uv({**environ, "UV_INDEX_URL": "https://uv/simple", "PIP_ONLY_BINARY": "alpha"}, str(tmp_path))
+    assert "UV_INDEX_URL" not in own.environ
+    assert own.problem == "pip's only-binary (PIP_ONLY_BINARY) has no uv equivalent"
 
 
 def test_locked_key_is_validated_and_lock_is_no_session_name(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from vrun.commands._common import load, refuse_error
 from vrun.config import tomlfile
 from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
-from vrun.env.backends import run_tool
+from vrun.env.backends import run_tool, with_pip_settings
 from vrun.env.build import with_build_env
 from vrun.env.choice import UV_HINT, find_uv, uv_problem
 from vrun.environ import tool_environ
@@ -41,29 +41,6 @@ from vrun.plan.planner import RecordingEnviron
 
 if TYPE_CHECKING:
     from vrun._types import LockState, RunnableSessionPlan
-
-#: pip's spellings of true for a boolean option in the environment (pip's ``strtobool``).
-_TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
-
-
-def pip_index_options(environ: Mapping[str, str]) -> list[str]:
-    """pip's index settings in ``environ`` as ``uv pip compile`` options (pip's variables, its
-    ``PIP_<OPTION>`` naming; list values split on whitespace)."""
-    out: list[str] = []
-    if environ.get("PIP_INDEX_URL"):
-        out += ["--index-url", environ["PIP_INDEX_URL"]]
-    for variable, option in (
-        ("PIP_EXTRA_INDEX_URL", "--extra-index-url"),
-        ("PIP_FIND_LINKS", "--find-links"),
-        ("PIP_CONSTRAINT", "--constraints"),
-    ):
-        for value in (environ.get(variable) or "").split():
-            out += [option, value]
-    if (environ.get("PIP_NO_INDEX") or "").lower() in _TRUE:
-        out.append("--no-index")
-    if (environ.get("PIP_PRE") or "").lower() in _TRUE:
-        out += ["--prerelease", "allow"]
-    return out
 
 
 def project_source(root: str) -> str:
@@ -125,8 +102,9 @@ def compile_lock(
             argv.append(project_source(root))
             for extra in session.extras:
                 argv += ["--extra", extra]
-        if session_plan["backend"] == "virtualenv":
-            argv += pip_index_options(environ)
+        # the user's pip settings, as the install gets them (either backend: one translation)
+        environ, carried = with_pip_settings(environ, root)
+        argv += carried
         if upgrade:
             argv.append("--upgrade")
         for name in upgrade_packages:
@@ -256,7 +234,7 @@ def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
         raise UsageError("vrun lock takes no posargs")
     if args.check and (args.upgrade or args.upgrade_package):
         raise UsageError("--check writes nothing, so it takes no --upgrade or --upgrade-package")
-    config, _ = load(args)
+    config = load(args)
     sessions = sessions_to_lock(config, args.sessions)
     environ = RecordingEnviron(os.environ)
     planned = [plan_session(config, session, environ, backend=args.backend) for session in sessions]

@@ -293,13 +293,15 @@ class UvBackend:
         """``uv pip install --python <env>/bin/python ARGS``. With a lock file: ``uv pip install -r``
         it (uv installs a PEP 751 file as it is, resolving nothing), then the seed and the project
         with ``--no-deps`` (uv takes nothing else beside a lock file)."""
+        environ, carried = with_pip_settings(environ, cwd)
         if plan.lock is not None and not reinstall:
-            uv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python")]
+            uv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *carried]
             install_locked(uv, plan, env_dir=env_dir, pip=False, environ=environ, cwd=cwd, lock=lock)
             return
         if reinstall:
             plan = plan.project_only()
-        argv = [self.uv, "pip", "install", "--python", os.path.join(env_dir, "bin", "python"), *plan.args()]
+        python = os.path.join(env_dir, "bin", "python")
+        argv = [self.uv, "pip", "install", "--python", python, *carried, *plan.args()]
         if reinstall and plan.project_name:
             argv[3:3] = ["--reinstall-package", plan.project_name, "--no-deps"]
         if not output.verbose():
@@ -310,9 +312,10 @@ class UvBackend:
         self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
     ) -> None:
         """``uv pip install --quiet --python <env>/bin/python REQUIREMENTS``."""
+        environ, carried = with_pip_settings(environ, cwd)
         argv = [self.uv, "pip", "install", "--quiet", "--python", os.path.join(env_dir, "bin", "python")]
         env = installer_environ(env_dir, environ)
-        run_tool([*argv, *requirements], what="uv pip install", environ=env, cwd=cwd)
+        run_tool([*argv, *carried, *requirements], what="uv pip install", environ=env, cwd=cwd)
 
     def freeze(self, env_dir: str, *, environ: Mapping[str, str]) -> list[str]:
         """``uv pip freeze`` for the env."""
@@ -323,6 +326,18 @@ class UvBackend:
             cwd=env_dir,
         )
         return [line for line in text.splitlines() if line.strip()]
+
+
+def with_pip_settings(environ: Mapping[str, str], cwd: str) -> tuple[dict[str, str], list[str]]:
+    """``environ`` with the user's pip settings carried into uv's (:func:`vrun.env.pipsettings.for_uv`),
+    and the arguments they add to ``uv pip install``/``uv pip compile`` (``--no-index``).
+
+    :param cwd: the project root, where uv looks for its own ``uv.toml``.
+    """
+    from vrun.env.pipsettings import for_uv
+
+    settings = for_uv(environ, cwd)
+    return {**environ, **settings.environ}, settings.args
 
 
 def get_backend(name: str) -> Backend:

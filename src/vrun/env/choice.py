@@ -11,6 +11,8 @@ from vrun.errors import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from vrun._types import InterpreterFacts
 
 
@@ -65,11 +67,15 @@ def uv_problem(uv: str | None) -> str | None:
     return _UV_STATUS[uv]
 
 
-def select_backend(wanted: str, interpreter: InterpreterFacts) -> tuple[str, str | None]:
+def select_backend(
+    wanted: str, interpreter: InterpreterFacts, environ: Mapping[str, str] | None = None
+) -> tuple[str, str | None]:
     """The backend that builds an env for ``interpreter``, and a note when ``auto`` fell back.
 
     ``auto`` (the default) is uv where it supports the interpreter (CPython and PyPy) and can run,
-    else virtualenv + pip, with one note saying why; ``uv`` and ``virtualenv`` are taken as asked.
+    and where the user's pip settings (read from ``environ``) can all be carried into uv's
+    (:func:`vrun.env.pipsettings.uncarried`), else virtualenv + pip, with one note saying why;
+    ``uv`` and ``virtualenv`` are taken as asked.
 
     :raises UsageError: ``uv`` asked for but not runnable; an unknown name; an interpreter older
         than :data:`OLDEST_PYTHON`.
@@ -94,4 +100,10 @@ def select_backend(wanted: str, interpreter: InterpreterFacts) -> tuple[str, str
         return "virtualenv", f"{problem}; building with virtualenv + pip instead"
     if interpreter["implementation"] not in UV_IMPLEMENTATIONS:
         return "virtualenv", None
+    if environ is not None:
+        from vrun.env.pipsettings import uncarried
+
+        reason = uncarried(environ)
+        if reason is not None:
+            return "virtualenv", f"{reason}; building with virtualenv + pip instead"
     return "uv", None

@@ -40,6 +40,7 @@ from vrun import inputs
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
 from vrun.env.layout import DIGEST_LENGTH, SCHEMA_VERSION
+from vrun.env.pipsettings import pip_config_files
 from vrun.plan.interpreters import Interpreter
 
 if TYPE_CHECKING:
@@ -272,10 +273,14 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> I
     the site-wide ``/etc/pip.conf`` and ``$XDG_CONFIG_DIRS/pip/pip.conf``, the user's
     ``~/.config/pip/pip.conf`` and ``~/.pip/pip.conf``, as pip's docs list them). ``uv``: its
     variables, ``uv.toml`` in the project root, the user's and system's ``uv.toml``, and the
-    project's ``[tool.uv]`` table. Files named by ``PIP_CONSTRAINT``/``UV_CONSTRAINT``-like
+    project's ``[tool.uv]`` table, and pip's too (they are carried into uv's:
+    :mod:`vrun.env.pipsettings`). Files named by ``PIP_CONSTRAINT``/``UV_CONSTRAINT``-like
     variables count by content.
     """
-    variables = {n: environ.get(n) for n in INSTALLER_VARIABLES.get(backend, ())}
+    names = INSTALLER_VARIABLES.get(backend, ())
+    if backend == "uv":  # pip's settings are carried into uv's (vrun.env.pipsettings)
+        names = (*names, *INSTALLER_VARIABLES["virtualenv"])
+    variables = {n: environ.get(n) for n in names}
     tables: InstallerTables = {}
     home = environ.get("HOME") or os.path.expanduser("~")
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
@@ -287,8 +292,9 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> I
         tool = tools.get("uv") if isinstance(tools, dict) else None
         if tool is not None:
             tables["tool.uv"] = _table_digest(tool)
+        files += pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
     else:
-        files = _pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
+        files = pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
     for name in _FILE_VARIABLES:
         files += (variables.get(name) or "").split()
     found = {f: file_digest(f) for f in dict.fromkeys(files)}
@@ -297,21 +303,6 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> I
         **tables,
         "files": {f: d for f, d in found.items() if d != "missing"},
     }
-
-
-def _pip_config_files(
-    named: str | None, environ: Mapping[str, str], home: str, config_home: str
-) -> list[str]:
-    """The config files pip reads, as pip's ``Configuration`` chooses them: none at all when
-    ``PIP_CONFIG_FILE`` is :data:`os.devnull`; else the site-wide files, the user's files unless
-    ``PIP_CONFIG_FILE`` names an existing file, and that file."""
-    if named == os.devnull:
-        return []
-    dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
-    files = [*(os.path.join(d, "pip", "pip.conf") for d in dirs if d), "/etc/pip.conf"]
-    if not (named and inputs.is_file(named)):
-        files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(config_home, "pip", "pip.conf")]
-    return [*files, named] if named else files
 
 
 def compute_key(

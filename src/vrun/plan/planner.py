@@ -196,7 +196,7 @@ def plan_session(
         "machine": interp.machine,
     }
     try:
-        chosen, note = select_backend(chosen, facts)
+        chosen, note = select_backend(chosen, facts, environ)
     except UsageError as exc:
         base["error_hint"] = exc.hint
         return _unrunnable(base, exc.message, exc.message)
