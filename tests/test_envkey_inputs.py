@@ -497,3 +497,48 @@ def test_editable_path_in_a_requirements_file_installs_from_the_root_when_run_fr
     second = below("s", check=0)
     assert "local dependencies changed: core" in second.stderr
     assert "alpha 2.0" in second.stdout
+
+
+REWRITING_SETUP = """
+import pathlib
+from setuptools import setup
+
+# As a `git checkout` in another terminal would, while the installer is at work:
+requirements = pathlib.Path(__file__).resolve().parent.parent / "requirements.txt"
+text = requirements.read_text()
+if "alpha==1.0" in text:
+    requirements.write_text(text.replace("alpha==1.0", "alpha==2.0"))
+setup()
+"""
+
+
+@pytest.mark.parametrize("backend", ["uv", "virtualenv"])
+def test_a_requirements_file_changed_during_the_build_is_never_marked_ready(
+    project: Path, vrun: Vrun, backend: str
+) -> None:
+    """The key was computed from the file as planning read it; the installer read it again later.
+    An env whose inputs changed meanwhile is removed with one error, and the next run builds it
+    from the file as it is."""
+    write_project(
+        project,
+        {
+            "core/pyproject.toml": LIB_PYPROJECT.format(name="core").replace('["alpha==1.0"]', "[]"),
+            "core/setup.py": REWRITING_SETUP,
+            "core/core_impl.py": "",
+            "requirements.txt": "./core\nalpha==1.0\n",
+            "vrun.toml": f"""
+                [sessions.s]
+                backend = "{backend}"
+                deps = ["-r requirements.txt"]
+                install_project = false
+                commands = ["{SHOW_ALPHA}"]
+            """,
+        },
+    )
+    first = vrun("s", check=1)
+    assert f"{project / 'requirements.txt'} changed while s-" in first.stderr
+    assert "Traceback" not in first.stderr and "alpha" not in first.stdout
+    assert states(vrun) == {"s": "absent"}
+    assert not [p for p in (project / ".venvs").glob("s-*") if p.is_dir()]
+    second = vrun("s", check=0)
+    assert "alpha 2.0" in second.stdout

@@ -502,3 +502,18 @@ def test_a_long_requires_chain_is_ordered(tmp_path: Path) -> None:
     config = load_config(tmp_path / "vrun.toml")
     ordered = [s.name for s in select_sessions(config, ["s1199", "s5"])]
     assert ordered == [f"s{i}" for i in range(1200)]
+
+
+def test_both_configs_warn_once_in_every_command_naming_the_one_used(project: Path, vrun: Vrun) -> None:
+    """docs/config.md: a directory with both ``vrun.toml`` and ``[tool.vrun]`` uses ``vrun.toml``, with a warning."""
+    write_project(
+        project,
+        {
+            "vrun.toml": '[sessions.s]\ninstall_project = false\ncommands = ["python -c pass"]\n',
+            "pyproject.toml": '[tool.vrun.sessions.other]\ncommands = ["python -c pass"]\n',
+        },
+    )
+    for args in (("list",), ("show", "s"), ("explain", "s"), ("s",), ("s",)):  # the last one warm
+        proc = vrun(*args, check=0)
+        lines = [line for line in proc.stderr.splitlines() if "define vrun config" in line]
+        assert len(lines) == 1 and lines[0].endswith("using vrun.toml"), (args, proc.stderr)

@@ -574,3 +574,51 @@ def test_cli_init_writes_once_and_refuses_to_overwrite(project: Path, vrun: Vrun
     again = vrun("init", check=2)
     assert "error:" in again.stderr and "vrun.toml" in again.stderr
     assert (project / "vrun.toml").read_text() == text
+
+
+@pytest.mark.parametrize("name", ["tox.ini", "setup.cfg", "noxfile.py"])
+def test_init_on_a_file_that_is_not_utf8_is_one_error_naming_it(project: Path, vrun: Vrun, name: str) -> None:
+    header = {"tox.ini": "[tox]\n", "setup.cfg": "[tox:tox]\n", "noxfile.py": "import nox\n"}[name]
+    (project / name).write_bytes(header.encode() + b"# caf\xe9\n")
+    proc = vrun("init", check=2)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert errors == [
+        f"vrun > error: {project / name}: not UTF-8 text (byte 0xe9 at offset {len(header) + 5})"
+    ]
+    assert "Traceback" not in proc.stderr and not (project / "vrun.toml").exists()
+
+
+def test_init_on_a_pathologically_nested_noxfile_notes_it(project: Path, vrun: Vrun) -> None:
+    (project / "noxfile.py").write_text("import nox\nx = " + "(" * 200_000 + ")" * 200_000 + "\n")
+    proc = vrun("init", check=0)
+    assert "Traceback" not in proc.stderr
+    assert "noxfile.py: " in proc.stderr and (project / "vrun.toml").is_file()
+
+
+def test_init_in_a_read_only_folder_is_one_error(project: Path, vrun: Vrun) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    (project / "tox.ini").write_text("[testenv]\ncommands = pytest\n")
+    project.chmod(0o555)
+    try:
+        proc = vrun("init", check=2)
+    finally:
+        project.chmod(0o755)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert errors == [f"vrun > error: cannot write {project / 'vrun.toml'}: Permission denied"]
+
+
+def test_write_config_turns_an_unwritable_folder_into_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the read-only folder above, where the suite runs as root (which writes anyway)."""
+    from vrun.errors import UsageError
+    from vrun.migrate import translate
+
+    def refused(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    (tmp_path / "tox.ini").write_text("[testenv]\ncommands = pytest\n")
+    monkeypatch.setattr(translate, "open", refused, raising=False)
+    with pytest.raises(UsageError, match=r"cannot write .*vrun\.toml: Permission denied"):
+        translate.write_config(tmp_path)

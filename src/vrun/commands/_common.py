@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vrun import output
+from vrun import inputs, output
 from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_USAGE, VrunError
@@ -20,8 +20,18 @@ if TYPE_CHECKING:
     from vrun._types import Plan, RunnableSessionPlan, SessionPlan
 
 
-def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
-    """The project's config (``--config FILE``, else the nearest one) and notices to show."""
+def load(args: argparse.Namespace) -> Config:
+    """The project's config (``--config FILE``, else the nearest one); its notices (both
+    ``vrun.toml`` and ``[tool.vrun]``) are printed as warnings, once."""
+    config, notices = load_with_notices(args)
+    for notice in notices:
+        output.warning(notice)
+    return config
+
+
+def load_with_notices(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """:func:`load` without printing: the config and its notices, for a plan to show on every run
+    (the warm path included)."""
     from vrun.config.load import load_config, load_project_config
 
     if args.config is not None:
@@ -90,16 +100,18 @@ def single_plan(
     :raises VrunError: when its interpreter is missing (exit 2).
     :raises LockError: with ``build``, the session must install from a lock file it lacks (exit 1).
     """
-    plan = make_plan(
-        config,
-        [session],
-        explicit=set(),
-        environ=RecordingEnviron(os.environ),
-        backend=args.backend,
-        probe=probe,
-        locked=locked,
-        refuse=build,
-    )
+    with inputs.recording() as recorder:
+        plan = make_plan(
+            config,
+            [session],
+            explicit=set(),
+            environ=RecordingEnviron(os.environ),
+            backend=args.backend,
+            probe=probe,
+            locked=locked,
+            refuse=build,
+        )
+    plan["inputs"] = dict(recorder.files)  # a build checks them (vrun.env.build.changed_inputs)
     refuse_error(plan["sessions"][0])
     return plan
 

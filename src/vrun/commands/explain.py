@@ -216,5 +216,5 @@ def cmd_explain(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     if posargs is not None:
         raise UsageError("vrun explain takes no posargs", hint="posargs are not part of the env key")
-    config, _ = load(args)
+    config = load(args)
     return explain(config, args.sessions, backend=args.backend, as_json=args.json)

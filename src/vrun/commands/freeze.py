@@ -183,7 +183,7 @@ def cmd_freeze(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun freeze SESSION [-o FILE]``: the env's distributions as pinned requirements."""
     from vrun.commands.freeze import freeze
 
-    config, _ = load(args)
+    config = load(args)
     session = one_session(config, args.session)
     session_plan = refuse_error(single_plan(args, config, session)["sessions"][0])
     return freeze(config, session, session_plan, output_path=args.output)

@@ -36,7 +36,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
     the config names (an interpreter given as a path is not probed)."""
     if posargs:
         raise UsageError("vrun list takes no posargs")
-    config, _ = load(args)
+    config = load(args)
     if args.envs:
         from vrun.commands.manage import list_envs
 
@@ -85,7 +85,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
 def cmd_path(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun path SESSION``: print the env's path; build it only with ``--build``."""
-    config, _ = load(args)
+    config = load(args)
     session = one_session(config, args.session)
     if args.build:
         print(ready(args, config, session)["env_dir"])

@@ -321,7 +321,7 @@ def cmd_rm(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun rm SESSION...``: remove the sessions' envs (rmvirtualenv)."""
     from vrun.commands.manage import remove_sessions
 
-    config, _ = load(args)
+    config = load(args)
     return remove_sessions(config, args.sessions)
 
 
@@ -331,5 +331,5 @@ def cmd_gc(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     if args.keep < 0:
         raise UsageError("--keep must be 0 or more")
-    config, _ = load(args)
+    config = load(args)
     return collect_garbage(config, args.backend, keep=args.keep, dry_run=args.dry_run)

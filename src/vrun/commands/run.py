@@ -30,7 +30,7 @@ def cmd_run(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     if not posargs:
         raise UsageError("vrun run needs a command", hint=f"vrun run {args.session} -- python -V")
-    config, _ = load(args)
+    config = load(args)
     session = one_session(config, args.session)
     session_plan = ready(args, config, session)
     composed = compose(

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from vrun import inputs, output
-from vrun.commands._common import load, options
+from vrun.commands._common import load_with_notices, options
 from vrun.config.load import BUILTIN_COMMANDS
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
@@ -50,7 +50,7 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
         )
     environ = RecordingEnviron(os.environ)
     with inputs.recording() as recorder:
-        config, notices = load(args)
+        config, notices = load_with_notices(args)
         sessions = select_sessions(config, args.sessions, keyword=args.keyword, tags=args.tag)
         direct = select_sessions(
             config, args.sessions, keyword=args.keyword, tags=args.tag, with_requires=False

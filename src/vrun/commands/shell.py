@@ -39,7 +39,7 @@ def cmd_shell(args: argparse.Namespace, posargs: list[str] | None) -> int:
     problem = inherited_env_problem(os.environ)
     if problem:
         output.warning(problem)
-    config, _ = load(args)
+    config = load(args)
     session = one_session(config, args.session)
     session_plan = ready(args, config, session, inheritable=True)
     env_dir = session_plan["env_dir"]
@@ -81,7 +81,7 @@ def cmd_activate(args: argparse.Namespace, posargs: list[str] | None) -> int:
             "PATH "
             "so that `deactivate` restores PATH exactly (`vrun shell` starts with a clean PATH instead)"
         )
-    config, _ = load(args)
+    config = load(args)
     session = one_session(config, args.session)
     env_dir = ready(args, config, session)["env_dir"]
     # activate's first step deactivates an active venv: vrun's own command must not go with it

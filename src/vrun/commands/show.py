@@ -258,5 +258,5 @@ def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:
     (:mod:`vrun.commands.show`)."""
     from vrun.commands.show import show
 
-    config, _ = load(args)
+    config = load(args)
     return show(config, args.sessions, posargs, backend=args.backend, as_json=args.json)

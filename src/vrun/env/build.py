@@ -154,11 +154,35 @@ def _create_and_install(
                 hint="an installer setting sends packages elsewhere: check target, prefix, root and user in "
                 "pip.conf (or uv.toml), and PIP_TARGET, PIP_PREFIX, PIP_ROOT, PIP_USER",
             )
+    changed = changed_inputs(plan, environ)
+    if changed:
+        raise BuildError(
+            f"{changed[0]} changed while {os.path.basename(env_dir)} was built: the env would not be "
+            "what its key says (it was computed from the file as it was), so it is removed",
+            hint="run again: vrun then reads the file as it is now",
+        )
     from vrun.env.bytecode import prime
 
     prime(session_plan["env_dir"], session_plan["interpreter"], environ)
     write_marker(session_plan, backend.name)
     output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
+
+
+def changed_inputs(plan: Plan, environ: Mapping[str, str]) -> list[str]:
+    """The files planning read (``plan["inputs"]``: requirement, constraint and lock files, project
+    metadata, the config) that have changed since: an install that read one of them again (pip and
+    uv read ``-r`` files and project metadata themselves) may hold what no env key says. Files
+    that did not exist or were only looked at as directories, and vrun's own cache and ``.venvs/``
+    (written by the build itself), are not checked. A ``stat`` per file.
+    """
+    from vrun.inputs import DIR_ONLY, cache_dir, holds
+
+    own = (os.path.join(plan["root"], ".venvs") + os.sep, os.path.join(cache_dir(environ), ""))
+    return [
+        path
+        for path, sig in plan["inputs"].items()
+        if sig is not None and sig[0] != DIR_ONLY and not path.startswith(own) and not holds(path, sig)
+    ]
 
 
 def reinstall_project(

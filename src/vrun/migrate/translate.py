@@ -25,7 +25,7 @@ from pathlib import Path
 from vrun.config import tomlfile
 from vrun.config.load import CONFIG_NAME
 from vrun.config.tomlfile import dumps_value, key_part
-from vrun.errors import UsageError
+from vrun.errors import ConfigError, UsageError
 from vrun.migrate.guess import guess
 from vrun.migrate.model import Notes, Session, drop_excluded_pythons
 from vrun.migrate.nox import Noxfile
@@ -90,8 +90,17 @@ def write_config(root: Path) -> tuple[Path, list[str]]:
     if isinstance(tool, dict) and "vrun" in tool:
         raise UsageError(f"{pyproject} already has a [tool.vrun] table; not writing {CONFIG_NAME}")
     text, notes = translate(root)
-    with open(target, "x", encoding="utf-8") as file:  # "x": never clobber a file made meanwhile
-        file.write(text)
+    try:
+        with open(target, "x", encoding="utf-8") as file:  # "x": never clobber a file made meanwhile
+            file.write(text)
+    except FileExistsError:
+        raise UsageError(
+            f"{target} already exists; not overwriting it", "remove it first to start over"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {target}: {exc.strerror or exc}", "run vrun init in a folder you can write to"
+        ) from None
     return target, notes
 
 
@@ -101,7 +110,7 @@ def write_config(root: Path) -> tuple[Path, list[str]]:
 def _translate(root: Path, notes: Notes) -> tuple[str, list[Session], list[str] | None]:
     tox_ini = root / "tox.ini"
     if tox_ini.is_file():
-        sections = parse_ini(tox_ini.read_text(encoding="utf-8"), "tox")
+        sections = parse_ini(_read_text(tox_ini), "tox")
         if sections is not None:
             sessions, default = IniTox(root, sections, "tox.ini", notes).translate()
             return "tox.ini", sessions, default
@@ -128,17 +137,38 @@ def _translate(root: Path, notes: Notes) -> tuple[str, list[Session], list[str] 
             return "pyproject.toml [tool.tox]", sessions, default
     setup_cfg = root / "setup.cfg"
     if setup_cfg.is_file():
-        sections = parse_ini(setup_cfg.read_text(encoding="utf-8"), "tox:tox")
+        sections = parse_ini(_read_text(setup_cfg), "tox:tox")
         if sections is not None:
             sections["tox"] = sections.pop("tox:tox")
             sessions, default = IniTox(root, sections, "setup.cfg", notes).translate()
             return "setup.cfg [tox:tox]", sessions, default
     noxfile = root / "noxfile.py"
     if noxfile.is_file():
-        sessions, default = Noxfile(root, noxfile.read_text(encoding="utf-8"), notes).translate()
+        try:
+            sessions, default = Noxfile(root, _read_text(noxfile), notes).translate()
+        except (RecursionError, MemoryError):  # ast.parse and the walk: a pathologically nested file
+            notes.add("noxfile.py: nested too deeply for Python to parse; nothing translated")
+            sessions, default = [], None
         return "noxfile.py", sessions, default
     sessions, default = guess(root, pyproject, notes)
     return "", sessions, default
+
+
+def _read_text(path: Path) -> str:
+    """The text of ``path``, read as UTF-8 as tox and nox read their files.
+
+    :raises ConfigError: it is not UTF-8, naming the file and the first bad byte's offset.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path,
+            None,
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "save it as UTF-8, as tox and nox read it",
+        ) from None
 
 
 def _read_toml(path: Path) -> TomlTable | None:
