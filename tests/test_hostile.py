@@ -390,8 +390,13 @@ def test_read_only_commands_never_run_a_python_path_from_the_config(
         assert "Traceback" not in proc.stderr
     assert "not probed" in vrun("list", check=0).stdout
     assert {r["name"]: r["state"] for r in list_json(vrun)} == {"e": "not probed", "ok": "ready"}
-    for args in (("--help",), ("list", "-h"), ("path", "-h"), ("help",)):
+    for args in (("--help",), ("list", "-h"), ("path", "-h"), ("help",), ("show", "ok"), ("explain", "ok")):
         vrun(*args, check=0)
+    for args in (("show", "e"), ("explain", "e"), ("completion", "--list-sessions")):
+        assert "Traceback" not in vrun(*args).stderr
+    check = vrun("lock", "--check", "e")
+    assert check.returncode != 0 and "Traceback" not in check.stderr
+    one_error(check, "not probed", str(script))
     path = vrun("path", "e")
     assert path.returncode != 0 and path.stdout == ""
     one_error(path, "not probed", str(script))

@@ -237,7 +237,12 @@ def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
     config = load(args)
     sessions = sessions_to_lock(config, args.sessions)
     environ = RecordingEnviron(os.environ)
-    planned = [plan_session(config, session, environ, backend=args.backend) for session in sessions]
+    # --check is read-only: it runs no interpreter the config names by path (probe=False), and
+    # says it cannot tell for a session whose interpreter it has not vetted
+    planned = [
+        plan_session(config, session, environ, backend=args.backend, probe=not args.check)
+        for session in sessions
+    ]
     session_plans = [refuse_error(session_plan) for session_plan in planned]
     if args.check:
         return check_locks(session_plans)
