@@ -136,3 +136,26 @@ def test_a_pip_setting_uv_cannot_take_builds_with_pip_saying_why(project: Path, 
         "pip's only-binary (PIP_ONLY_BINARY) has no uv equivalent; building with virtualenv + pip"
         in proc.stderr
     )
+
+
+@pytest.mark.parametrize("key", ["target", "prefix", "root"])
+def test_install_redirects_in_a_pip_conf_are_neutralized(project: Path, vrun: Vrun, key: str) -> None:
+    """pip.conf's ``[install] target`` (or prefix, root) would make pip write the session's
+    packages into the user's folder; vrun's installs ignore it, and keep the file's other settings."""
+    elsewhere = project.parent / "elsewhere"
+    elsewhere.mkdir()
+    conf = project.parent / "pip.conf"
+    find_links = vrun.env.pop("PIP_FIND_LINKS")  # from the file instead: it must still apply
+    conf.write_text(f"[global]\nfind-links = {find_links}\n[install]\n{key} = {elsewhere}\n")
+    vrun.env["PIP_CONFIG_FILE"] = str(conf)
+    write_project(
+        project,
+        {
+            "vrun.toml": SESSION.replace("onlyhere", "alpha").replace(
+                "[sessions.s]", '[sessions.s]\nbackend = "virtualenv"'
+            )
+        },
+    )
+    proc = vrun("s", check=0)
+    assert "alpha" in proc.stdout, proc.stderr
+    assert list(elsewhere.iterdir()) == []

@@ -216,7 +216,11 @@ class VirtualenvBackend:
     ) -> None:
         """``<env>/bin/python -m pip install ARGS``; see :meth:`InstallPlan.args`. With a lock file:
         ``pip install --no-deps -r`` its packages (:func:`~vrun.env.installplan.lock_requirements`), then
-        the project with ``--no-deps``."""
+        the project with ``--no-deps``. ``target``/``prefix``/``root``/``user`` in pip's config
+        files are neutralized (:func:`vrun.env.pipsettings.without_redirects`)."""
+        from vrun.env.pipsettings import without_redirects
+
+        environ = without_redirects(environ) or environ
         if plan.lock is not None and not reinstall:
             pip = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install"]
             install_locked(pip, plan, env_dir=env_dir, pip=True, environ=environ, cwd=cwd, lock=lock)
@@ -234,6 +238,9 @@ class VirtualenvBackend:
         self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
     ) -> None:
         """``<env>/bin/python -m pip install --quiet REQUIREMENTS``."""
+        from vrun.env.pipsettings import without_redirects
+
+        environ = without_redirects(environ) or environ
         argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", "--quiet", *requirements]
         run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd)
 

@@ -181,6 +181,47 @@ def _uv_config_keys(environ: Mapping[str, str], root: str) -> set[str]:
     return keys
 
 
+#: pip config-file settings that would send an install outside the env.
+REDIRECTING_KEYS = ("target", "prefix", "root", "user")
+
+
+def without_redirects(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """``environ`` for pip with the install-redirecting settings of pip's config files
+    (:data:`REDIRECTING_KEYS`) neutralized, as vrun removes their ``PIP_*`` forms; ``None`` when no
+    config file sets one (pip is then left to read its files itself).
+
+    pip cannot be told to ignore one key of a file, so the files' other ``[global]`` and
+    ``[install]`` settings become ``PIP_*`` variables (a variable the user set wins, as in pip) and
+    ``PIP_CONFIG_FILE`` is :data:`os.devnull`, which makes pip read no file at all.
+    """
+    home = environ.get("HOME") or os.path.expanduser("~")
+    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    merged: dict[str, str] = {}
+    redirected = False
+    for path in pip_config_files(environ.get("PIP_CONFIG_FILE"), environ, home, config_home):
+        parser = configparser.RawConfigParser()
+        try:
+            if not parser.read(path, encoding="utf-8"):
+                continue
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        for section in ("global", "install"):
+            if parser.has_section(section):
+                for option, value in parser.items(section):
+                    key = option.replace("_", "-")
+                    if key in REDIRECTING_KEYS:
+                        redirected = True
+                    else:
+                        merged[key] = value
+    if not redirected:
+        return None
+    out = dict(environ)
+    out["PIP_CONFIG_FILE"] = os.devnull
+    for key, value in merged.items():
+        out.setdefault("PIP_" + key.upper().replace("-", "_"), " ".join(value.split()))
+    return out
+
+
 def _toml(path: str) -> object:
     """The parsed TOML file at ``path``, or ``None`` when it is missing or not valid TOML."""
     from vrun._compat import tomllib
