@@ -22,7 +22,7 @@ from vrun import inputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 #: pip setting -> (uv variable, how uv joins several values; ``""``: one value). ``no-index`` has
 #: no uv variable: it becomes ``--no-index`` (:attr:`UvSettings.args`); ``pre`` becomes
@@ -67,13 +67,22 @@ _TRUE = ("1", "true", "yes", "on")
 def pip_settings(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """pip's install settings as pip would see them: setting -> (value, where it was set: a
     variable's name or a file's path). Only :data:`CARRIED` and :data:`NOT_CARRIED` settings.
-
-    Unreadable or malformed config files are skipped, as pip would fail on them anyway.
     """
+    wanted = (*CARRIED, *NOT_CARRIED)
+    found = {key: (value, path) for key, value, path in config_settings(environ) if key in wanted}
+    for key in wanted:
+        name = "PIP_" + key.upper().replace("-", "_")
+        if environ.get(name) is not None:
+            found[key] = (environ[name], name)
+    return found
+
+
+def config_settings(environ: Mapping[str, str]) -> Iterator[tuple[str, str, str]]:
+    """Each ``[global]`` then ``[install]`` setting of pip's config files, in pip's order (a later
+    one overrides an earlier), as ``(key, value, file)``; keys spelled with ``-``. Unreadable or
+    malformed files are skipped, as pip would fail on them anyway."""
     home = environ.get("HOME") or os.path.expanduser("~")
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    wanted = (*CARRIED, *NOT_CARRIED)
-    found: dict[str, tuple[str, str]] = {}
     for path in pip_config_files(environ.get("PIP_CONFIG_FILE"), environ, home, config_home):
         parser = configparser.RawConfigParser()
         try:
@@ -84,14 +93,7 @@ def pip_settings(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
         for section in ("global", "install"):
             if parser.has_section(section):
                 for option, value in parser.items(section):
-                    key = option.replace("_", "-")
-                    if key in wanted:
-                        found[key] = (value, path)
-    for key in wanted:
-        name = "PIP_" + key.upper().replace("-", "_")
-        if environ.get(name) is not None:
-            found[key] = (environ[name], name)
-    return found
+                    yield option.replace("_", "-"), value, path
 
 
 class UvSettings:
@@ -194,25 +196,13 @@ def without_redirects(environ: Mapping[str, str]) -> dict[str, str] | None:
     ``[install]`` settings become ``PIP_*`` variables (a variable the user set wins, as in pip) and
     ``PIP_CONFIG_FILE`` is :data:`os.devnull`, which makes pip read no file at all.
     """
-    home = environ.get("HOME") or os.path.expanduser("~")
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     merged: dict[str, str] = {}
     redirected = False
-    for path in pip_config_files(environ.get("PIP_CONFIG_FILE"), environ, home, config_home):
-        parser = configparser.RawConfigParser()
-        try:
-            if not parser.read(path, encoding="utf-8"):
-                continue
-        except (configparser.Error, UnicodeDecodeError):
-            continue
-        for section in ("global", "install"):
-            if parser.has_section(section):
-                for option, value in parser.items(section):
-                    key = option.replace("_", "-")
-                    if key in REDIRECTING_KEYS:
-                        redirected = True
-                    else:
-                        merged[key] = value
+    for key, value, _path in config_settings(environ):
+        if key in REDIRECTING_KEYS:
+            redirected = True
+        else:
+            merged[key] = value
     if not redirected:
         return None
     out = dict(environ)
