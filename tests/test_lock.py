@@ -520,7 +520,8 @@ def test_pip_index_settings_reach_uv(tmp_path: Path) -> None:
         "UV_INSECURE_HOST": "mirror",
     }
     assert settings.args == ["--no-index"] and settings.problem is None
-    pre = for_uv({"HOME": str(tmp_path), "PIP_PRE": "true", "PIP_NO_INDEX": "off"}, str(tmp_path))
+    quiet = {"HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}  # no site-wide pip.conf either
+    pre = for_uv({**quiet, "PIP_PRE": "true", "PIP_NO_INDEX": "off"}, str(tmp_path))
     assert pre.environ == {"UV_PRERELEASE": "allow"} and pre.args == []
     # uv's own setting wins; a setting uv cannot take is named
     own = for_uv({**environ, "UV_INDEX_URL": "https://uv/simple", "PIP_ONLY_BINARY": "alpha"}, str(tmp_path))
