@@ -358,23 +358,24 @@ def test_install_that_lands_elsewhere_is_refused(project: Path, vrun: Vrun, tmp_
         {
             "vrun.toml": """
                 [sessions.s]
-                backend = "virtualenv"  # pip reads pip.conf; uv does not
                 deps = ["alpha"]
                 install_project = false
                 commands = ["python -c 'import alpha; print(alpha.__file__)'"]
             """,
         },
     )
+    # pip.conf's target is neutralized (tests/test_pipsettings.py); uv.toml's [pip] target is
+    # uv's own setting, which vrun leaves to uv: the check after the install is what stops it
     target = tmp_path / "target"
-    pip_conf = tmp_path / "pip.conf"
-    pip_conf.write_text(f"[install]\ntarget = {target}\n")
-    vrun.env["PIP_CONFIG_FILE"] = str(pip_conf)
+    (project / "uv.toml").write_text(f'[pip]\ntarget = "{target}"\n')
+    del vrun.env["UV_NO_CONFIG"]
     failed = vrun("s", check=1)
     assert "the install did not land in" in failed.stderr and "alpha not found" in failed.stderr
-    assert "pip.conf" in failed.stderr  # the hint
+    assert "uv.toml" in failed.stderr  # the hint
     assert "Traceback" not in failed.stderr
     assert envs_of(project, "s") == []  # not marked: removed
-    assert list(target.glob("alpha*"))  # pip did obey the config file
+    assert list(target.glob("alpha*"))  # uv did obey the config file
+    (project / "uv.toml").unlink()
 
     vrun.env["PIP_CONFIG_FILE"] = os.devnull
     vrun.env["PIP_TARGET"] = str(tmp_path / "target2")

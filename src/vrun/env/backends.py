@@ -86,8 +86,10 @@ def _one_line(message: str) -> str:
 _FAILED_REQ = (
     re.compile(r"No matching distribution found for (\S+)"),
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
-    re.compile(r"Because (\S+) was not found in the package registry"),
-    re.compile(r"Because (\S+) was not found in the cache"),  # uv --offline
+    # uv wraps its messages at the terminal's width: any whitespace between the words
+    re.compile(r"Because (\S+) was\s+not\s+found\s+in\s+the\s+package\s+registry"),
+    re.compile(r"Because (\S+) was\s+not\s+found\s+in\s+the\s+cache"),  # uv --offline
+    re.compile(r"Because (\S+) was\s+not\s+found\s+in\s+the\s+provided\s+package\s+locations"),  # --no-index
     re.compile(r"No solution found when resolving dependencies:\s*\n\s*╰─▶ Because (\S+)"),
     re.compile(r"ERROR: (?:Could not open requirements file|Invalid requirement): (.+)"),
 )
