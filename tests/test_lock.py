@@ -518,6 +518,7 @@ def test_pip_index_settings_reach_uv(tmp_path: Path) -> None:
         "UV_EXTRA_INDEX_URL": "https://a/simple https://b/simple",
         "UV_FIND_LINKS": "/wheels,/more",
         "UV_INSECURE_HOST": "mirror",
+        "UV_INDEX_STRATEGY": "unsafe-best-match",  # pip's: the best version across its indexes
     }
     assert settings.args == ["--no-index"] and settings.problem is None
     quiet = {"HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}  # no site-wide pip.conf either

@@ -136,6 +136,12 @@ def for_uv(environ: Mapping[str, str], root: str) -> UvSettings:
                 out.environ[variable] = "allow"
         else:  # a list (space-separated in pip) joined as uv wants it; a path taken whole
             out.environ[variable] = joiner.join(value.split()) if joiner else value.strip()
+    if "UV_EXTRA_INDEX_URL" in out.environ and not (
+        "UV_INDEX_STRATEGY" in environ or "index-strategy" in uv_keys
+    ):
+        # pip picks the best version across all its indexes; uv by default takes a package from
+        # the first index that has it. Carrying pip's indexes means carrying how pip uses them.
+        out.environ["UV_INDEX_STRATEGY"] = "unsafe-best-match"
     return out
 
 
