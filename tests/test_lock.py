@@ -20,7 +20,7 @@ from tests.conftest import Vrun, demo_project, other_python, write_project
 from vrun import SUBCOMMANDS
 from vrun._compat import tomllib
 from vrun.env.installplan import lock_requirements
-from vrun.env.pipsettings import for_uv
+from vrun.env.pipsettings import for_uv, uncarried
 from vrun.errors import ConfigError
 from vrun.plan.lockfile import differences, file_name
 
@@ -520,14 +520,15 @@ def test_pip_index_settings_reach_uv(tmp_path: Path) -> None:
         "UV_INSECURE_HOST": "mirror",
         "UV_INDEX_STRATEGY": "unsafe-best-match",  # pip's: the best version across its indexes
     }
-    assert settings.args == ["--no-index"] and settings.problem is None
+    assert settings.args == ["--no-index"] and uncarried(environ) is None
     quiet = {"HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}  # no site-wide pip.conf either
     pre = for_uv({**quiet, "PIP_PRE": "true", "PIP_NO_INDEX": "off"}, str(tmp_path))
     assert pre.environ == {"UV_PRERELEASE": "allow"} and pre.args == []
     # uv's own setting wins; a setting uv cannot take is named
-    own = for_uv({**environ, "UV_INDEX_URL": "https://uv/simple", "PIP_ONLY_BINARY": "alpha"}, str(tmp_path))
+    own_environ = {**environ, "UV_INDEX_URL": "https://uv/simple", "PIP_ONLY_BINARY": "alpha"}
+    own = for_uv(own_environ, str(tmp_path))
     assert "UV_INDEX_URL" not in own.environ
-    assert own.problem == "pip's only-binary (PIP_ONLY_BINARY) has no uv equivalent"
+    assert uncarried(own_environ) == "pip's only-binary (PIP_ONLY_BINARY) has no uv equivalent"
 
 
 def test_locked_key_is_validated_and_lock_is_no_session_name(tmp_path: Path) -> None:

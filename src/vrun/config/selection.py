@@ -113,15 +113,18 @@ def select_sessions(
     placed: set[int] = set()
     for session in sessions:  # depth first, without recursion: a requires chain may be long
         stack = [(session, iter(required_names(config, session)))]
+        on_stack = {id(session)}
         while stack:
             node, pending = stack[-1]
             for required in pending:
                 child = config.sessions[required]
-                if id(child) not in placed and all(child is not s for s, _ in stack):
+                if id(child) not in placed and id(child) not in on_stack:
                     stack.append((child, iter(required_names(config, child))))
+                    on_stack.add(id(child))
                     break
             else:
                 stack.pop()
+                on_stack.discard(id(node))
                 if id(node) not in placed:
                     placed.add(id(node))
                     ordered.append(node)

@@ -81,9 +81,7 @@ def config_settings(environ: Mapping[str, str]) -> Iterator[tuple[str, str, str]
     """Each ``[global]`` then ``[install]`` setting of pip's config files, in pip's order (a later
     one overrides an earlier), as ``(key, value, file)``; keys spelled with ``-``. Unreadable or
     malformed files are skipped, as pip would fail on them anyway."""
-    home = environ.get("HOME") or os.path.expanduser("~")
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    for path in pip_config_files(environ.get("PIP_CONFIG_FILE"), environ, home, config_home):
+    for path in pip_config_files(environ):
         parser = configparser.RawConfigParser()
         try:
             if not parser.read(path, encoding="utf-8"):
@@ -101,13 +99,11 @@ class UvSettings:
 
     :ivar environ: ``UV_*`` variables to add to uv's environment.
     :ivar args: arguments for ``uv pip install`` (``--no-index``).
-    :ivar problem: a setting uv cannot be given, named with where it was set, or ``None``.
     """
 
     def __init__(self) -> None:
         self.environ: dict[str, str] = {}
         self.args: list[str] = []
-        self.problem: str | None = None
 
 
 def for_uv(environ: Mapping[str, str], root: str) -> UvSettings:
@@ -120,7 +116,6 @@ def for_uv(environ: Mapping[str, str], root: str) -> UvSettings:
     settings = pip_settings(environ)
     if not settings:
         return out
-    out.problem = _uncarried(settings)
     uv_keys = _uv_config_keys(environ, root)
     for key, (value, _source) in settings.items():
         if key in NOT_CARRIED:
@@ -148,11 +143,7 @@ def for_uv(environ: Mapping[str, str], root: str) -> UvSettings:
 def uncarried(environ: Mapping[str, str]) -> str | None:
     """The first pip setting in effect that decides what gets installed and that uv cannot be
     given (:data:`NOT_CARRIED`), named with where it is set; ``None`` when there is none."""
-    return _uncarried(pip_settings(environ))
-
-
-def _uncarried(settings: Mapping[str, tuple[str, str]]) -> str | None:
-    for key, (value, source) in settings.items():
+    for key, (value, source) in pip_settings(environ).items():
         if key not in NOT_CARRIED:
             continue
         if key in ("no-binary", "only-binary") and value.strip().lower() in (":none:", ""):
@@ -166,15 +157,7 @@ def _uv_config_keys(environ: Mapping[str, str], root: str) -> set[str]:
     ``UV_NO_CONFIG`` turns them off."""
     if environ.get("UV_NO_CONFIG"):
         return set()
-    home = environ.get("HOME") or os.path.expanduser("~")
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    tables: list[object] = []
-    for path in (
-        environ.get("UV_CONFIG_FILE") or os.path.join(root, "uv.toml"),
-        os.path.join(config_home, "uv", "uv.toml"),
-        "/etc/uv/uv.toml",
-    ):
-        tables.append(_toml(path))
+    tables = [_toml(path) for path in uv_config_files(environ, root)]
     pyproject = _toml(os.path.join(root, "pyproject.toml"))
     tools = pyproject.get("tool") if isinstance(pyproject, dict) else None
     if isinstance(tools, dict):
@@ -229,12 +212,29 @@ def _toml(path: str) -> object:
         return None
 
 
-def pip_config_files(named: str | None, environ: Mapping[str, str], home: str, config_home: str) -> list[str]:
+def _config_home(environ: Mapping[str, str]) -> tuple[str, str]:
+    """``(HOME, XDG_CONFIG_HOME)`` as ``environ`` gives them (the XDG default: ``~/.config``)."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return home, environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+
+
+def uv_config_files(environ: Mapping[str, str], root: str) -> list[str]:
+    """uv's config files for a project at ``root``: its ``uv.toml``, the user's
+    (``$XDG_CONFIG_HOME/uv/uv.toml``) and the system's (``/etc/uv/uv.toml``), and the file
+    ``UV_CONFIG_FILE`` names. The project's ``[tool.uv]`` table is read by the callers."""
+    _, config_home = _config_home(environ)
+    files = [os.path.join(root, "uv.toml"), os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
+    return [*files, environ["UV_CONFIG_FILE"]] if environ.get("UV_CONFIG_FILE") else files
+
+
+def pip_config_files(environ: Mapping[str, str]) -> list[str]:
     """The config files pip reads, in pip's order, as pip's ``Configuration`` chooses them: none
-    at all when ``PIP_CONFIG_FILE`` (``named``) is :data:`os.devnull`; else the site-wide files
+    at all when ``PIP_CONFIG_FILE`` is :data:`os.devnull`; else the site-wide files
     (``$XDG_CONFIG_DIRS/pip/pip.conf``, ``/etc/pip.conf``), the user's (``~/.pip/pip.conf``,
     ``~/.config/pip/pip.conf``) unless ``PIP_CONFIG_FILE`` names an existing file, and that file.
     """
+    named = environ.get("PIP_CONFIG_FILE")
+    home, config_home = _config_home(environ)
     if named == os.devnull:
         return []
     dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)

@@ -40,7 +40,7 @@ from vrun import inputs
 from vrun.config import reqfiles, tomlfile
 from vrun.config.load import Config, Session
 from vrun.env.layout import DIGEST_LENGTH, SCHEMA_VERSION
-from vrun.env.pipsettings import pip_config_files
+from vrun.env.pipsettings import pip_config_files, uv_config_files
 from vrun.plan.interpreters import Interpreter
 
 if TYPE_CHECKING:
@@ -282,19 +282,15 @@ def installer_settings(backend: str, environ: Mapping[str, str], root: str) -> I
         names = (*names, *INSTALLER_VARIABLES["virtualenv"])
     variables = {n: environ.get(n) for n in names}
     tables: InstallerTables = {}
-    home = environ.get("HOME") or os.path.expanduser("~")
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     if backend == "uv":
-        files = [os.path.join(root, "uv.toml"), os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
-        if variables.get("UV_CONFIG_FILE"):
-            files.append(str(variables["UV_CONFIG_FILE"]))
+        files = uv_config_files(environ, root)
         tools = (tomlfile.pyproject(root) or {}).get("tool")
         tool = tools.get("uv") if isinstance(tools, dict) else None
         if tool is not None:
             tables["tool.uv"] = _table_digest(tool)
-        files += pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
+        files += pip_config_files(environ)
     else:
-        files = pip_config_files(variables.get("PIP_CONFIG_FILE"), environ, home, config_home)
+        files = pip_config_files(environ)
     for name in _FILE_VARIABLES:
         files += (variables.get(name) or "").split()
     found = {f: file_digest(f) for f in dict.fromkeys(files)}
