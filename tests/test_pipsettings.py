@@ -9,7 +9,6 @@ Nothing else offers it, so the env builds only if uv got the setting. The vrun d
 from __future__ import annotations
 
 import html
-import json
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Vrun, build_wheel, write_project
+from tests.test_speed_defaults import marker_of
 
 SESSION = """
     [sessions.s]
@@ -74,9 +74,7 @@ def user(vrun: Vrun) -> Vrun:
 
 
 def built_by_uv(project: Path) -> bool:
-    (marker,) = (project / ".venvs").glob("s-*/vrun.json")
-    backend: str = json.loads(marker.read_text())["backend"]
-    return backend == "uv"
+    return marker_of(project, "s")["backend"] == "uv"
 
 
 def test_pip_index_url_from_the_environment(project: Path, user: Vrun, served: tuple[str, Path]) -> None:

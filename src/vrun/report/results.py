@@ -107,15 +107,14 @@ def write_json_report(path: str | os.PathLike[str], report: Report) -> None:
     """
     import json
 
-    text = json.dumps(report, indent=2, ensure_ascii=False)
     try:
-        text.encode()
-    except UnicodeEncodeError:  # bytes that are not UTF-8 (posargs, paths), kept as \\udcXX escapes
-        text = json.dumps(report, indent=2)
-    _write(path, text + "\n")
+        data = json.dumps(report, indent=2, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (posargs, paths), kept as \udcXX escapes
+        data = json.dumps(report, indent=2).encode()
+    _write(path, data + b"\n")
 
 
-def _write(path: str | os.PathLike[str], text: str) -> None:
+def _write(path: str | os.PathLike[str], text: str | bytes) -> None:
     from vrun.inputs import write_atomic
 
     target = os.path.abspath(os.fspath(path))
