@@ -322,3 +322,24 @@ def test_quote_is_shlex_quote(arg: str) -> None:
 
     assert quote(arg) == shlex.quote(arg)
     assert join([arg, "x y"]) == shlex.join([arg, "x y"])
+
+
+def test_every_subcommand_has_a_handler_and_only_its_module_is_imported() -> None:
+    """``cli.handler`` knows every verb the parser knows, and dispatching one imports its module
+    only (a fresh interpreter: ``vrun list`` must not load ``freeze``'s or ``lock``'s imports)."""
+    import subprocess
+    import sys
+
+    from vrun import cli
+    from vrun.arguments import build_parsers
+
+    for command in build_parsers():
+        assert callable(cli.handler(command)), command
+    with pytest.raises(KeyError):
+        cli.handler("no-such-verb")
+    probe = (
+        "import sys; from vrun import cli; cli.handler('list');"
+        "print(sorted(m for m in sys.modules if m.startswith('vrun.commands.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "['vrun.commands._common', 'vrun.commands.listing']"
