@@ -58,12 +58,13 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(wheelhouse: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Vrun:
+def built(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Vrun:
     """The project with its env built for real (offline), once for the module."""
     root = tmp_path_factory.mktemp("explain") / "proj"
     root.mkdir()
     write_project(root, PROJECT)
-    vrun = Vrun(root, offline_environ(wheelhouse, cache_dir, root.parent / "home"))
+    # a vrun cache of its own: a test checks that explain stores no plan in it
+    vrun = Vrun(root, offline_environ(wheelhouse, root.parent / "cache", root.parent / "home"))
     vrun("test", check=0)
     return vrun
 

@@ -319,36 +319,57 @@ CORRUPT_MARKERS = {
 }
 
 
-@pytest.mark.parametrize("kind", list(CORRUPT_MARKERS))
-def test_corrupt_marker_counts_as_absent_everywhere(project: Path, vrun: Vrun, kind: str) -> None:
-    write_project(project, NOOP)
-    vrun("s", check=0)
-    (env,) = envs_of(project, "s")
-    marker = env / "vrun.json"
-    good = json.loads(marker.read_text())
-    marker.write_bytes(CORRUPT_MARKERS[kind](good).encode("utf-8", "surrogateescape"))
+def test_corrupt_marker_counts_as_absent_everywhere(project: Path, vrun: Vrun) -> None:
+    """Each kind of corrupt marker, one session per kind in one project (one build for all, and
+    one ``list``/``gc`` that must see every kind at once): incomplete to every command, rebuilt by
+    a run, removed by ``gc``."""
+    kinds = {f"s{i}": kind for i, kind in enumerate(CORRUPT_MARKERS)}
+    write_project(
+        project,
+        {
+            "vrun.toml": "".join(
+                f'[sessions.{name}]\ninstall_project = false\ncommands = ["python -c pass"]\n'
+                for name in kinds
+            )
+        },
+    )
+    vrun(*kinds, check=0)
+    envs = {name: envs_of(project, name)[0] for name in kinds}
+    good = {name: json.loads((env / "vrun.json").read_text()) for name, env in envs.items()}
 
-    assert state_of(vrun, "s") == "incomplete"
+    def corrupt() -> None:
+        for name, kind in kinds.items():
+            text = CORRUPT_MARKERS[kind](good[name])
+            (envs[name] / "vrun.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+
+    corrupt()
+    assert {r["name"]: r["state"] for r in list_json(vrun)} == dict.fromkeys(kinds, "incomplete")
     listed = vrun("list", check=0)
     assert " ready " not in listed.stdout and "Traceback" not in listed.stderr
-    (row,) = list_json(vrun, "--envs")
-    assert row["state"] == "incomplete"
+    rows = list_json(vrun, "--envs")
+    assert sorted(str(r["path"]) for r in rows) == sorted(str(e) for e in envs.values())
+    assert {r["state"] for r in rows} == {"incomplete"}
     table = vrun("list", "--envs", check=0)
-    assert "incomplete" in table.stdout and "Traceback" not in table.stderr
-    path = vrun("path", "s")
-    assert path.returncode == 1 and path.stdout == ""
-    one_error(path, "no ready env")
+    assert table.stdout.count("incomplete") >= len(kinds) and "Traceback" not in table.stderr
+    for name, kind in kinds.items():
+        path = vrun("path", name)
+        assert path.returncode == 1 and path.stdout == "", kind
+        one_error(path, "no ready env")
 
     dry = vrun("gc", "--dry-run", check=0)
-    assert f"would remove {env}" in dry.stdout and "Traceback" not in dry.stderr
-    rebuilt = vrun("s", check=0)
-    assert "the previous build was incomplete" in rebuilt.stderr
-    assert json.loads(marker.read_text())["digest"] == good["digest"]
+    assert "Traceback" not in dry.stderr
+    for name, env in envs.items():
+        assert f"would remove {env}" in dry.stdout, kinds[name]
+    rebuilt = vrun(*kinds, check=0)
+    assert rebuilt.stderr.count("the previous build was incomplete") == len(kinds)
+    for name, env in envs.items():
+        assert json.loads((env / "vrun.json").read_text())["digest"] == good[name]["digest"], kinds[name]
 
-    marker.write_bytes(CORRUPT_MARKERS[kind](good).encode("utf-8", "surrogateescape"))
+    corrupt()
     gone = vrun("gc", check=0)
-    assert f"removed {env}" in gone.stdout and "Traceback" not in gone.stderr
-    assert not env.exists()
+    assert "Traceback" not in gone.stderr
+    for name, env in envs.items():
+        assert f"removed {env}" in gone.stdout and not env.exists(), kinds[name]
 
 
 # -- 5. read-only commands never run the config's programs ------------------------------------------
