@@ -386,3 +386,90 @@ def test_tab_after_vrun_in_a_hostile_project_runs_nothing(
         pane.prompt(shell.prompt)
     assert pane.ask("DONE", "ok") == "ok"  # every completion has finished by now
     assert not list(hostile.glob("PWNED*")) and not list(tmp_path.glob("**/PWNED*"))
+
+
+#: A session command that starts a grandchild ignoring SIGINT and SIGTERM (a server that will not
+#: die), records both pids, reads a line from the terminal, then waits.
+JOB = """
+import os, subprocess, sys, time
+stubborn = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+grandchild = subprocess.Popen([sys.executable, "-c", stubborn])
+open(sys.argv[1], "w").write(f"{os.getpid()} {grandchild.pid}")
+if sys.argv[2] == "ask":
+    print("@@GOT=[" + input("name? ") + "]", flush=True)
+print("@@WAITING", flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, or a pid gone, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+def state(pid: int) -> bytes:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return fh.read().rpartition(b")")[2].split()[0]
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = STEP) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_command_at_a_terminal_is_a_job_ctrl_z_fg_and_ctrl_c_reach_every_grandchild(
+    name: str, start: Callable[..., Pane], tmp_path: Path
+) -> None:
+    """At a terminal the session's command gets the terminal (it reads a line), Ctrl-Z stops it
+    and vrun and ``fg`` continues both, and Ctrl-C ends the run with 130 and leaves no process of
+    the command behind, not even a grandchild that ignores SIGINT and SIGTERM; a ``timeout`` at
+    a terminal does the same with 124."""
+    shell = SHELLS[name]
+    root = write_project(
+        tmp_path / "jobs",
+        {
+            "job.py": JOB,
+            "vrun.toml": f"""
+                [sessions.job]
+                python = "{PY}"
+                install_project = false
+                commands = [["python", "job.py", "pids", "ask"]]
+
+                [sessions.slow]
+                python = "{PY}"
+                install_project = false
+                timeout = 1
+                commands = [["python", "job.py", "slow-pids", "wait"]]
+            """,
+        },
+    )
+    pane = start(shell, VRUN_KILL_GRACE="0.2")
+    pane.type(f"cd {shlex.quote(str(root))} && vrun job")
+    pane.wait(lambda s: s.endswith("name?"), "the question", BUILD)
+    pane.type("abc")
+    pane.wait(lambda s: "@@GOT=[abc]" in s and "@@WAITING" in s, "the answer read from the terminal")
+    job, grandchild = (int(pid) for pid in (root / "pids").read_text().split())
+
+    pane.tmux("send-keys", "-t", pane.pane, "C-z")
+    pane.prompt(shell.prompt)  # the shell has the terminal again: vrun stopped with its job
+    wait_for(lambda: state(job) == b"T", "stopped job")
+    pane.type("fg")
+    wait_for(lambda: state(job) == b"S", "continued job")
+    time.sleep(0.2)  # the job's group has the terminal again before the key is pressed
+    pane.tmux("send-keys", "-t", pane.pane, "C-c")
+    assert pane.ask("RC", shell.status) == "130"
+    wait_for(lambda: not alive(job) and not alive(grandchild), "end of the job and its grandchild")
+
+    pane.type("vrun slow")
+    pane.prompt(shell.prompt, timeout=STEP)
+    assert pane.ask("RC2", shell.status) == "124"
+    _, slow_grandchild = (int(pid) for pid in (root / "slow-pids").read_text().split())
+    wait_for(lambda: not alive(slow_grandchild), "end of the timed-out command's grandchild")

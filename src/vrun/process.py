@@ -190,11 +190,10 @@ class _Supervisor:
 
     FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def __init__(self, own_group: bool, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None) -> None:
         self.received: int | None = None
         self.timed_out = False
-        self.child: int | None = None  # the running child's pid; None before it starts and once reaped
-        self.own_group = own_group
+        self.child: int | None = None  # the running child (and its group); None before it starts, once reaped
         self.timeout = timeout
         self.grace = grace_seconds()
         self._escalation = 0
@@ -205,12 +204,9 @@ class _Supervisor:
         if child is None:
             return
         try:
-            if self.own_group:
-                try:
-                    os.killpg(child, signum)
-                except ProcessLookupError:  # forked, but its setsid() has not run yet
-                    os.kill(child, signum)
-            else:
+            try:
+                os.killpg(child, signum)
+            except ProcessLookupError:  # forked, but its setsid() has not run yet
                 os.kill(child, signum)
         except OSError:
             pass
@@ -221,9 +217,7 @@ class _Supervisor:
             return
         self.received = signum
         signal.setitimer(signal.ITIMER_REAL, self.grace)
-        # In a terminal's foreground the child shares our group: Ctrl-C already reached it.
-        if self.own_group or signum != signal.SIGINT:
-            self.send(signum)
+        self.send(signum)
 
     def _alarm(self, signum: int, frame: FrameType | None) -> None:
         if self.received is None and not self.timed_out:  # the timeout itself
@@ -252,8 +246,6 @@ class _Supervisor:
         Grandchildren outlive their parent unless told: SIGTERM, then SIGKILL after the grace
         period for any that ignore it. Nothing of a session outlives vrun.
         """
-        if not self.own_group:
-            return
         for signum in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(pgid, signum)
@@ -294,12 +286,41 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def in_foreground() -> bool:
-    """True when vrun runs in the foreground process group of a terminal (an interactive shell)."""
+def foreground_terminal() -> int | None:
+    """The descriptor of the terminal (stdin) when vrun runs in its foreground process group (an
+    interactive shell's job), else ``None`` (CI, scripts, a background job, no terminal)."""
     try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+        fd = sys.stdin.fileno()
+        return fd if os.tcgetpgrp(fd) == os.getpgrp() else None
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
+
+
+def _hand_terminal(fd: int, pgid: int) -> None:
+    """Make ``pgid`` the foreground process group of terminal ``fd``, as a shell does for a job.
+
+    From a background group ``tcsetpgrp`` would stop the caller with SIGTTOU unless it ignores it
+    (POSIX ``tcsetpgrp``), so it is ignored for the call, as shells do. A terminal gone or a group
+    already gone is not an error: there is nothing to hand over.
+    """
+    ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, ttou)
+
+
+def _take_terminal_back(fd: int, job: int) -> None:
+    """Make vrun's group the terminal's foreground again, if ``job`` (a group vrun handed it to)
+    still has it; a terminal the user's shell took meanwhile (``bg``) is left alone."""
+    try:
+        held = os.tcgetpgrp(fd) == job
+    except OSError:
+        return
+    if held:
+        _hand_terminal(fd, os.getpgrp())
 
 
 def run_command(
@@ -311,46 +332,57 @@ def run_command(
     timeout: float | None = None,
     output: int | None = None,
     keep_fds: Sequence[int] = (),
-    own_group: bool | None = None,
+    interactive: bool = True,
     tick: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run one command and wait for it; return its :class:`Outcome`.
 
-    In a terminal's foreground the child shares vrun's process group, so Ctrl-C reaches it at once
-    and interactive programs (``pytest --pdb``) can read the terminal. Elsewhere (CI, scripts,
-    installers) the child gets a process group of its own, and SIGINT, SIGTERM and SIGHUP sent to
-    vrun are forwarded to that whole group. After a signal or the timeout the child has
-    :func:`grace_seconds`, then is terminated, then killed; a second signal kills at once; once it
-    is gone, its leftover group is swept (:meth:`_Supervisor.sweep`).
+    The child always runs in a process group of its own, so a signal or the timeout reaches every
+    process it started (tox and nox signal only the child, whose grandchildren then outlive them).
+    SIGINT, SIGTERM and SIGHUP sent to vrun are forwarded to that whole group. After a signal or
+    the timeout the child has :func:`grace_seconds`, then is terminated, then killed; a second
+    signal kills at once; once it is gone, its leftover group is swept (:meth:`_Supervisor.sweep`).
+
+    In a terminal's foreground (``interactive``, :func:`foreground_terminal`) the group is a job
+    of vrun's session, and the terminal is handed to it as a shell hands it to a job (POSIX
+    ``tcsetpgrp``), so Ctrl-C reaches the command's processes at once and interactive programs
+    (``pytest --pdb``) can read the terminal. vrun takes the terminal back when the job ends or
+    stops. As in a shell: a job killed by SIGINT means the user interrupted the run (the outcome's
+    ``received`` is SIGINT, and the group is swept); a job that stops (Ctrl-Z) stops vrun too, and
+    gets the terminal and SIGCONT back when vrun is continued in the foreground (``fg``). Elsewhere
+    (CI, scripts, installers) the group is a new session with no terminal.
 
     :param shell: run ``argv[0]`` through ``/bin/sh -c``.
     :param timeout: seconds, or ``None`` for no limit.
     :param output: a descriptor the child's stdout and stderr go to (an installer's log), else the
         terminal is inherited.
     :param keep_fds: descriptors the child inherits (a build lock: the installer then holds it).
-    :param own_group: force a process group of its own (True) or not; default as described.
+    :param interactive: hand the terminal to the command when vrun has it (False for installers).
     :param tick: called about every :data:`TICK_SECONDS` while the child runs (a status line's
         elapsed time, :class:`vrun.output.step`); without it vrun simply blocks in ``waitpid``.
     """
     args: list[str] = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
-    group = (not in_foreground()) if own_group is None else own_group
+    terminal = foreground_terminal() if interactive else None
     start = time.monotonic()
-    with _Supervisor(group, timeout) as supervisor:
+    with _Supervisor(timeout) as supervisor:
         # Held back until the supervisor knows the child: a signal in between is then forwarded.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _Supervisor.FORWARDED)
         try:
-            pid = _spawn(args, environ, cwd, new_session=group, output=output, keep_fds=keep_fds, mask=mask)
+            pid = _spawn(args, environ, cwd, terminal=terminal, output=output, keep_fds=keep_fds, mask=mask)
             supervisor.child = pid
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if tick is None:
-            _, wait_status = os.waitpid(pid, 0)  # retried after each signal handler (PEP 475)
-        else:
-            wait_status = _wait_ticking(pid, tick)
+        try:
+            wait_status = _wait(pid, tick, terminal)
+        finally:
+            if terminal is not None:
+                _take_terminal_back(terminal, pid)
         supervisor.child = None
+        code = os.waitstatus_to_exitcode(wait_status)
+        if terminal is not None and code == -signal.SIGINT and supervisor.received is None:
+            supervisor.received = signal.SIGINT  # Ctrl-C: the terminal sent it to the job, not to vrun
         if supervisor.received is not None or supervisor.timed_out:
             supervisor.sweep(pid)
-    code = os.waitstatus_to_exitcode(wait_status)
     status = 128 - code if code < 0 else code
     killed_by = -code if code < 0 else None
     return Outcome(status, supervisor.received, supervisor.timed_out, time.monotonic() - start, killed_by)
@@ -360,8 +392,30 @@ def run_command(
 TICK_SECONDS = 0.1
 
 
-def _wait_ticking(pid: int, tick: Callable[[], None]) -> int:
-    """``waitpid(pid)``, calling ``tick`` about every :data:`TICK_SECONDS` meanwhile; the wait status.
+def _wait(pid: int, tick: Callable[[], None] | None, terminal: int | None) -> int:
+    """Wait for ``pid`` to end; its wait status. A job at ``terminal`` that stops (Ctrl-Z) stops
+    vrun with it, the way a shell's job stops; when vrun is continued, so is the job (and it gets
+    the terminal back if vrun is in the foreground again: ``fg``, not ``bg``)."""
+    flags = 0 if terminal is None else os.WUNTRACED
+    while True:
+        if tick is None:
+            _, wait_status = os.waitpid(pid, flags)  # retried after each signal handler (PEP 475)
+        else:
+            wait_status = _wait_ticking(pid, tick, flags)
+        if not os.WIFSTOPPED(wait_status) or terminal is None:
+            return wait_status
+        _take_terminal_back(terminal, pid)
+        os.kill(os.getpid(), signal.SIGTSTP)  # returns once vrun is continued (SIGCONT)
+        if foreground_terminal() == terminal:
+            _hand_terminal(terminal, pid)
+        try:
+            os.killpg(pid, signal.SIGCONT)
+        except OSError:
+            pass
+
+
+def _wait_ticking(pid: int, tick: Callable[[], None], flags: int = 0) -> int:
+    """``waitpid(pid, flags)``, calling ``tick`` about every :data:`TICK_SECONDS` meanwhile; the wait status.
 
     On Linux a pidfd (``pidfd_open``, Linux 5.3) wakes the wait the moment the child exits;
     elsewhere the child is polled, at 5 ms at first and then less often, so a short command is
@@ -376,7 +430,7 @@ def _wait_ticking(pid: int, tick: Callable[[], None]) -> int:
     delay = 0.005
     try:
         while True:
-            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            done, wait_status = os.waitpid(pid, os.WNOHANG | flags)
             if done:
                 return wait_status
             tick()
@@ -400,7 +454,7 @@ def _spawn(
     environ: Mapping[str, str],
     cwd: str,
     *,
-    new_session: bool,
+    terminal: int | None,
     output: int | None,
     keep_fds: Sequence[int],
     mask: Iterable[int] = (),
@@ -408,7 +462,9 @@ def _spawn(
     """Fork and exec ``args`` (``args[0]`` is a path) in ``cwd``; return the child's pid.
 
     What :class:`subprocess.Popen` does for this case, without importing it: the child changes
-    directory, optionally starts a new session (``start_new_session``), redirects its output,
+    directory, starts a process group of its own (``process_group``: a job that takes
+    ``terminal``, when given, as a shell's job does) or else a new session
+    (``start_new_session``), redirects its output,
     keeps ``keep_fds`` open (``pass_fds``), restores :data:`_RESTORED`, gives the forwarded
     signals their default action and ``mask`` back (the parent blocks them around the fork), and
     replaces itself; if it
@@ -418,6 +474,11 @@ def _spawn(
     env = dict(environ)
     pid = os.fork()
     if pid:
+        if terminal is not None:
+            try:  # the child does the same: whichever runs first, the group exists before exec
+                os.setpgid(pid, pid)
+            except OSError:  # it has already exec'd (then it did it), or is gone
+                pass
         return pid
     exec_failed = False
     try:  # the child: nothing here may return into vrun's code
@@ -430,8 +491,11 @@ def _spawn(
                 signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.chdir(cwd)
-        if new_session:
+        if terminal is None:
             os.setsid()
+        else:
+            os.setpgid(0, 0)
+            _hand_terminal(terminal, os.getpid())
         if output is not None:
             os.dup2(output, 1)
             os.dup2(output, 2)

@@ -120,7 +120,7 @@ def run_tool(
     with tempfile.TemporaryFile() as log:
         fd = None if output.verbose() else log.fileno()
         outcome = run_command(
-            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, own_group=True, tick=output.ticker()
+            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, interactive=False, tick=output.ticker()
         )
         log.seek(0)
         text = log.read().decode("utf-8", errors="replace")
