@@ -73,11 +73,17 @@ def backend_name(session: Session, environ: Mapping[str, str], override: str | N
 
 
 def record_code_identity() -> None:
-    """Record vrun's own modules: a plan made by other code (an upgrade, an edit) is not reused."""
+    """Record vrun's own modules: a plan made by other code (an upgrade, an edit) is not reused.
+
+    Each ``.py`` file by its signature, each folder only as that folder (:func:`vrun.inputs.is_dir`,
+    not its listing): Python creating ``__pycache__`` on a checkout's first run changes the
+    listing, not the code, and a module added or removed matters only through an edit of a
+    module that imports it, whose signature then changes.
+    """
     package = os.path.dirname(os.path.abspath(vrun.__file__))
     for folder, dirs, files in os.walk(package):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        inputs.stat_file(folder)
+        inputs.is_dir(folder)
         for name in sorted(files):
             if name.endswith(".py"):
                 inputs.stat_file(os.path.join(folder, name))
