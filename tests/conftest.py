@@ -364,12 +364,16 @@ _STARTUP = ("PYTHON", "COVERAGE", "LC_", "LANG")
 
 
 class _Zygote:
-    """The client of tests/forkserver.py: one server per worker, started on first use."""
+    """The client of tests/forkserver.py: one server per worker, started on first use, with the
+    worker's environment as it was before any test changed it (as :func:`offline_environ`'s base,
+    without ``PYTHONPATH`` and ``PYTHONDONTWRITEBYTECODE``)."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.path = ""
-        self.environ: dict[str, str] = {}
+        self.environ = {
+            k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+        }
 
     def fits(self, env: Mapping[str, str]) -> bool:
         """Whether a run with ``env`` would start Python the way the server started."""
@@ -381,9 +385,6 @@ class _Zygote:
 
         folder = tempfile.mkdtemp(prefix="vrun-zygote-")
         self.path = os.path.join(folder, "socket")
-        self.environ = {
-            k: v for k, v in _WORKER_ENVIRON.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
-        }
         self.proc = subprocess.Popen(
             [sys.executable, str(REPO / "tests" / "forkserver.py"), self.path],
             env=self.environ,
@@ -419,8 +420,6 @@ class _Zygote:
 
 
 ZYGOTE = _Zygote()
-#: The worker's environment before any test changed it: the zygote's, as offline_environ's base.
-_WORKER_ENVIRON = dict(os.environ)
 
 
 @pytest.fixture(autouse=True, scope="session")
