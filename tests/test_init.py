@@ -622,3 +622,35 @@ def test_write_config_turns_an_unwritable_folder_into_a_usage_error(
     monkeypatch.setattr(translate, "open", refused, raising=False)
     with pytest.raises(UsageError, match=r"cannot write .*vrun\.toml: Permission denied"):
         translate.write_config(tmp_path)
+
+
+def test_init_with_nothing_to_translate_or_guess_exits_2_and_writes_nothing(
+    project: Path, vrun: Vrun
+) -> None:
+    (project / "README.md").write_text("a folder with no project in it\n")
+    proc = vrun("init", check=2)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "found no tox or nox configuration" in errors[0], proc.stderr
+    assert 'write vrun.toml with a session, e.g. [sessions.test] commands = ["pytest"]' in proc.stderr
+    assert not (project / "vrun.toml").exists() and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("files", "named"),
+    [
+        ({"tox.ini": "[testenv]\ncommands = pytest\n"}, "tox.ini"),
+        ({"tox.toml": 'env_list = ["py"]\n'}, "tox.toml"),
+        ({"pyproject.toml": '[tool.tox]\nenv_list = ["py"]\n'}, "[tool.tox] in pyproject.toml"),
+        ({"setup.cfg": "[tox:tox]\nenvlist = py\n"}, "[tox:tox] in setup.cfg"),
+        ({"noxfile.py": "import nox\n"}, "noxfile.py"),
+    ],
+)
+def test_a_folder_with_only_a_tox_or_nox_config_points_to_vrun_init(
+    project: Path, vrun: Vrun, files: dict[str, str], named: str
+) -> None:
+    write_project(project, files)
+    proc = vrun("list", check=2)
+    assert f"hint: run vrun init to translate {named} into vrun.toml" in proc.stderr, proc.stderr
+    plain = Vrun(project / "sub", vrun.env)
+    (project / "sub").mkdir()
+    assert "create vrun.toml with a session" in plain("list", check=2).stderr  # only where it is

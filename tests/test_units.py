@@ -343,3 +343,17 @@ def test_every_subcommand_has_a_handler_and_only_its_module_is_imported() -> Non
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "['vrun.commands._common', 'vrun.commands.listing']"
+
+
+def test_changed_inputs_skips_vrun_itself_but_not_the_projects_files(tmp_path: Path) -> None:
+    """An install re-checks the files planning read; vrun's own modules decide the plan, not what
+    the env holds, so an upgrade of vrun during a build does not fail it."""
+    import vrun
+    from vrun.env.build import changed_inputs
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha\n")
+    own = os.path.join(os.path.dirname(vrun.__file__), "cli.py")
+    stale = (1, 1, 1, 1)  # a signature neither file has
+    plan = {"root": str(tmp_path), "inputs": {own: stale, str(requirements): stale}}
+    assert changed_inputs(plan, {"VRUN_CACHE_DIR": str(tmp_path / "cache")}) == [str(requirements)]  # type: ignore[arg-type]

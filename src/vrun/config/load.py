@@ -163,10 +163,36 @@ def find_config(start: Path) -> Path:
         pyproject = directory / PYPROJECT_NAME
         if inputs.is_file(str(pyproject)) and _tool_vrun(read_toml(pyproject)) is not None:
             return pyproject
+    other = _other_runner_config(start)
     raise UsageError(
         f"no {CONFIG_NAME} or [tool.vrun] in {PYPROJECT_NAME} found in {start} or any parent",
-        f'create {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"]',
+        f"run vrun init to translate {other} into {CONFIG_NAME}"
+        if other
+        else f'create {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"]',
     )
+
+
+def _other_runner_config(folder: Path) -> str | None:
+    """The tox or nox configuration in ``folder`` that ``vrun init`` translates, by the name a user
+    knows it by (``tox.ini``, ``[tool.tox] in pyproject.toml``, ...), or ``None``; read only to
+    point the user at ``vrun init`` (:func:`vrun.migrate.translate.translate` has the same order)."""
+    if (folder / "tox.ini").is_file():
+        return "tox.ini"
+    if (folder / "tox.toml").is_file():
+        return "tox.toml"
+    pyproject = folder / PYPROJECT_NAME
+    try:
+        tool = read_toml(pyproject).get("tool") if pyproject.is_file() else None
+    except ConfigError:
+        tool = None
+    if isinstance(tool, dict) and isinstance(tool.get("tox"), dict):
+        return f"[tool.tox] in {PYPROJECT_NAME}"
+    try:
+        if "[tox:tox]" in (folder / "setup.cfg").read_text(encoding="utf-8", errors="replace"):
+            return "[tox:tox] in setup.cfg"
+    except OSError:
+        pass
+    return "noxfile.py" if (folder / "noxfile.py").is_file() else None
 
 
 def load_config(path: Path) -> Config:

@@ -172,12 +172,19 @@ def changed_inputs(plan: Plan, environ: Mapping[str, str]) -> list[str]:
     """The files planning read (``plan["inputs"]``: requirement, constraint and lock files, project
     metadata, the config) that have changed since: an install that read one of them again (pip and
     uv read ``-r`` files and project metadata themselves) may hold what no env key says. Files
-    that did not exist or were only looked at as directories, and vrun's own cache and ``.venvs/``
-    (written by the build itself), are not checked. A ``stat`` per file.
+    that did not exist or were only looked at as directories, vrun's own cache and ``.venvs/``
+    (written by the build itself), and vrun's own modules (they decide the plan, not what an
+    install holds: an upgrade of vrun meanwhile does not make this env wrong) are not checked. A
+    ``stat`` per file.
     """
+    import vrun
     from vrun.inputs import DIR_ONLY, cache_dir, holds
 
-    own = (os.path.join(plan["root"], ".venvs") + os.sep, os.path.join(cache_dir(environ), ""))
+    own = (
+        os.path.join(plan["root"], ".venvs") + os.sep,
+        os.path.join(cache_dir(environ), ""),
+        os.path.join(os.path.dirname(os.path.abspath(vrun.__file__)), ""),
+    )
     return [
         path
         for path, sig in plan["inputs"].items()

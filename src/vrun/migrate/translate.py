@@ -63,10 +63,18 @@ def translate(root: Path) -> tuple[str, list[str]]:
     :return: ``(text, notes)``: the TOML text (a header comment names its source), and one line per
         construct that could not be translated, naming the tox or nox construct.
     :raises OSError: if a source file exists but cannot be read.
+    :raises UsageError: there is nothing to translate and nothing to guess from (an empty folder).
     """
     root = Path(root)
     notes = Notes()
     source, sessions, default = _translate(root, notes)
+    if not sessions and not source:
+        raise UsageError(
+            f"found no tox or nox configuration in {root}, and no requirements files, dependency "
+            "groups, tests or ruff settings to guess sessions from",
+            f'write {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"] '
+            "(docs/config.md)",
+        )
     default = drop_excluded_pythons(root, sessions, default, source or "pyproject.toml", notes)
     return _emit(source, sessions, default, notes.list()), notes.list()
 
