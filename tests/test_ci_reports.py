@@ -117,7 +117,9 @@ def test_ci_detection_for_skip_missing_interpreters(
 ) -> None:
     write_project(project, {"vrun.toml": '[sessions.future]\npython = "3.99"\ncommands = ["python -V"]\n'})
     vrun.env.update(ci)
-    vrun("future", "--skip-missing-interpreters", check=expected)
+    proc = vrun("future", "--skip-missing-interpreters", check=expected)
+    ignored = "--skip-missing-interpreters is ignored under CI (" in proc.stderr
+    assert ignored == (expected == 2), proc.stderr
 
 
 def test_exit_status_table(project: Path, vrun: Vrun) -> None:

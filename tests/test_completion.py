@@ -219,3 +219,16 @@ def test_bash_offers_names_as_literal_words_and_runs_none(tmp_path: Path) -> Non
             if n.startswith(cur)
         }
         assert expected <= set(offered), (cur, offered)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_backend_values_include_auto(shell: str) -> None:
+    """``--backend`` completes to every value it accepts, ``auto`` included."""
+    from vrun.arguments import build_parsers
+    from vrun.commands.completion import script
+
+    accepted = next(a.choices for a in build_parsers()[""]._actions if "--backend" in a.option_strings)
+    text = script(shell)
+    assert accepted is not None and "@BACKENDS@" not in text
+    assert " ".join(("auto", "virtualenv", "uv")) in text, text
+    assert set(accepted) == {"auto", "virtualenv", "uv"}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vrun import SUBCOMMANDS
 from vrun.config.load import SESSION_NAME
+from vrun.env.choice import BACKENDS
 from vrun.errors import UsageError
 
 TYPE_CHECKING = False
@@ -82,7 +83,7 @@ _vrun_complete() {
     done
     case "$prev" in
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return 0 ;;
-        --backend) COMPREPLY=($(compgen -W "virtualenv uv" -- "$cur")); return 0 ;;
+        --backend) COMPREPLY=($(compgen -W "@BACKENDS@" -- "$cur")); return 0 ;;
         --shell) COMPREPLY=($(compgen -W "bash zsh fish sh dash csh tcsh" -- "$cur")); return 0 ;;
         -f|--config|-o|--output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         -k|--keyword|-t|--tag|--keep) return 0 ;;
@@ -135,7 +136,7 @@ _vrun() {
     done
     case ${words[CURRENT-1]} in
         --color) compadd -- auto always never; return ;;
-        --backend) compadd -- virtualenv uv; return ;;
+        --backend) compadd -- @BACKENDS@; return ;;
         --shell) compadd -- bash zsh fish sh dash csh tcsh; return ;;
         -f|--config|-o|--output) _files; return ;;
         -k|--keyword|-t|--tag|--keep) return ;;
@@ -183,7 +184,9 @@ complete -c vrun -n '__fish_seen_subcommand_from help' -a '@SUBCOMMANDS@'
 @FISH_OPTIONS@
 """
 
-_VALUES = {"color": "auto always never", "backend": "virtualenv uv"}
+#: ``--backend``'s values: ``auto`` and every backend (:data:`vrun.env.choice.BACKENDS`).
+_BACKEND_WORDS = " ".join(("auto", *BACKENDS))
+_VALUES = {"color": "auto always never", "backend": _BACKEND_WORDS}
 
 
 def _fish_options() -> str:
@@ -224,6 +227,7 @@ def script(shell: str) -> str:
         ("@OPTIONS@", _option_words()),
         ("@VALUE_OPTIONS@", _value_options()),
         ("@SHELLS@", " ".join(SHELLS)),
+        ("@BACKENDS@", _BACKEND_WORDS),
         ("@NO_SESSIONS@", " ".join(_NO_SESSIONS)),
         ("@LIST_SESSIONS@", LIST_SESSIONS_COMMAND),
         ("@FISH_OPTIONS@", _fish_options()),

@@ -134,6 +134,11 @@ def run_sessions(
             result.update({"status": "skipped", "reason": f"no interpreter for {session_plan['python']!r}"})
             output.warning(f"skipping {session_plan['name']}: {session_plan['error']}")
             continue
+        if session_plan["error"] is not None and session_plan["missing_interpreter"] and options.skip_missing:
+            output.warning(  # in_ci: a missing interpreter there is a broken CI image, not a skip
+                f"--skip-missing-interpreters is ignored under CI ({ci_name(environ)}): "
+                f"{session_plan['name']} fails"
+            )
         fold = None
         if in_ci and not options.child:  # report.ci is imported only under CI: not on the warm path
             from vrun.report.ci import fold_start
