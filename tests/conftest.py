@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import types
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -296,6 +297,37 @@ def import_trace(stderr: str) -> tuple[set[str], str]:
             started = True
             modules.add(name)
     return modules, "\n".join(rest)
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of process ``pid`` from ``/proc`` (``S``, ``R``, ``T`` stopped, ``Z``
+    zombie, ...), or ``None`` when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie nobody reaped yet counts as gone)."""
+    return process_state(pid) not in (None, "Z", "X")
+
+
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None,
+    timeout: float = 120.0,
+) -> None:
+    """Poll ``condition`` every 50 ms until it is true; fail naming ``what`` after ``timeout``
+    seconds, or at once when ``proc`` (the vrun under test) exits first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        if proc is not None and proc.poll() is not None and not condition():
+            raise AssertionError(f"vrun exited ({proc.returncode}) before {what}")
+        time.sleep(0.05)
 
 
 def write_project(root: Path, files: Mapping[str, str]) -> Path:

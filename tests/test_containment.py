@@ -15,38 +15,14 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, demo_project, write_project
+from tests.conftest import Vrun, alive, demo_project, wait_for, write_project
 
 WAIT = 120.0
-
-
-def wait_for(
-    condition: Callable[[], object],
-    what: str,
-    proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None,
-) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        if proc is not None and proc.poll() is not None and not condition():
-            raise AssertionError(f"vrun exited ({proc.returncode}) before {what}")
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie nobody reaped yet counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            state = fh.read().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def processes_mentioning(text: str) -> list[int]:

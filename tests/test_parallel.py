@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, alive, write_project
 
 #: ``python barrier.py NAME OTHER PATIENCE`` appends ``NAME start`` to events.log, waits until
 #: OTHER's start is there too (at most PATIENCE seconds), then appends ``NAME end``. Run at once,
@@ -237,14 +237,6 @@ def test_install_only_runs_nothing(project: Path, vrun: Vrun) -> None:
     assert "reusing env" in vrun("--install-only", "s", check=0).stderr
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_leaves_no_process_behind(project: Path, vrun: Vrun, signum: int) -> None:
@@ -282,6 +274,6 @@ def test_interrupt_leaves_no_process_behind(project: Path, vrun: Vrun, signum: i
     os.kill(proc.pid, signum)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if alive(pid)]
     assert not (project / "later-ran").exists()
     assert b"interrupted by" in err

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_project
+from tests.conftest import alive, process_state, wait_for, write_project
 
 pytestmark = pytest.mark.tmux
 
@@ -402,28 +402,6 @@ time.sleep(600)
 """
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, or a pid gone, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
-
-
-def state(pid: int) -> bytes:
-    with open(f"/proc/{pid}/stat", "rb") as fh:
-        return fh.read().rpartition(b")")[2].split()[0]
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = STEP) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout:.0f}s")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("name", ["bash", "zsh"])
 def test_a_command_at_a_terminal_is_a_job_ctrl_z_fg_and_ctrl_c_reach_every_grandchild(
     name: str, start: Callable[..., Pane], tmp_path: Path
@@ -460,16 +438,18 @@ def test_a_command_at_a_terminal_is_a_job_ctrl_z_fg_and_ctrl_c_reach_every_grand
 
     pane.tmux("send-keys", "-t", pane.pane, "C-z")
     pane.prompt(shell.prompt)  # the shell has the terminal again: vrun stopped with its job
-    wait_for(lambda: state(job) == b"T", "stopped job")
+    wait_for(lambda: process_state(job) == "T", "stopped job", timeout=STEP)
     pane.type("fg")
-    wait_for(lambda: state(job) == b"S", "continued job")
+    wait_for(lambda: process_state(job) == "S", "continued job", timeout=STEP)
     time.sleep(0.2)  # the job's group has the terminal again before the key is pressed
     pane.tmux("send-keys", "-t", pane.pane, "C-c")
     assert pane.ask("RC", shell.status) == "130"
-    wait_for(lambda: not alive(job) and not alive(grandchild), "end of the job and its grandchild")
+    wait_for(
+        lambda: not alive(job) and not alive(grandchild), "end of the job and its grandchild", timeout=STEP
+    )
 
     pane.type("vrun slow")
     pane.prompt(shell.prompt, timeout=STEP)
     assert pane.ask("RC2", shell.status) == "124"
     _, slow_grandchild = (int(pid) for pid in (root / "slow-pids").read_text().split())
-    wait_for(lambda: not alive(slow_grandchild), "end of the timed-out command's grandchild")
+    wait_for(lambda: not alive(slow_grandchild), "end of the timed-out command's grandchild", timeout=STEP)
