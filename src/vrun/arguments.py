@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from vrun import __version__
+from vrun.config.keys import BACKEND_CHOICES
 from vrun.config.load import BUILTIN_COMMANDS
 
 
@@ -33,7 +34,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("auto", "uv", "virtualenv"),
+        choices=BACKEND_CHOICES,
         default=None,
         help="how envs are built and installed into (default: $VRUN_BACKEND, else the config's backend, "
         "else auto: uv where it can, else virtualenv + pip)",

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from vrun import SUBCOMMANDS
+from vrun.config.keys import BACKEND_CHOICES
 from vrun.config.load import SESSION_NAME
-from vrun.env.choice import BACKENDS
 from vrun.errors import UsageError
 
 TYPE_CHECKING = False
@@ -184,8 +184,8 @@ complete -c vrun -n '__fish_seen_subcommand_from help' -a '@SUBCOMMANDS@'
 @FISH_OPTIONS@
 """
 
-#: ``--backend``'s values: ``auto`` and every backend (:data:`vrun.env.choice.BACKENDS`).
-_BACKEND_WORDS = " ".join(("auto", *BACKENDS))
+#: ``--backend``'s values, as the config's ``backend`` key takes them.
+_BACKEND_WORDS = " ".join(BACKEND_CHOICES)
 _VALUES = {"color": "auto always never", "backend": _BACKEND_WORDS}
 
 

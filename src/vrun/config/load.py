@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 BUILTIN_COMMANDS = SUBCOMMANDS
 #: The dedicated configuration file's name.
 CONFIG_NAME = "vrun.toml"
+#: The smallest useful session, as hints show it to a user who has none yet.
+EXAMPLE_SESSION = '[sessions.test] commands = ["pytest"]'
+
 #: A session name: a letter or digit, then letters, digits, ``_``, ``.``, ``+``, ``-``.
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
@@ -168,7 +171,7 @@ def find_config(start: Path) -> Path:
         f"no {CONFIG_NAME} or [tool.vrun] in {PYPROJECT_NAME} found in {start} or any parent",
         f"run vrun init to translate {other} into {CONFIG_NAME}"
         if other
-        else f'create {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"]',
+        else f"create {CONFIG_NAME} with a session, e.g. {EXAMPLE_SESSION}",
     )
 
 

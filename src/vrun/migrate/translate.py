@@ -23,7 +23,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from vrun.config import tomlfile
-from vrun.config.load import CONFIG_NAME
+from vrun.config.load import CONFIG_NAME, EXAMPLE_SESSION
 from vrun.config.tomlfile import dumps_value, key_part
 from vrun.errors import ConfigError, UsageError
 from vrun.migrate.guess import guess
@@ -72,8 +72,7 @@ def translate(root: Path) -> tuple[str, list[str]]:
         raise UsageError(
             f"found no tox or nox configuration in {root}, and no requirements files, dependency "
             "groups, tests or ruff settings to guess sessions from",
-            f'write {CONFIG_NAME} with a session, e.g. [sessions.test] commands = ["pytest"] '
-            "(docs/config.md)",
+            f"write {CONFIG_NAME} with a session, e.g. {EXAMPLE_SESSION} (docs/config.md)",
         )
     default = drop_excluded_pythons(root, sessions, default, source or "pyproject.toml", notes)
     return _emit(source, sessions, default, notes.list()), notes.list()
