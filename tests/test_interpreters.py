@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Vrun, write_project
 from vrun.errors import InterpreterNotFoundError, UsageError
 from vrun.plan.interpreters import (
     CACHE_FILE,
@@ -389,3 +391,35 @@ def test_short_and_description() -> None:
     )
     assert (cpython.short, cpython.description) == ("3.12", "3.12.1 (/x/python3.12)")
     assert (pypy.short, pypy.description) == ("pypy3.10", "PyPy 3.10.14 (/y/pypy3)")
+
+
+def old_python() -> Path | None:
+    """A Python older than python-discovery can query (< 3.6): pyenv's, else ``python2`` on PATH."""
+    import shutil
+
+    for exe in sorted(PYENV_VERSIONS.glob("2.*/bin/python2")) + sorted(
+        PYENV_VERSIONS.glob("3.[0-5].*/bin/python3")
+    ):
+        return exe
+    found = shutil.which("python2")
+    return Path(found) if found else None
+
+
+def test_discovery_says_nothing_of_its_own_unless_verbose(project: Path, vrun: Vrun, tmp_path: Path) -> None:
+    """python-discovery logs a warning for each interpreter too old to query; without a handler it
+    reached stderr bare, before the run's summary. Now every line is vrun's, and ``-v`` shows it."""
+    old = old_python()
+    if old is None:
+        pytest.skip("needs a Python older than 3.6 (pyenv's 2.7, or python2 on PATH)")
+    on_path = tmp_path / "old-bin"
+    on_path.mkdir()
+    (on_path / "python2.7").symlink_to(old)
+    write_project(project, {"vrun.toml": '[sessions.t]\npython = "3.99"\ncommands = ["python -V"]\n'})
+    vrun.env["PATH"] = f"{on_path}{os.pathsep}{vrun.env['PATH']}"
+    # python-discovery caches no failed query: it probes (and warns) on every search, cold cache or not
+    run = vrun("t", check=2)
+    assert "no Python matching '3.99' for session t" in run.stderr
+    assert [line for line in run.stderr.splitlines() if not line.startswith("vrun > ")] == []
+    verbose = vrun("-v", "t", check=2)
+    assert [line for line in verbose.stderr.splitlines() if not line.startswith("vrun > ")] == []
+    assert re.search(r"^vrun > python_discovery\S*: \S+ is Python 2\.\S+, older than", verbose.stderr, re.M)

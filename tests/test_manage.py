@@ -392,8 +392,15 @@ def test_freeze_prints_pins_without_seed_packages_or_the_project(
     )
     refused = vrun("freeze", "test", check=1)
     assert "session test has no ready env" in refused.stderr and "vrun test" in refused.stderr
-    vrun("test", "seeded", check=0)
-    assert vrun("freeze", "test", check=0).stdout == "alpha==1.0\nbeta==1.0\n"
+    vrun("test", "seeded", "pinned", check=0)
+    frozen = vrun("freeze", "test", check=0)
+    assert frozen.stdout == "alpha==1.0\nbeta==1.0\n"
+    assert frozen.stderr == ""  # not uv's "Using Python 3.12.1 environment at: ."
+    verbose = vrun("-v", "freeze", "test", check=0)
+    assert verbose.stdout == frozen.stdout  # -v shows the installer's messages, not its raw result
+    assert "environment at" in verbose.stderr
+    one = vrun("freeze", "pinned", "-o", "one.txt", check=0)
+    assert one.stderr == "vrun > wrote 1 pin of pinned to one.txt\n"
     seeded = vrun("freeze", "seeded", check=0).stdout.splitlines()
     assert seeded[0] == "alpha==2.0" and seeded[1].startswith("pip==")  # asked for explicitly
 

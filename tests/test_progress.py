@@ -155,6 +155,58 @@ def test_ctrl_c_during_a_build_clears_the_status_line(project: Path, vrun: Vrun)
     assert not list((project / ".venvs").glob("test-*/"))  # the half-built env is gone
 
 
+#: A session whose install takes a while after the installer has resolved it: a local project whose
+#: setup.py sleeps is built into a wheel (uv reads its static metadata to resolve; pip builds the
+#: metadata, and runs setup.py again for the wheel).
+SLOW_DEPENDENCY = {
+    "slowdep/pyproject.toml": SLOW_PROJECT["pyproject.toml"].replace('"slow"', '"slowdep"').split("[tool")[0],
+    "slowdep/setup.py": SLOW_PROJECT["setup.py"],
+    "slowdep/src/slowdep/__init__.py": "",
+    "vrun.toml": """
+        [sessions.test]
+        deps = ["alpha", "./slowdep"]
+        install_project = false
+        commands = ["python -c 'import slowdep, alpha'"]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    ("backend", "count"),
+    [("uv", r"3 packages resolved"), ("virtualenv", r"1 package collected")],
+)
+def test_a_long_install_shows_how_far_the_installer_is(
+    project: Path, vrun: Vrun, backend: str, count: str
+) -> None:
+    """Beside the elapsed time, the status line counts what the installer reported so far: uv's
+    resolved packages (alpha, slowdep and the pip vrun seeds), pip's collected ones (./slowdep, which
+    it processes first, while it builds it)."""
+    write_project(project, SLOW_DEPENDENCY)
+    term = Terminal(vrun, "--backend", backend, "test", SLOW_SETUP="0.5")
+    assert term.wait() == 0, term.text
+    what = f"installing 2 requirements with {backend}"
+    counted = re.findall(rf"\r\x1b\[Kvrun > test: {what} \((\d+\.\d)s, {count}\)", term.text)
+    assert counted, term.text
+    assert not [line for line in screen(term.text) if line.startswith("vrun > test: ")]  # cleared
+
+
+def test_install_progress_reads_uv_and_pip_output_in_pieces() -> None:
+    """The counts come from the installers' own lines, however the output is cut."""
+    from vrun.env.backends import InstallProgress
+
+    uv = InstallProgress()
+    for piece in ("Using Python 3.12.1 environment at: .venvs/t\nResol", "ved 23 packages in 1.20s\n"):
+        uv.feed(piece)
+    assert uv.text == "23 packages resolved"
+    uv.feed("Prepared 1 package in 3.1s\n")
+    assert uv.text == "1 package prepared"
+    pip = InstallProgress()
+    pip.feed("Processing ./lib\nCollecting alpha\n  Using cached alpha-1.0.whl\nCollecting alpha\n")
+    assert pip.text == "2 packages collected"
+    pip.feed("Installing collected packages: alpha, beta, gamma\n")
+    assert pip.text == "installing 3 packages"
+
+
 def test_parallel_children_draw_no_status_line(project: Path, vrun: Vrun) -> None:
     sleep = "python -c 'import time; time.sleep(0.5)'"
     write_project(

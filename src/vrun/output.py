@@ -51,6 +51,7 @@ _RESET = "\x1b[0m"
 
 class _State:
     threshold = INFO
+    verbosity = 0  # -v counted, minus -q
     color: bool | None = None  # None: decide on first use
     status_lines = True  # False in a ``-p`` child: its output is captured; the parent draws
     status: StatusLine | None = None  # the status line shown now, cleared before a log line
@@ -84,6 +85,7 @@ def configure(verbosity: int = 0, color: str = "auto", status_lines: bool = True
         its parent captures).
     """
     _State.threshold = DEBUG if verbosity > 0 else WARNING if verbosity < 0 else INFO
+    _State.verbosity = verbosity
     _State.color = color_enabled(color, os.environ, sys.stderr)
     _State.status_lines = status_lines
 
@@ -261,6 +263,43 @@ def debug(message: str) -> None:
     log(DEBUG, message)
 
 
+#: The libraries vrun calls in its own process that log through :mod:`logging`.
+_LIBRARY_LOGGERS = ("python_discovery", "virtualenv", "filelock", "distlib")
+
+
+def quiet_library_logs() -> None:
+    """Keep what the libraries vrun calls in its own process log (python-discovery, virtualenv,
+    filelock, distlib) off the terminal unless ``-v``: with ``-v`` each of their records from INFO
+    up is a debug line, ``vrun > python_discovery: MESSAGE``; with ``-vv`` their debug records too
+    (filelock's, for one, log every lock taken).
+
+    Without a handler of its own, a library's warning reaches stderr bare, through Python's
+    last-resort handler (python-discovery's ``/usr/bin/python2 is Python 2.7.18, older than the
+    minimum 3.6 python-discovery can query`` before a run's summary). :mod:`logging` is imported
+    here, by the code that is about to call such a library: never on the warm path. Setting up
+    twice adds no second handler (nox's ``logger.py`` names its handler for the same reason).
+    """
+    import logging
+
+    class ToVrun(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):  # a library's bad format string: say it as it is
+                message = str(record.msg)
+            debug(f"{record.name}: {message}")
+
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        level = logging.DEBUG if _State.verbosity > 1 else logging.INFO if verbose() else logging.CRITICAL + 1
+        logger.setLevel(level)
+        if not any(handler.get_name() == "vrun" for handler in logger.handlers):
+            handler = ToVrun()
+            handler.set_name("vrun")
+            logger.addHandler(handler)
+
+
 def error(message: str, hint: str | None = None, detail: str = "") -> None:
     """An ``error:`` line and, when given, a ``hint:`` line (pypa/build's CLI boundary does the same).
 
@@ -306,6 +345,14 @@ def print_table(rows: Iterable[Iterable[str]]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun`` as one says them: ``"1 pin"``, ``"0 pins"``, ``"2 envs"``.
+
+    :param nouns: the plural when it is not ``noun + "s"``.
+    """
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def human_size(size: float) -> str:
@@ -376,7 +423,7 @@ def ci_name(environ: Mapping[str, str]) -> str | None:
 # ---------------------------------------------------------------- build progress
 
 #: The redraw functions of the build steps shown (:class:`step`), innermost last.
-_SHOWN: list[Callable[[], None]] = []
+_SHOWN: list[Callable[[str], None]] = []
 
 
 class step:
@@ -412,12 +459,13 @@ class step:
         _SHOWN.append(self.redraw)
         self.redraw()  # a Ctrl-C may come while the line is drawn: __exit__ erases it all the same
 
-    def redraw(self) -> None:
-        """Draw the step with its elapsed time."""
+    def redraw(self, detail: str = "") -> None:
+        """Draw the step with its elapsed time, and ``detail`` after it (``23 packages resolved``)."""
         import time
 
         if self.line is not None:
-            self.line.draw(f"vrun > {self.session}: {self.what}", f" ({time.monotonic() - self.start:.1f}s)")
+            tail = f"{time.monotonic() - self.start:.1f}s" + (f", {detail}" if detail else "")
+            self.line.draw(f"vrun > {self.session}: {self.what}", f" ({tail})")
 
     def __exit__(self, *exc: object) -> None:
         if self.line is not None:
@@ -426,10 +474,19 @@ class step:
             self.line = None
 
 
-def ticker() -> Callable[[], None] | None:
+def ticker(detail: Callable[[], str] | None = None) -> Callable[[], None] | None:
     """The function that redraws the step shown now, for :func:`vrun.process.run_command`'s
-    ``tick``; ``None`` when no step is shown (no terminal, or not building)."""
-    return _SHOWN[-1] if _SHOWN else None
+    ``tick``; ``None`` when no step is shown (no terminal, or not building).
+
+    :param detail: called at each redraw; what it returns is shown after the elapsed time (how far
+        an installer is: :class:`vrun.env.backends.InstallProgress`).
+    """
+    if not _SHOWN:
+        return None
+    redraw = _SHOWN[-1]
+    if detail is None:
+        return lambda: redraw("")
+    return lambda: redraw(detail())
 
 
 # ---------------------------------------------------------------- showing commands

@@ -331,6 +331,7 @@ def run_command(
     shell: bool = False,
     timeout: float | None = None,
     output: int | None = None,
+    stdout: int | None = None,
     keep_fds: Sequence[int] = (),
     interactive: bool = True,
     tick: Callable[[], None] | None = None,
@@ -356,6 +357,8 @@ def run_command(
     :param timeout: seconds, or ``None`` for no limit.
     :param output: a descriptor the child's stdout and stderr go to (an installer's log), else the
         terminal is inherited.
+    :param stdout: a descriptor the child's stdout goes to instead (a tool's result, apart from its
+        log).
     :param keep_fds: descriptors the child inherits (a build lock: the installer then holds it).
     :param interactive: hand the terminal to the command when vrun has it (False for installers).
     :param tick: called about every :data:`TICK_SECONDS` while the child runs (a status line's
@@ -368,7 +371,16 @@ def run_command(
         # Held back until the supervisor knows the child: a signal in between is then forwarded.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _Supervisor.FORWARDED)
         try:
-            pid = _spawn(args, environ, cwd, terminal=terminal, output=output, keep_fds=keep_fds, mask=mask)
+            pid = _spawn(
+                args,
+                environ,
+                cwd,
+                terminal=terminal,
+                output=output,
+                stdout=stdout,
+                keep_fds=keep_fds,
+                mask=mask,
+            )
             supervisor.child = pid
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -457,6 +469,7 @@ def _spawn(
     terminal: int | None,
     output: int | None,
     keep_fds: Sequence[int],
+    stdout: int | None = None,
     mask: Iterable[int] = (),
 ) -> int:
     """Fork and exec ``args`` (``args[0]`` is a path) in ``cwd``; return the child's pid.
@@ -464,7 +477,7 @@ def _spawn(
     What :class:`subprocess.Popen` does for this case, without importing it: the child changes
     directory, starts a process group of its own (``process_group``: a job that takes
     ``terminal``, when given, as a shell's job does) or else a new session
-    (``start_new_session``), redirects its output,
+    (``start_new_session``), redirects its output (``stdout``: its stdout apart),
     keeps ``keep_fds`` open (``pass_fds``), restores :data:`_RESTORED`, gives the forwarded
     signals their default action and ``mask`` back (the parent blocks them around the fork), and
     replaces itself; if it
@@ -499,6 +512,8 @@ def _spawn(
         if output is not None:
             os.dup2(output, 1)
             os.dup2(output, 2)
+        if stdout is not None:
+            os.dup2(stdout, 1)
         for fd in keep_fds:
             os.set_inheritable(fd, True)
         for sig in _RESTORED:

@@ -158,7 +158,7 @@ def freeze(
         unchanged = False
     count = sum(1 for pin in pins if not pin.startswith("#"))
     if unchanged:
-        output.info(f"{output_path} already holds these {count} pins; left as it is")
+        output.info(f"{output_path} already holds these {output.plural(count, 'pin')}; left as it is")
         return 0
     try:
         inputs.write_atomic(str(target), text)
@@ -171,11 +171,11 @@ def freeze(
     ]
     if users:
         output.info(
-            f"wrote {count} pins of {session.name} to {output_path}; {', '.join(users)} "
+            f"wrote {output.plural(count, 'pin')} of {session.name} to {output_path}; {', '.join(users)} "
             f"use{'s' if len(users) == 1 else ''} it in deps: the next run builds a new env with them"
         )
     else:
-        output.info(f"wrote {count} pins of {session.name} to {output_path}")
+        output.info(f"wrote {output.plural(count, 'pin')} of {session.name} to {output_path}")
     return 0
 
 

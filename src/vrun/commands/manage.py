@@ -158,7 +158,7 @@ def list_envs(config: Config, backend: str | None, *, as_json: bool) -> int:
     ]
     output.print_table(table)
     total = sum(info.size or 0 for info in infos)
-    print(f"{len(infos)} env{'s' if len(infos) != 1 else ''}, {human_size(total)} in {venvs}")
+    print(f"{output.plural(len(infos), 'env')}, {human_size(total)} in {venvs}")
     return 0
 
 
@@ -222,7 +222,7 @@ def _remove(root: Path, targets: Sequence[EnvInfo], *, dry_run: bool, skip_busy_
         freed += size
         removed += 1
     if removed:
-        envs = f"{removed} env{'s' if removed != 1 else ''}"
+        envs = output.plural(removed, "env")
         print(f"{'would free' if dry_run else 'freed'} {human_size(freed)} ({envs})")
     return 1 if failed else 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from vrun import output
 from vrun.env.choice import BACKENDS, UV_HINT, find_uv
@@ -104,8 +104,53 @@ def failing_requirement(text: str) -> str | None:
     return None
 
 
+#: uv's line at the end of each step of an install (``Resolved 23 packages in 1.20s``), to stderr
+#: whether or not it is a terminal (``--quiet`` drops them).
+_UV_STEP = re.compile(r"(Resolved|Prepared|Installed|Audited) (\d+) packages? in ")
+
+
+class InstallProgress:
+    """How far an install is, read from the installer's output as it runs: the text a build step's
+    status line shows after its elapsed time (:func:`vrun.output.ticker`), e.g. ``23 packages
+    resolved``.
+
+    From uv: the line ending each step (:data:`_UV_STEP`): ``N packages resolved``, ``prepared``
+    (downloaded and built: usually the long part), ``installed``. From pip: its line per
+    distribution it looks for (``Collecting NAME``; ``Processing PATH`` and ``Obtaining URL`` for a
+    local or editable one): ``N packages collected``; then ``Installing collected packages: A, B,
+    ...``: ``installing N packages``. Fed the output in pieces of any size.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._rest = ""
+        self._collected: set[str] = set()
+
+    def feed(self, data: str) -> None:
+        """Read more of the output (whole lines count; the rest waits for the next piece)."""
+        *lines, self._rest = (self._rest + data).split("\n")
+        for raw in lines:
+            line = raw.strip()
+            step = _UV_STEP.match(line)
+            if step is not None:
+                self.text = f"{output.plural(int(step[2]), 'package')} {step[1].lower()}"
+            elif line.startswith(("Collecting ", "Processing ", "Obtaining ")) and len(line.split()) > 1:
+                self._collected.add(line.split()[1].lower())
+                self.text = f"{output.plural(len(self._collected), 'package')} collected"
+            elif line.startswith("Installing collected packages: "):
+                names = line.split(": ", 1)[1].split(",")
+                self.text = f"installing {output.plural(len(names), 'package')}"
+
+
 def run_tool(
-    argv: Sequence[str], *, what: str, environ: Mapping[str, str], cwd: str, lock: EnvLock | None = None
+    argv: Sequence[str],
+    *,
+    what: str,
+    environ: Mapping[str, str],
+    cwd: str,
+    lock: EnvLock | None = None,
+    result: bool = False,
+    progress: bool = False,
 ) -> str:
     """Run an installer through :func:`vrun.process.run_command`; return its output.
 
@@ -113,17 +158,35 @@ def run_tool(
     output captured in a temporary file (shown live with ``-v``), while the build step shown on a
     terminal (:func:`vrun.output.ticker`) keeps its elapsed time up to date.
 
+    :param result: the tool prints a result on stdout (``pip freeze``): return that alone, captured
+        apart from its messages on stderr (uv's ``Using Python 3.12.1 environment at: ...``),
+        which are its log as above.
+    :param progress: the tool is an installer: the status line also shows how far it is
+        (:class:`InstallProgress`, read from the log as it grows).
     :raises BuildError: it failed (with its output, and the requirement it blames).
     :raises Interrupted: vrun received a signal while it ran (the tool's group was stopped).
     """
     keep = () if lock is None or lock.fd is None else (lock.fd,)
-    with tempfile.TemporaryFile() as log:
-        fd = None if output.verbose() else log.fileno()
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryFile() as out:
+        tick = output.ticker()
+        if progress and tick is not None:
+            tick = output.ticker(_reader(log.fileno(), InstallProgress()))
+            # pip writes each line as it happens, not when its buffer of a file fills
+            environ = {**environ, "PYTHONUNBUFFERED": "1"}
         outcome = run_command(
-            argv, environ=environ, cwd=cwd, output=fd, keep_fds=keep, interactive=False, tick=output.ticker()
+            argv,
+            environ=environ,
+            cwd=cwd,
+            output=None if output.verbose() else log.fileno(),  # -v: live
+            stdout=out.fileno() if result else None,  # a result is captured under -v too
+            keep_fds=keep,
+            interactive=False,
+            tick=tick,
         )
         log.seek(0)
         text = log.read().decode("utf-8", errors="replace")
+        out.seek(0)
+        printed = out.read().decode("utf-8", errors="replace")
     if outcome.received is not None:
         raise Interrupted(outcome.received)
     if outcome.status != 0:
@@ -131,8 +194,25 @@ def run_tool(
         detail = f": could not install {blamed}" if blamed else ""
         if "No space left on device" in text:
             detail = ": No space left on device (the disk is full)"
-        raise BuildError(f"{what} failed (exit {outcome.status}){detail}", output=text)
-    return text
+        raise BuildError(f"{what} failed (exit {outcome.status}){detail}", output=text + printed)
+    return printed if result else text
+
+
+def _reader(fd: int, progress: InstallProgress) -> Callable[[], str]:
+    """A function that feeds ``progress`` what was written to ``fd`` since it last ran (a ``pread``
+    at its offset: the writer's file position is its own) and returns its text."""
+    offset = 0
+
+    def read() -> str:
+        nonlocal offset
+        while True:
+            data = os.pread(fd, 1 << 16, offset)
+            if not data:
+                return progress.text
+            offset += len(data)
+            progress.feed(data.decode("utf-8", errors="replace"))
+
+    return read
 
 
 def install_locked(
@@ -155,7 +235,7 @@ def install_locked(
     :raises BuildError: the lock file cannot be read, or an install failed.
     """
     what = "pip install" if pip else "uv pip install"
-    base = [*base, "--no-deps", *([] if output.verbose() else ["--quiet"])]
+    base = [*base, "--no-deps"]
     env = installer_environ(env_dir, environ)
     with tempfile.TemporaryDirectory(prefix="vrun-lock-") as work:
         pinned = str(plan.lock)
@@ -167,9 +247,16 @@ def install_locked(
             pinned = os.path.join(work, "pinned.txt")
             with open(pinned, "w", encoding="utf-8") as fh:
                 fh.write("".join(f"{line}\n" for line in lines))
-        run_tool([*base, "-r", pinned], what=f"{what} (the lock file)", environ=env, cwd=cwd, lock=lock)
+        run_tool(
+            [*base, "-r", pinned],
+            what=f"{what} (the lock file)",
+            environ=env,
+            cwd=cwd,
+            lock=lock,
+            progress=True,
+        )
     if plan.project_args():
-        run_tool([*base, *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock)
+        run_tool([*base, *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock, progress=True)
 
 
 class VirtualenvBackend:
@@ -194,7 +281,7 @@ class VirtualenvBackend:
         """
         from virtualenv import cli_run
 
-        _quiet_libraries()
+        output.quiet_library_logs()
         argv = [env_dir, "--python", python, "--prompt", prompt, "--no-setuptools"]
         argv += ["--no-periodic-update", "--quiet"]
         if system_site_packages:
@@ -232,9 +319,8 @@ class VirtualenvBackend:
         argv = [os.path.join(env_dir, "bin", "python"), "-m", "pip", "install", *plan.args()]
         if reinstall:
             argv[4:4] = ["--force-reinstall", "--no-deps"]
-        if not output.verbose():
-            argv.insert(4, "--quiet")
-        run_tool(argv, what="pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
+        env = installer_environ(env_dir, environ)
+        run_tool(argv, what="pip install", environ=env, cwd=cwd, lock=lock, progress=True)
 
     def install_requirements(
         self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
@@ -253,6 +339,7 @@ class VirtualenvBackend:
             what="pip freeze",
             environ=installer_environ(env_dir, environ),
             cwd=env_dir,
+            result=True,
         )
         return [line for line in text.splitlines() if line.strip()]
 
@@ -313,9 +400,8 @@ class UvBackend:
         argv = [self.uv, "pip", "install", "--python", python, *carried, *plan.args()]
         if reinstall and plan.project_name:
             argv[3:3] = ["--reinstall-package", plan.project_name, "--no-deps"]
-        if not output.verbose():
-            argv.insert(3, "--quiet")
-        run_tool(argv, what="uv pip install", environ=installer_environ(env_dir, environ), cwd=cwd, lock=lock)
+        env = installer_environ(env_dir, environ)
+        run_tool(argv, what="uv pip install", environ=env, cwd=cwd, lock=lock, progress=True)
 
     def install_requirements(
         self, env_dir: str, requirements: Sequence[str], *, environ: Mapping[str, str], cwd: str
@@ -333,6 +419,7 @@ class UvBackend:
             what="uv pip freeze",
             environ=installer_environ(env_dir, environ),
             cwd=env_dir,
+            result=True,
         )
         return [line for line in text.splitlines() if line.strip()]
 
@@ -362,11 +449,3 @@ def get_backend(name: str) -> Backend:
             raise UsageError("the uv backend needs uv", hint=UV_HINT)
         return UvBackend(uv)
     raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-
-
-def _quiet_libraries() -> None:
-    """virtualenv and its helpers log through :mod:`logging`; show only their errors (``-vv``: all)."""
-    import logging
-
-    for noisy in ("filelock", "virtualenv", "python_discovery", "distlib"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if output.verbose() else logging.ERROR)

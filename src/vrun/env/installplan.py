@@ -15,6 +15,7 @@ import os
 import re
 
 from vrun.env.layout import site_packages_dirs
+from vrun.output import plural
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class InstallPlan:
         if self.lock is not None:
             parts.append(f"what {os.path.basename(self.lock)} pins")
         elif self.requirements:
-            parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
+            parts.append(plural(len(self.requirements), "requirement"))
         for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
             if files and self.lock is None:
                 parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")

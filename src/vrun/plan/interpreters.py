@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vrun import inputs
+from vrun import inputs, output
 from vrun.errors import InterpreterNotFoundError, UsageError
 from vrun.inputs import cache_dir
 from vrun.plan.discovery import material, pyenv_root, pyenv_selected
@@ -196,6 +196,7 @@ def list_interpreters(
     """
     from python_discovery import DiskCache, iter_interpreters
 
+    output.quiet_library_logs()
     env = os.environ if environ is None else environ
     cache_root = default_cache_dir(env) if cache_dir is None else cache_dir
     infos = iter_interpreters(None, cache=DiskCache(cache_root), env=_discovery_env(env))
@@ -209,6 +210,7 @@ def _discover(spec: str | None, session: str | None, env: Mapping[str, str], cac
     """Run python-discovery for *spec* (imported here: it is the slow path)."""
     from python_discovery import DiskCache, PythonInfo, get_interpreter
 
+    output.quiet_library_logs()
     disk = DiskCache(cache_root)
     search_env = _discovery_env(env)
     info: PythonInfo | None
