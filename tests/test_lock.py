@@ -147,12 +147,23 @@ def test_a_locked_session_installs_its_pins_even_when_newer_versions_exist(
     assert f"installing what pylock.test.toml pins, the project (editable, built by vrun) with {backend}" in (
         run.stderr
     )
+    assert re.search(r"^vrun > built test-\w+ from pylock\.test\.toml in [\d.]+s$", run.stderr, re.M), (
+        run.stderr
+    )
     assert versions(run.stdout) == {"alpha": "1.0", "beta": "1.0", "greet": "1.0", "demo": "0.1"}
     if backend == "uv":  # the control: without the lock, the same session resolves freely
         (project / "pylock.test.toml").unlink()
+        explained = vrun("--backend", backend, "explain", "test", check=0)
+        assert "\n    lock file no longer used: pylock.test.toml\n" in explained.stdout, explained.stdout
         free = vrun("--backend", backend, "test", check=0)
         assert versions(free.stdout)["alpha"] == "2.0"
-        assert "lock file changed" in free.stderr
+        # the lock file did not change: the session stopped installing from it
+        assert "(lock file no longer used: pylock.test.toml)" in free.stderr, free.stderr
+        assert "lock file changed" not in free.stderr
+        assert not re.search(r"^vrun > built .* from ", free.stderr, re.M)
+        vrun("lock", check=0)
+        relocked = vrun("test", check=0)
+        assert "(lock file now used: pylock.test.toml)" in relocked.stderr, relocked.stderr
 
 
 def test_a_local_project_is_locked_by_relative_path_and_installed_editable(project: Path, vrun: Vrun) -> None:
@@ -196,17 +207,23 @@ def test_relock_keeps_pins_upgrade_package_moves_one_and_a_new_lock_is_a_new_env
     project: Path, vrun: Vrun, wheelhouse: Path, house: Path
 ) -> None:
     write_project(project, DEMO)
-    vrun("lock", check=0)
+    locked = vrun("lock", check=0)
+    assert locked.stderr.splitlines()[-1] == "vrun > wrote pylock.test.toml (3 packages)"  # a first lock
     first = vrun("test", check=0)
     (env1,) = env_dirs(project, "test")
     release(wheelhouse, house)
     before = (project / "pylock.test.toml").read_text()
-    vrun("lock", check=0)  # re-locking keeps what is pinned (uv reads the old file as preferences)
+    relocked = vrun("lock", check=0)  # re-locking keeps what is pinned (uv reads the old file as preferences)
     assert (project / "pylock.test.toml").read_text() == before
+    assert relocked.stderr.splitlines()[-1] == "vrun > wrote pylock.test.toml (3 packages; no pin changed)"
     again = vrun("test", check=0)
     assert f"reusing env {env1}" in again.stderr and versions(again.stdout) == versions(first.stdout)
 
-    vrun("lock", "--upgrade-package", "alpha", check=0)
+    moved = vrun("lock", "--upgrade-package", "alpha", check=0)
+    assert moved.stderr.splitlines()[1:] == [
+        "vrun > alpha 1.0 -> 2.0",
+        "vrun > wrote pylock.test.toml (3 packages)",
+    ]
     data = tomllib.loads((project / "pylock.test.toml").read_text())
     assert {p["name"]: p["version"] for p in data["packages"]}["alpha"] == "2.0"
     upgraded = vrun("test", check=0)
@@ -223,9 +240,14 @@ def test_upgrade_moves_every_package(project: Path, vrun: Vrun, wheelhouse: Path
     write_project(project, {"vrun.toml": '[sessions.s]\ndeps = ["beta"]\ninstall_project = false\n'})
     vrun("lock", check=0)
     release(wheelhouse, house)
-    vrun("lock", "-U", check=0)
+    upgraded = vrun("lock", "-U", check=0)
     data = tomllib.loads((project / "pylock.s.toml").read_text())
     assert {p["name"]: p["version"] for p in data["packages"]} == {"alpha": "2.0", "beta": "1.0"}
+    assert upgraded.stderr.splitlines() == [
+        "vrun > locking s for Python " + PY,
+        "vrun > alpha 1.0 -> 2.0",  # each moved pin, by name; beta stayed
+        "vrun > wrote pylock.s.toml (2 packages)",
+    ]
 
 
 # --- stale locks ---------------------------------------------------------------------------------

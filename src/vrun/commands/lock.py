@@ -65,11 +65,11 @@ def compile_lock(
     tool_table: str,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
-) -> int:
+) -> Pins:
     """Resolve ``session`` (planned as ``session_plan``) and write its lock file.
 
     :param tool_table: the ``[tool.vrun]`` table to append (:mod:`vrun.plan.lockfile`).
-    :returns: how many packages the lock file pins.
+    :returns: what the lock file pins (:func:`pins`).
     :raises UsageError: uv is missing or cannot run.
     :raises BuildError: uv failed (its output attached, and the requirement it blames).
     :raises Interrupted: a signal arrived while uv ran.
@@ -134,7 +134,49 @@ def compile_lock(
         f"# upgrade a package with `vrun lock {name} --upgrade-package NAME` (vrun's docs/lock.md).\n"
     )
     write_atomic(path, header + body.rstrip("\n") + "\n\n" + tool_table)
-    return len(packages) if isinstance(packages, list) else 0
+    return pins(packages)
+
+
+#: What a lock file pins: each package's name (PEP 503 normalized) and its versions, sorted (a
+#: universal lock may pin a package twice, under different markers).
+Pins = dict[str, tuple[str, ...]]
+
+
+def pins(packages: object) -> Pins:
+    """What a PEP 751 ``packages`` array pins (:data:`Pins`); a package without a ``version`` (a
+    directory, a VCS checkout) counts with the version ``""``."""
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, list[str]] = {}
+    for package in packages if isinstance(packages, list) else []:
+        if isinstance(package, dict) and isinstance(package.get("name"), str):
+            version = package.get("version")
+            found.setdefault(canonicalize_name(package["name"]), []).append(str(version or ""))
+    return {name: tuple(sorted(versions)) for name, versions in sorted(found.items())}
+
+
+def read_pins(path: str) -> Pins | None:
+    """What the lock file at ``path`` pins now, or ``None`` when it is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return pins(tomlfile.loads(fh.read()).get("packages"))
+    except (OSError, ValueError, tomlfile.TOMLDecodeError):
+        return None
+
+
+def changed_pins(old: Pins, new: Pins) -> list[str]:
+    """One line per package whose pin a re-lock changed, by name: ``alpha 1.0 -> 2.0``,
+    ``beta 1.0 (added)``, ``gamma 3.1 (removed)``."""
+    lines = []
+    for name in sorted(old.keys() | new.keys()):
+        before, after = ", ".join(old.get(name, ())), ", ".join(new.get(name, ()))
+        if name not in old:
+            lines.append(f"{name} {after} (added)")
+        elif name not in new:
+            lines.append(f"{name} {before} (removed)")
+        elif before != after:
+            lines.append(f"{name} {before} -> {after}")
+    return lines
 
 
 def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
@@ -195,12 +237,15 @@ def write_locks(
 ) -> None:
     """``vrun lock``: resolve each session and write its lock file (:mod:`vrun.commands.lock`).
 
+    Re-locking says what moved, one line per package (:func:`changed_pins`), or that no pin did.
+
     :raises UsageError: uv cannot run.
     :raises BuildError: the resolver failed (with its output).
     """
     for session, session_plan in zip(sessions, session_plans):
         output.info(f"locking {session.name} for Python {session_plan['lock']['inputs']['python']}")
-        count = compile_lock(
+        old = read_pins(session_plan["lock"]["path"])
+        new = compile_lock(
             config,
             session,
             session_plan,
@@ -209,7 +254,11 @@ def write_locks(
             upgrade=upgrade,
             upgrade_packages=upgrade_packages,
         )
-        output.info(f"wrote {session_plan['lock']['file']} ({count} package{'s' * (count != 1)})")
+        changes = [] if old is None else changed_pins(old, new)
+        for line in changes:
+            output.info(line)
+        kept = "; no pin changed" if old is not None and not changes else ""
+        output.info(f"wrote {session_plan['lock']['file']} ({output.plural(len(new), 'package')}{kept})")
 
 
 def _tool_table(session: Session, state: LockState) -> str:

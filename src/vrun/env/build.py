@@ -165,7 +165,8 @@ def _create_and_install(
 
     prime(session_plan["env_dir"], session_plan["interpreter"], environ)
     write_marker(session_plan, backend.name)
-    output.info(f"built {os.path.basename(env_dir)} in {time.monotonic() - started:.1f}s")
+    source = f" from {os.path.basename(todo.lock)}" if todo.lock is not None else ""
+    output.info(f"built {os.path.basename(env_dir)}{source} in {time.monotonic() - started:.1f}s")
 
 
 def changed_inputs(plan: Plan, environ: Mapping[str, str]) -> list[str]:

@@ -43,6 +43,10 @@ _LABELS = {
     "lock": "lock file changed",
 }
 
+#: Components a key has only while the session uses the thing (``lock``: while it installs from a
+#: current lock file): what appearing and disappearing mean.
+_ONE_SIDED = {"lock": ("lock file now used", "lock file no longer used")}
+
 
 def _names(old: Mapping[str, object], new: Mapping[str, object]) -> Iterator[str]:
     """The component names of both keys: the known ones in :data:`_LABELS` order, then any other
@@ -64,7 +68,14 @@ def explain_change(old: Mapping[str, object], new: Mapping[str, object]) -> str:
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        if isinstance(before, dict) and isinstance(after, dict) and name not in ("groups", "installer"):
+        if name in _ONE_SIDED and (before is None) != (after is None):
+            # the component came or went as a whole: the session started or stopped using the
+            # thing, which did not necessarily change (a lock file that went stale)
+            started, stopped = _ONE_SIDED[name]
+            present = after if before is None else before
+            things = ", ".join(present) if isinstance(present, dict) else show_value(present)
+            reasons.append(f"{started if before is None else stopped}: {things}")
+        elif isinstance(before, dict) and isinstance(after, dict) and name not in ("groups", "installer"):
             names = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             names = [n for n in names if n != "mode"] or names
             reasons.append(f"{label}: {', '.join(names)}")
@@ -219,6 +230,10 @@ def describe(difference: KeyDifference) -> str:
     """
     name, path, change = difference["component"], list(difference["path"]), difference["change"]
     before, after = difference["before"], difference["after"]
+    if name in _ONE_SIDED and not path and change != "changed":
+        present = after if change == "added" else before
+        things = ", ".join(present) if isinstance(present, dict) else show_value(present)
+        return f"{_ONE_SIDED[name][change == 'removed']}: {things}"
     if name == "python" and change == "changed" and isinstance(before, str) and isinstance(after, str):
         return _python_change(before, after)
     noun, rest = name, path
