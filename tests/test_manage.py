@@ -85,6 +85,23 @@ def fake_env(venvs: Path, name: str) -> Path:
     return env
 
 
+def test_envs_are_listed_and_removed_by_session_not_by_hash(project: Path, vrun: Vrun) -> None:
+    """``test-f…`` sorts after ``test-3.11-…`` by name, before it by session: the order of
+    ``vrun list --envs``, of ``vrun gc`` and of ``vrun rm`` must not depend on the hashes."""
+    write_project(project, {"vrun.toml": "[sessions.other]\ninstall_project = false\n"})
+    venvs = Path(prepare_venvs_dir(str(project)))
+    for name in ("test-3.11-fedcba9876", "test-f012345678", "test-3.10-aaaaaaaaaa"):
+        fake_env(venvs, name)
+    listed = vrun("list", "--envs", check=0).stdout.splitlines()
+    assert [line.split()[0] for line in listed[1:4]] == ["test", "test-3.10", "test-3.11"]
+    gone = vrun("gc", "--keep", "0", check=0).stdout.splitlines()
+    assert [line.split()[1].rsplit("/", 1)[1] for line in gone[:3]] == [
+        "test-f012345678",
+        "test-3.10-aaaaaaaaaa",
+        "test-3.11-fedcba9876",
+    ]
+
+
 def test_remove_env_refuses_anything_not_directly_inside_venvs(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     root.mkdir()

@@ -26,6 +26,7 @@ from vrun.commands._common import load
 from vrun.config.load import Config
 from vrun.env.inventory import (
     EnvInfo,
+    by_session,
     check_deletable,
     dir_size,
     iter_envs,
@@ -111,14 +112,18 @@ def list_envs(config: Config, backend: str | None, *, as_json: bool) -> int:
 
     One row per env directory (see :func:`vrun.env.layout.iter_envs`): session, state (see
     :func:`env_state`), Python version, size on disk, created and last-used time, and the
-    directory. A session whose key cannot be computed (no interpreter) has only stale envs.
+    directory; by session, its current env first, then the others from the last used. A session
+    whose key cannot be computed (no interpreter) has only stale envs.
 
     :param as_json: print a JSON array of objects with the keys ``session``, ``path``,
         ``name``, ``digest``, ``python``, ``size`` (bytes), ``created`` and ``last_used``
         (ISO 8601 with UTC offset, or ``null``) and ``state``.
     """
     digests, problems = current_digests(config, backend, probe=False)
-    infos = list(iter_envs(config.root, with_size=True))
+    infos = sorted(
+        iter_envs(config.root, with_size=True),
+        key=lambda info: (info.session, env_state(info, digests) != "current", -(info.last_used or 0)),
+    )
     for name, problem in problems.items():
         if any(info.session == name for info in infos):
             output.warning(f"session {name}: {problem}; its envs are shown as stale")
@@ -180,7 +185,7 @@ def _on_disk(root: Path) -> list[EnvInfo]:
             if target and target[0] == entry.name:
                 continue  # the last-used link of a session whose name ends like a digest
         found.append(EnvInfo(Path(entry.path), match[0], match[1], None))
-    return sorted(found, key=lambda info: info.path.name)
+    return sorted(found, key=by_session)
 
 
 def _remove(root: Path, targets: Sequence[EnvInfo], *, dry_run: bool, skip_busy_builds: bool) -> int:
@@ -313,7 +318,7 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
         if not locks:
             print("nothing to remove")
         return 0
-    doomed.sort(key=lambda info: info.path.name)
+    doomed.sort(key=by_session)
     return _remove(config.root, doomed, dry_run=dry_run, skip_busy_builds=True)
 
 

@@ -100,16 +100,18 @@ def dir_size(path: Path) -> int:
 
 
 def iter_envs(root: Path, *, with_size: bool = False) -> Iterator[EnvInfo]:
-    """Every env directory under ``.venvs/`` (complete or not), sorted by name.
+    """Every env directory under ``.venvs/`` (complete or not), by session name, then by directory
+    name: the envs of ``test`` before those of ``test-3.11``, whatever their hashes.
 
     Only real directories named ``<session>-<digest>`` count; symlinks and anything else
     in ``.venvs/`` are not envs.
     """
     venvs = venvs_dir(str(root))
     try:
-        entries = sorted(os.scandir(venvs), key=lambda e: e.name)
+        entries = list(os.scandir(venvs))
     except OSError:
         return
+    found = []
     for entry in entries:
         match = split_env_name(entry.name)
         if not match or entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
@@ -117,7 +119,15 @@ def iter_envs(root: Path, *, with_size: bool = False) -> Iterator[EnvInfo]:
         path = Path(entry.path)
         marker = read_marker(str(path))
         session = str(marker["session"]) if marker else match[0]
-        yield EnvInfo(path, session, match[1], marker, dir_size(path) if with_size else None)
+        found.append(EnvInfo(path, session, match[1], marker, dir_size(path) if with_size else None))
+    yield from sorted(found, key=by_session)
+
+
+def by_session(info: EnvInfo) -> tuple[str, str]:
+    """The order vrun lists and removes envs in: by session name, then by directory name (never by
+    hash alone, which would put ``test-0a…`` before ``test-3.11-…`` on one machine and after it on
+    another)."""
+    return info.session, info.path.name
 
 
 def remove_env(root: Path, env_dir: Path) -> int:
