@@ -294,6 +294,22 @@ def test_github_annotations_escape_properties_and_data() -> None:
     assert "\n" not in line and "\r" not in line
 
 
+def test_messages_name_a_program_of_the_env_as_the_log_echoes_it() -> None:
+    """The report keeps the path that ran; the annotation, the JUnit message and the step summary
+    say the command as written (a program from outside the env keeps its path)."""
+    record = failed_record()
+    record["commands"][0]["argv"] = ["/src/proj/.venvs/lint-448bc57249/bin/ruff", "check", "src tests"]
+    assert results.failure_message(record) == "command failed with exit code 3: ruff check 'src tests'"
+    (line,) = ci.github_annotations([record])
+    assert line.endswith("::command `ruff check 'src tests'` exited with status 3")
+    assert (
+        "<failure message=\"command failed with exit code 3: ruff check 'src tests'\">"
+        in results.junit_xml([record])
+    )
+    record["commands"][0]["argv"][0] = "/usr/bin/ruff"
+    assert results.failure_message(record).endswith(": /usr/bin/ruff check 'src tests'")
+
+
 def test_group_helpers() -> None:
     assert ci.github_group_start("vrun test\n100%") == "::group::vrun test%0A100%25"
     assert ci.github_group_end() == "::endgroup::"

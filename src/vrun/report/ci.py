@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from vrun.output import ci_name
-from vrun.report.results import command_line, failing_command, failure_message, one_line, status_counts
+from vrun.report.results import failing_command, failure_message, one_line, shown_command, status_counts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def github_annotations(records: Sequence[SessionResult]) -> list[str]:
             command = failing_command(record)
             if command is not None:
                 message = (
-                    f"command `{command_line(command['argv'])}` exited with status {command['exit_code']}"
+                    f"command `{shown_command(record, command)}` exited with status {command['exit_code']}"
                 )
             else:
                 message = record["reason"] or f"exit status {record['exit_code']}"

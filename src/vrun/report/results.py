@@ -147,6 +147,17 @@ def command_line(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
+def shown_command(record: SessionResult, command: CommandRecord) -> str:
+    """``command`` of ``record`` as one line, a program of the session's env named as the log
+    echoes it (``pytest -q``, not ``/src/proj/.venvs/test-…/bin/pytest -q``; the report's
+    ``argv`` keeps the path that ran); a program from elsewhere keeps its path."""
+    argv = list(command["argv"])
+    env_dir = record["env_dir"]
+    if argv and env_dir and os.path.dirname(argv[0]) == os.path.join(env_dir, "bin"):
+        argv[0] = os.path.basename(argv[0])
+    return command_line(argv)
+
+
 def failure_message(record: SessionResult) -> str:
     """One line saying why a failed session failed.
 
@@ -155,7 +166,7 @@ def failure_message(record: SessionResult) -> str:
     """
     command = failing_command(record)
     if command is not None:
-        return f"command failed with exit code {command['exit_code']}: {command_line(command['argv'])}"
+        return f"command failed with exit code {command['exit_code']}: {shown_command(record, command)}"
     return one_line(record["reason"]) or f"exit code {record['exit_code']}"
 
 
@@ -224,7 +235,7 @@ def junit_xml(records: Sequence[SessionResult], *, suite_name: str = "vrun") -> 
             failure = ET.SubElement(case, "failure", {"message": xml_safe(failure_message(record))})
             command = failing_command(record)
             if command is not None:
-                parts = [command_line(command["argv"])]
+                parts = [shown_command(record, command)]
                 if command["output_tail"]:
                     parts.append(command["output_tail"])
                 if record["reason"]:
