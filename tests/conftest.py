@@ -330,6 +330,19 @@ def wait_for(
         time.sleep(0.05)
 
 
+def screen(term: str) -> list[str]:
+    """The lines a terminal shows for ``term`` (what was written to it): each ``\\r`` returns to
+    the line's start and ``ESC [K`` erases the rest of it."""
+    lines = []
+    for raw in term.replace("\r\n", "\n").split("\n"):
+        shown = ""
+        for part in raw.split("\r"):
+            text = part.removeprefix("\x1b[K")
+            shown = text if text != part else text + shown[len(text) :]
+        lines.append(shown)
+    return lines
+
+
 def write_project(root: Path, files: Mapping[str, str]) -> Path:
     """Write ``{relative path: text}`` under ``root`` (dedented); return ``root``."""
     for rel, text in files.items():

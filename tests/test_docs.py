@@ -12,7 +12,8 @@
 - Every ``vrun ...`` command line shown (console and bash blocks, ``run:`` steps of the CI
   recipes, inline code) parses with vrun's own parsers (:func:`vrun.arguments.build_parsers` after
   :func:`vrun.arguments.normalize`), so no page shows an option vrun does not have.
-- A few representative command lines run for real against a small offline project.
+- A few representative command lines run for real against a small offline project; what the
+  pages show vrun printing is compared with what it prints by tests/test_docs_output.py.
 
 A wrong example is fixed in the docs, never here.
 """
@@ -40,30 +41,48 @@ from vrun.config.load import load_config
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
-_FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```[ \t]*$", re.M | re.S)
+#: A fenced block, and the ``<!-- docs-test: MARK -->`` comment right before it, if any
+#: (tests/test_docs_output.py reads the marks).
+_FENCE = re.compile(
+    r"(?:^<!-- docs-test: (?P<mark>.*?) -->\n(?:[ \t]*\n)*)?"
+    r"^(?P<indent> *)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.M | re.S,
+)
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced block of a page: its language and its text, dedented."""
+    """A fenced block of a page: where it starts, its language, its text (dedented) and the
+    ``docs-test`` mark before it (``""``: none)."""
 
-    where: str
+    page: str
+    line: int
     lang: str
     text: str
+    mark: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
 
 
-def _blocks() -> list[Block]:
-    found = []
-    for page in PAGES:
-        text = page.read_text(encoding="utf-8")
-        for match in _FENCE.finditer(text):
-            line = text[: match.start()].count("\n") + 1
-            found.append(Block(f"{page.name}:{line}", match.group(2), textwrap.dedent(match.group(3))))
-    return found
+def page_blocks(page: Path) -> list[Block]:
+    """The fenced blocks of ``page``, in order."""
+    text = page.read_text(encoding="utf-8")
+    return [
+        Block(
+            page.name,
+            text[: match.start("indent")].count("\n") + 1,
+            match["lang"],
+            textwrap.dedent(match["body"]),
+            match["mark"] or "",
+        )
+        for match in _FENCE.finditer(text)
+    ]
 
 
-BLOCKS = _blocks()
+BLOCKS = [block for page in PAGES for block in page_blocks(page)]
 
 
 def test_the_docs_have_examples() -> None:

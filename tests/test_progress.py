@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, write_project
+from tests.conftest import Vrun, screen, write_project
 from vrun import output
 
 #: A project whose setup.py takes a while (setuptools runs it for each build hook): the project
@@ -50,19 +50,6 @@ SLOW_PROJECT = {
     "src/slow/__init__.py": "",
 }
 STATUS = re.compile(r"\r\x1b\[Kvrun > test: ([^\r\n]*?) \((\d+\.\d)s\)")
-
-
-def screen(term: str) -> list[str]:
-    """The lines a terminal shows for ``term``: each ``\\r`` returns to the line's start and
-    ``ESC [K`` erases the rest of it."""
-    lines = []
-    for raw in term.replace("\r\n", "\n").split("\n"):
-        shown = ""
-        for part in raw.split("\r"):
-            text = part.removeprefix("\x1b[K")
-            shown = text if text != part else text + shown[len(text) :]
-        lines.append(shown)
-    return lines
 
 
 class Terminal:
