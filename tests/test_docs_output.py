@@ -536,6 +536,8 @@ class Scenario:
     before: Mapping[str, Sequence[Step]]
     project: Callable[[Path], None] = field(default_factory=tutorial_files)
     docs_root: str = "/src/proj"
+    #: The Pythons its output names (the test skips where vrun finds one of them not).
+    pythons: tuple[str, ...] = ("3.11", "3.12", "3.13")
 
 
 def edit(name: str, old: str, new: str) -> Callable[[Path], None]:
@@ -609,6 +611,7 @@ SCENARIOS: list[Scenario] = [
         "migrating.md",
         {"$ vrun init": ["rm vrun.toml", write("tox.ini", page_block("migrating.md", "# tox.ini"))]},
         project=_both(tutorial_files(), write("requirements-test.txt", "pytest>=8\n")),
+        pythons=("3.11", "3.12"),
     ),
     Scenario(
         "config.md",
@@ -623,6 +626,7 @@ SCENARIOS: list[Scenario] = [
                 NEXT,
             ],
         },
+        pythons=(),
     ),
     Scenario(
         "envs.md",
@@ -631,6 +635,7 @@ SCENARIOS: list[Scenario] = [
             "$ vrun rm foo": ["mkdir .venvs/foo-0123456789"],
         },
         project=_WITH_REQUIREMENTS_FILE,
+        pythons=("3.12",),
     ),
     Scenario(
         "lock.md",
@@ -654,11 +659,13 @@ SCENARIOS: list[Scenario] = [
             ],
         },
         project=_ONE_SESSION,
+        pythons=("3.12",),
     ),
 ]
 
 
 def _run_scenario(scenario: Scenario, shell: Shell) -> None:
+    needs_pythons(shell, *scenario.pythons)
     root = shell.cwd / Path(scenario.docs_root).name
     root.mkdir()
     scenario.project(root)
