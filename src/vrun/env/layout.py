@@ -7,6 +7,7 @@ Layout (docs/architecture.md, "Envs on disk")::
       CACHEDIR.TAG          backup tools skip the folder (https://bford.info/cachedir/)
       test-1a2b3c4d5e/      one env; its name is ``<session>-<key digest>``
         vrun.json           the marker, written last and atomically: the env is complete
+        vrun-project        the source digest the installed project was built from (wheel, sdist)
       test-1a2b3c4d5e.lock  flock(2) lock: exclusive to build or delete, shared while in use
       test -> test-1a2b3c4d5e   the env last used by session ``test``
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 VENVS = ".venvs"
 MARKER = "vrun.json"
 USED = "vrun-used"
+#: The file in an env naming the source digest its built project came from (:func:`project_stamp`).
+PROJECT_STAMP = "vrun-project"
 #: Bumped whenever the layout of an env, its marker or its key changes; old envs then go stale.
 SCHEMA_VERSION = 2
 #: Hex characters of the key digest in an env's name (40 bits).
@@ -303,6 +306,37 @@ def last_used(root: str, session: str) -> str | None:
 
 
 # ---------------------------------------------------------------- inside one env
+
+
+def project_stamp(env_dir: str) -> str | None:
+    """The source digest (:func:`vrun.plan.source.source_digest`) of the project built and installed
+    into the env (``install_project = "wheel"`` or ``"sdist"``), or ``None`` when there is none, so
+    that a run whose source is unchanged reinstalls nothing. One small read: the session loop
+    checks it on every run of such a session."""
+    try:
+        with open(os.path.join(env_dir, PROJECT_STAMP), "rb") as fh:
+            return fh.read(64).decode("ascii", "replace").strip() or None
+    except OSError:
+        return None
+
+
+def write_project_stamp(env_dir: str, digest: str | None) -> None:
+    """Record that the env's project was built from the source with ``digest`` (atomically);
+    ``None`` removes the record (the next run reinstalls the project).
+
+    :raises OSError: it cannot be written or removed.
+    """
+    path = os.path.join(env_dir, PROJECT_STAMP)
+    if digest is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    from vrun.inputs import write_atomic
+
+    write_atomic(path, digest + "\n")
+
 
 #: The per-session temp dir's name inside the env (tox's ``{envtmpdir}`` is ``<envdir>/tmp`` too).
 TMP = "tmp"
