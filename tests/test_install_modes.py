@@ -6,6 +6,7 @@ Real envs, offline: setuptools comes from the test wheelhouse.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -230,3 +231,53 @@ def test_a_new_module_not_yet_added_to_git_rebuilds_the_wheel(project: Path, vru
     )
     run = vrun("t", check=0)
     assert "its source changed" in run.stderr and "other" in run.stdout
+
+
+# --- editable installs look like editable installs --------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["uv", "virtualenv"])
+def test_an_editable_project_is_listed_and_frozen_as_editable(
+    project: Path, vrun: Vrun, backend: str
+) -> None:
+    """vrun installs its cached editable build, a wheel file, but the env records what ``pip install
+    -e .`` records (PEP 610): the project folder, editable."""
+    from vrun.env.choice import find_uv
+
+    write_project(
+        project,
+        {
+            **demo_project(),
+            "vrun.toml": f'[sessions.t]\nbackend = "{backend}"\ncommands = ["python -c pass"]\n',
+        },
+    )
+    assert "the project (editable, built by vrun)" in vrun("t", check=0).stderr
+    env = env_of(project, "t")
+    (info,) = env.glob("lib/python*/site-packages/demo-0.1.dist-info")
+    assert json.loads((info / "direct_url.json").read_text()) == {
+        "dir_info": {"editable": True},
+        "url": project.as_uri(),
+    }
+    listed = vrun("run", "t", "--", "python", "-m", "pip", "list", "-e", "--format=json", check=0)
+    assert [(p["name"], p["editable_project_location"]) for p in json.loads(listed.stdout)] == [
+        ("demo", str(project))
+    ]
+    frozen = vrun("run", "t", "--", "python", "-m", "pip", "freeze", check=0).stdout
+    assert f"\n-e {project}\n" in f"\n{frozen}" and ".whl" not in frozen
+    uv = find_uv()
+    assert uv is not None
+    uv_listed = subprocess.run(
+        [uv, "pip", "list", "--editable", "--format=json", "--python", str(env / "bin" / "python")],
+        env=vrun.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [(p["name"], p["editable_project_location"]) for p in json.loads(uv_listed.stdout)] == [
+        ("demo", str(project))
+    ]
+    # RECORD lists the new file with its own hash: pip uninstalls it cleanly
+    record = (info / "RECORD").read_text()
+    assert f"{info.name}/direct_url.json,sha256=" in record and "direct_url.json" in record
+    vrun("run", "t", "--", "python", "-m", "pip", "uninstall", "-y", "demo", check=0)
+    assert not info.exists()
