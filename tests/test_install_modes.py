@@ -281,3 +281,42 @@ def test_an_editable_project_is_listed_and_frozen_as_editable(
     assert f"{info.name}/direct_url.json,sha256=" in record and "direct_url.json" in record
     vrun("run", "t", "--", "python", "-m", "pip", "uninstall", "-y", "demo", check=0)
     assert not info.exists()
+
+
+# --- {env_tmp_dir} ---------------------------------------------------------------------------------
+
+
+def test_gc_removes_the_temp_dir_of_the_envs_it_removes(project: Path, vrun: Vrun) -> None:
+    """The temp dir lives beside the envs (``.venvs/.tmp/<env>``); ``vrun gc`` takes a stale env's
+    with it and leaves the current env's."""
+    config = (
+        '[sessions.s]\ninstall_project = false\ndeps = [{}]\ncommands = ["python -c pass {{env_tmp_dir}}"]\n'
+    )
+    write_project(project, {"vrun.toml": config.format('"alpha==1.0"')})
+    vrun("s", check=0)
+    old = env_of(project, "s")
+    (project / "vrun.toml").write_text(config.format('"alpha==2.0"'))
+    vrun("s", check=0)
+    new = next(p for p in (project / ".venvs").glob("s-*") if p.is_dir() and p != old and not p.is_symlink())
+    tmp = project / ".venvs" / ".tmp"
+    assert (tmp / old.name).is_dir() and (tmp / new.name).is_dir()
+    vrun("gc", "--keep", "0", check=0)
+    assert not old.exists() and not (tmp / old.name).exists()
+    assert new.is_dir() and (tmp / new.name).is_dir()
+
+
+def test_the_cache_keeps_the_last_builds_of_a_project(tmp_path: Path) -> None:
+    """Each source gets its own build; the 3 most recently used of a key stay, others of the key
+    go, and other keys' builds are left alone."""
+    from vrun.env import wheel
+
+    key, other = "a" * 16, "b" * 16
+    names = [f"{key}-{n}" for n in ("old", "mid", "new", "newest")] + [key, f"{other}-x"]
+    for age, name in enumerate(reversed(names)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "wheel").write_text("demo-0.1-py3-none-any.whl")
+        os.utime(tmp_path / name / "wheel", (10**9 - age, 10**9 - age))  # names[0] the oldest
+    wheel._prune(str(tmp_path), key, keep=str(tmp_path / f"{key}-newest"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{key}-mid", f"{key}-new", f"{key}-newest", key, f"{other}-x"]
+    )

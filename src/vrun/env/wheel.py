@@ -29,6 +29,7 @@ the project from its folder, not from an sdist): its error is the session's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -102,7 +103,8 @@ def project_wheel(
             if source is not None:
                 _prune(builds, key, keep=folder)
         else:
-            os.utime(done)  # the most recently used build of its key: kept by _prune
+            with contextlib.suppress(OSError):  # the most recently used build of its key: kept by _prune
+                os.utime(done)
             output.debug(f"reusing the project's {mode} build {wheel}")
         return wheel
     finally:
