@@ -27,6 +27,7 @@ from vrun.env.layout import (
     link_last_used,
     marker_problem,
     prepare_venvs_dir,
+    project_stamp,
     touch_used,
     write_project_stamp,
 )
@@ -216,11 +217,10 @@ def reinstall_project(
 
     :raises BuildError: the build (``sdist``) or the install failed.
     """
-    mode = session_plan["install"]["mode"]
-    output.info(
-        f"reinstalling the project into {os.path.basename(session_plan['env_dir'])}: "
-        f"its source changed (install_project = {mode})"
-    )
+    mode, env_dir = session_plan["install"]["mode"], session_plan["env_dir"]
+    why = "its source changed" if project_stamp(env_dir) else "the env has no record of its source"
+    name = os.path.basename(env_dir)
+    output.info(f"reinstalling the project into {name}: {why} (install_project = {mode})")
     from vrun.env.wheel import project_wheel
 
     backend = get_backend(session_plan["backend"])
@@ -228,16 +228,14 @@ def reinstall_project(
     environ = with_build_env(session_plan, environ)
     with _safe_umask():
         try:
-            write_project_stamp(session_plan["env_dir"], None)  # a failed reinstall is retried next run
+            write_project_stamp(env_dir, None)  # a failed reinstall is retried next run
         except OSError as exc:
             raise BuildError(f"cannot reinstall the project: {exc.strerror or exc}") from exc
         wheel = project_wheel(session_plan, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
         with output.step(session_plan["name"], "reinstalling the project", log=False):
-            backend.install(
-                session_plan["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True
-            )
+            backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
         record_project(session_plan, todo)
 
 
