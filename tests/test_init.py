@@ -107,7 +107,7 @@ TOX_CASES = {
                 "requirement_files": "requirements-test.txt",
                 "pass_env": ("CODECOV_TOKEN", "CI_*", "HOME"),
                 "env": {"PYTHONWARNINGS": "error", "X": "1"},
-                "install_project": "editable",
+                "install_project": "sdist",  # tox's default packaging
             },
             "lint": {
                 "python": "3.12",
@@ -204,6 +204,54 @@ def test_tox_ini_constructs(tmp_path: Path, case: str) -> None:
                 assert [os.path.basename(p) for p in got] == [value]
             else:
                 assert got == value, (name, attr)
+
+
+@pytest.mark.parametrize("fmt", ["ini", "toml"])
+def test_tox_packaging_becomes_install_project(tmp_path: Path, fmt: str) -> None:
+    """tox's default (an sdist, then the wheel built from it) is ``"sdist"``; ``package = wheel`` is
+    ``"wheel"``; ``usedevelop`` and ``package = editable`` (or ``editable-legacy``) are editable;
+    ``skip_install`` and ``package = skip`` install nothing."""
+    envs = {
+        "default": {},
+        "sdist": {"package": "sdist"},
+        "wheel": {"package": "wheel"},
+        "editable": {"package": "editable"},
+        "legacy": {"package": "editable-legacy"},
+        "develop": {"usedevelop": True},
+        "skip": {"package": "skip"},
+        "noinstall": {"skip_install": True},
+        "external": {"package": "external"},
+    }
+    if fmt == "ini":
+        text = "[tox]\nenv_list = " + ", ".join(envs) + "\n"
+        for env, settings in envs.items():
+            lines = [f"{k} = {str(v).lower()}" for k, v in settings.items()]
+            text += f"[testenv:{env}]\ncommands = pytest\n" + "".join(f"{line}\n" for line in lines)
+        files = {"tox.ini": text}
+    else:
+        text = "env_list = [" + ", ".join(f'"{e}"' for e in envs) + "]\n"
+        for env, settings in envs.items():
+            keys = {"usedevelop": "use_develop"}
+            lines = [
+                f"{keys.get(k, k)} = {str(v).lower() if v is True else repr(v)}" for k, v in settings.items()
+            ]
+            text += f'[env.{env}]\ncommands = [["pytest"]]\n' + "".join(f"{line}\n" for line in lines)
+        files = {"tox.toml": text}
+    config, notes = loaded(project(tmp_path, files))
+    modes = {name: config.sessions[name].install_project for name in envs}
+    assert modes == {
+        "default": "sdist",
+        "sdist": "sdist",
+        "wheel": "wheel",
+        "editable": "editable",
+        "legacy": "editable",
+        "develop": "editable",
+        "skip": None,
+        "noinstall": None,
+        "external": "sdist",
+    }
+    assert any("package = external: not translated; installing from an sdist" in n for n in notes), notes
+    assert not any("sdist by default" in n for n in notes)  # translated, not approximated
 
 
 def test_matrix_default_and_order(tmp_path: Path) -> None:

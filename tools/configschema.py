@@ -160,8 +160,9 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "session-keys",
     ),
     "install_project": Key(
-        'How the project itself is installed: "editable" (or true), "wheel" (rebuilt and '
-        'reinstalled each run), or false. "editable" when the root has [project] or setup.py.',
+        'How the project itself is installed: "editable" (or true), "wheel" (a built package, '
+        'rebuilt and reinstalled when the source changed), "sdist" (the wheel built from an sdist, '
+        'as tox does), or false. "editable" when the root has [project] or setup.py.',
         {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": list(INSTALL_MODES)}]},
         "install_project",
     ),

@@ -195,10 +195,16 @@ class InstallSpec(TypedDict):
     :param requirement_files: ``-r`` files; :param constraint_files: ``-c`` files (absolute).
     :param project: the project root when the project is installed, else ``None``.
     :param project_name: the project's PEP 503 name (from ``[project].name``), or ``None``.
-    :param mode: ``install_project``: ``"editable"``, ``"wheel"`` or ``None``.
+    :param mode: ``install_project``: ``"editable"``, ``"wheel"``, ``"sdist"`` or ``None``.
     :param extras: the project's extras to install.
     :param names: the PEP 503 names that must land in the env (checked after installing).
     :param lock: the current lock file to install from instead of resolving, or ``None``.
+    :param source: for ``"wheel"`` and ``"sdist"``, the digest of the project's source
+        (:func:`vrun.plan.source.source_digest`): the env holds the project built from it when its
+        stamp says so (:func:`vrun.env.layout.project_stamp`); else ``None``.
+    :param source_files: the paths that digest recorded (files and folders, absolute): inputs of
+        the plan, not of the env key, so a build does not check them (they change the project's
+        build, which the stamp follows, not the env).
     """
 
     requirements: list[str]
@@ -210,6 +216,8 @@ class InstallSpec(TypedDict):
     extras: list[str]
     names: list[str]
     lock: str | None
+    source: str | None
+    source_files: list[str]
 
 
 #: One command of a session plan: its argv template (placeholders unexpanded), whether it runs

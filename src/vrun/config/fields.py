@@ -168,7 +168,7 @@ def install_project(ctx: Context, key: str, value: object) -> str | None:
     else:
         shown = f"{value!r}" if isinstance(value, str) else got(value)
         hint = suggest(value, INSTALL_MODES) if isinstance(value, str) else None
-        raise ctx.error(key, f'expected "editable", "wheel" or false, got {shown}', hint)
+        raise ctx.error(key, f'expected "editable", "wheel", "sdist" or false, got {shown}', hint)
     is_project = inputs.is_file(str(ctx.root / PYPROJECT_NAME)) or inputs.is_file(str(ctx.root / "setup.py"))
     if mode and not is_project:
         raise ctx.error(

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 #: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
 BACKEND_CHOICES = ("auto", "uv", "virtualenv")
 #: The install modes of ``install_project``.
-INSTALL_MODES = ("editable", "wheel")
+INSTALL_MODES = ("editable", "wheel", "sdist")
+#: The install modes that install a built copy of the project (rebuilt when its source changes).
+BUILT_MODES = ("wheel", "sdist")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
 TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked")

@@ -80,7 +80,8 @@ class Session:
     :param groups: PEP 735 dependency-group names.
     :param group_requirements: the groups' requirements, resolved (``include-group`` expanded).
     :param extras: the project's extras to install with it.
-    :param install_project: ``"editable"``, ``"wheel"`` or ``None`` (do not install the project).
+    :param install_project: ``"editable"``, ``"wheel"``, ``"sdist"`` or ``None`` (do not install
+        the project).
     :param commands: the commands, in order.
     :param env: set_env: variables set for the commands, in config order.
     :param pass_env: names and ``fnmatch`` globs of caller variables let through.

@@ -135,7 +135,7 @@ def project_default(root: Path) -> str | None:
 def install_value(root: Path, wanted: str | None, where: str, notes: Notes) -> str | bool | None:
     """The ``install_project`` value to write for a session that wants ``wanted``.
 
-    :param wanted: ``"editable"``, ``"wheel"``, or ``None`` for "do not install the project".
+    :param wanted: ``"editable"``, ``"wheel"``, ``"sdist"``, or ``None`` for "do not install the project".
     :return: ``False`` to turn off vrun's default, a mode that differs from it, or ``None`` to leave
         the key out (the default already does it, or there is no project to install).
     """

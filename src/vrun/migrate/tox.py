@@ -63,7 +63,6 @@ class ToxReader:
         self.notes = notes
         self.no_package = False
         self.core_labels: dict[str, list[str]] = {}  # label -> env names
-        self.default_packaging_used = False
         self.origins: dict[tuple[str, str], str] = {}  # (env, key) -> the section that set it
         self.skip_missing = True  # tox 4's skip_missing_interpreters, true unless set false
 
@@ -152,11 +151,6 @@ class ToxReader:
             if name not in order:
                 order.append(name)
         self.resolve_requires(sessions, names)
-        if self.default_packaging_used and project_default(self.root) is not None:
-            self.notes.add(
-                f"{self.source}: tox installs the project from an sdist by default; vrun installs it "
-                'editable (set install_project = "wheel" to test the built package)'
-            )
         if self.skip_missing and any(s.python for s in sessions):
             self.notes.add(
                 f"{self.source}: tox skips an env whose Python is not installed (skip_missing_interpreters, "
@@ -264,9 +258,12 @@ class ToxReader:
         return s, py, "-".join(rest)
 
     def install_mode(self, raw: Mapping[str, TomlValue], where: str) -> str | None:
-        """How tox would install the project for an env: ``"editable"``, ``"wheel"`` or ``None``
-        (``skip_install``, ``package = "skip"``, ``no_package``); tox's default sdist is taken as
-        editable, and noted."""
+        """How tox would install the project for an env, as vrun's ``install_project``: tox's default
+        packaging (and ``package = sdist``) is ``"sdist"`` (tox builds an sdist, then installs the
+        wheel built from it), ``package = wheel`` is ``"wheel"``, ``package = editable`` or
+        ``editable-legacy`` and ``usedevelop = true`` are ``"editable"``, and ``skip_install``,
+        ``package = skip`` and ``no_package``/``skipsdist`` are ``None``. Another ``package``
+        (``external``) is taken as ``"sdist"``, and noted."""
         if self.no_package:
             return None
         if "skip_install" in raw and self.boolean(raw["skip_install"]):
@@ -281,9 +278,8 @@ class ToxReader:
         if "use_develop" in raw and self.boolean(raw["use_develop"]):
             return "editable"
         if package and package != "sdist":
-            self.notes.add(f"{where} package = {package}: not translated; installing editable")
-        self.default_packaging_used = True
-        return "editable"
+            self.notes.add(f"{where} package = {package}: not translated; installing from an sdist")
+        return "sdist"
 
     def commands(self, value: TomlValue | None, where: str) -> Iterator[list[str]]:
         """Each command of a ``commands*`` value as argv, placeholders translated."""

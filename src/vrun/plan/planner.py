@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import vrun
 from vrun import inputs
 from vrun.config import reqfiles, tomlfile
+from vrun.config.keys import BUILT_MODES
 from vrun.config.load import Config, Session
 from vrun.config.selection import required_names
 from vrun.env.layout import MARKER, env_path, marker_problem
@@ -232,7 +233,9 @@ def plan_session(
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
         "marker": inputs.signature(marker) if ready else None,
-        "install": install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
+        "install": install_spec(
+            config, session, lock["path"] if lock["status"] == "current" else None, environ=environ
+        ),
         "lock": lock,
     }
 
@@ -254,10 +257,15 @@ def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSes
     }
 
 
-def install_spec(config: Config, session: Session, lock: str | None = None) -> InstallSpec:
+def install_spec(
+    config: Config, session: Session, lock: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> InstallSpec:
     """What to install, as plain values, with the PEP 503 names that must land in the env.
 
     :param lock: the lock file to install from instead of resolving (a current one), or ``None``.
+    :param environ: the planning environment (``os.environ`` when ``None``); for a session that
+        installs a built copy of the project (``"wheel"``, ``"sdist"``), where the source digest's
+        memo is (:func:`vrun.plan.source.source_digest`).
     """
     root = str(config.root)
     project_name = None
@@ -274,6 +282,12 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         lines += reqfiles.requirement_lines(session.requirement_files, root)
         names = list(dict.fromkeys(reqfiles.iter_names(lines)))
         names += [project_name] if project_name else []
+    source: str | None = None
+    source_files: list[str] = []
+    if session.install_project in BUILT_MODES:
+        from vrun.plan.source import source_digest
+
+        source, source_files = source_digest(root, os.environ if environ is None else environ)
     return {
         "requirements": [*session.requirements, *session.group_requirements],
         "requirement_files": list(session.requirement_files),
@@ -284,6 +298,8 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         "extras": list(session.extras),
         "names": names,
         "lock": lock,
+        "source": source,
+        "source_files": source_files,
     }
 
 

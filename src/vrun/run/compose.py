@@ -36,7 +36,9 @@ class Values:
 
     ``{env_dir}``, ``{project_root}`` and ``{session}`` are given; ``{env_site_packages_dir}`` is
     found in the env's tree when first used (:func:`vrun.env.layout.site_packages`), and
-    ``{env_tmp_dir}`` is ``<env_dir>/tmp``, made ready when first used as ``tmp`` says.
+    ``{env_tmp_dir}`` is ``.venvs/.tmp/<env name>`` (:func:`vrun.env.layout.tmp_path`: outside the
+    env's prefix), made ready with its parents when first used as ``tmp`` says: :func:`compose`
+    expands every command and set_env value before the first command runs.
 
     :param caller: the environment vrun was started in: ``{env:VAR}`` reads it.
     :param tmp: ``"fresh"``: ``{env_tmp_dir}`` is emptied (once) before it is used, as before each
@@ -82,7 +84,7 @@ class Values:
         """
         if name == "env_tmp_dir":
             if self._ready:
-                return os.path.join(self.env_dir, layout.TMP)
+                return layout.tmp_path(self.env_dir)
             self._ready = True
             return layout.tmp_dir(self.env_dir, empty=self.tmp == "fresh")
         if name == "env_site_packages_dir":

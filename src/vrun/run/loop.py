@@ -23,7 +23,7 @@ import time
 
 from vrun import output
 from vrun.env.flock import holders, lock_for
-from vrun.env.layout import MARKER, link_last_used, touch_used, venvs_usable
+from vrun.env.layout import MARKER, link_last_used, project_stamp, touch_used, venvs_usable
 from vrun.errors import EXIT_USAGE, Interrupted, VrunError
 from vrun.inputs import signature
 from vrun.output import ci_name
@@ -246,11 +246,13 @@ def ready_env(
     marker it wrote goes back into the plan (``plan["changed"]``), so a plan stored again finds
     the env ready next time.
     The marker is not a recorded input of the plan: an env deleted or rebuilt behind vrun's back
-    is rebuilt here, from the same plan. With ``install_project = "wheel"`` a reused env gets
-    the project reinstalled (its source may
-    have changed; tox does the same).
+    is rebuilt here, from the same plan. With ``install_project = "wheel"`` or ``"sdist"`` a reused
+    env gets the project rebuilt and reinstalled when its source changed: the env's stamp
+    (:func:`vrun.env.layout.project_stamp`, one small read) names another source digest than the
+    plan's.
     """
-    marker = os.path.join(session_plan["env_dir"], MARKER)
+    env_dir = session_plan["env_dir"]
+    marker = os.path.join(env_dir, MARKER)
 
     def waiting() -> None:
         who = holders(lock.path)
@@ -268,7 +270,8 @@ def ready_env(
         ):
             touch_used(session_plan["env_dir"])
             link_last_used(plan["root"], session_plan["name"], session_plan["env_dir"])
-            if session_plan["install"]["mode"] == "wheel" and not options.no_install:
+            source = session_plan["install"]["source"]  # a built project: reinstalled if its source changed
+            if source is not None and not options.no_install and project_stamp(env_dir) != source:
                 _reinstall(plan, session_plan, environ, lock)
             return False
         lock.release()
@@ -291,9 +294,10 @@ def ready_env(
 def _reinstall(
     plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
 ) -> None:
-    """Reinstall the project into a reused env (``install_project = "wheel"``) under the *exclusive*
-    lock, so no other vrun runs commands in the env while it changes; when another process is using
-    the env, skip it with a warning rather than wait for it (a ``vrun shell`` may hold it for hours)."""
+    """Reinstall the project into a reused env (``install_project = "wheel"`` or ``"sdist"``) under
+    the *exclusive* lock, so no other vrun runs commands in the env while it changes, unless another
+    process did it meanwhile; when another process is using the env, skip it with a warning rather
+    than wait for it (a ``vrun shell`` may hold it for hours)."""
     if not lock.acquire(exclusive=True, blocking=False):
         lock.acquire(exclusive=False)  # flock(2) may drop the shared lock while trying to convert it
         output.warning(
@@ -302,9 +306,10 @@ def _reinstall(
         )
         return
     try:
-        from vrun.env.build import reinstall_project
+        if project_stamp(session_plan["env_dir"]) != session_plan["install"]["source"]:
+            from vrun.env.build import reinstall_project
 
-        reinstall_project(plan, session_plan, environ, lock)
+            reinstall_project(plan, session_plan, environ, lock)
     finally:
         lock.acquire(exclusive=False)
 
