@@ -171,6 +171,7 @@ def plan_session(
         "posargs": any(has_posargs(c.argv) for c in session.commands),
         "explicit": explicit,
         "notes": [],
+        "warnings": [],
         "timeout": session.timeout,
         "external": list(session.external),
         "tags": list(session.tags),
@@ -191,6 +192,7 @@ def plan_session(
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
     from vrun.env.choice import select_backend
     from vrun.plan.envkey import compute_key, with_lock
+    from vrun.plan.uvlock import uv_lock_state
 
     facts: InterpreterFacts = {
         "executable": interp.executable,
@@ -217,6 +219,12 @@ def plan_session(
         base["notes"].append(
             f"{lock['problem']}; installing without it (`vrun lock {session.name}` updates it)"
         )
+    installs_from, pins = (lock["path"] if lock["status"] == "current" else None), None
+    uv_lock = uv_lock_state(config, session, interp, environ) if lock["status"] == "missing" else None
+    if uv_lock is not None and uv_lock["status"] == "current":
+        key, installs_from, pins = with_lock(key, uv_lock["path"], root), uv_lock["path"], uv_lock["pins"]
+    elif uv_lock is not None:
+        base["warnings"].append(f"{uv_lock['problem']}; resolving afresh instead (`uv lock` updates it)")
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
@@ -232,8 +240,9 @@ def plan_session(
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
         "marker": inputs.signature(marker) if ready else None,
-        "install": install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
+        "install": install_spec(config, session, installs_from, pins),
         "lock": lock,
+        "uv_lock": uv_lock,
     }
 
 
@@ -251,13 +260,18 @@ def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSes
         "marker": None,
         "install": None,
         "lock": None,
+        "uv_lock": None,
     }
 
 
-def install_spec(config: Config, session: Session, lock: str | None = None) -> InstallSpec:
+def install_spec(
+    config: Config, session: Session, lock: str | None = None, pins: Sequence[str] | None = None
+) -> InstallSpec:
     """What to install, as plain values, with the PEP 503 names that must land in the env.
 
     :param lock: the lock file to install from instead of resolving (a current one), or ``None``.
+    :param pins: what ``lock`` (a ``uv.lock``) pins for the session (:mod:`vrun.plan.uvlock`); the
+        requirements then go on top of them. ``None`` for a PEP 751 lock, which covers them.
     """
     root = str(config.root)
     project_name = None
@@ -274,8 +288,9 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         lines += reqfiles.requirement_lines(session.requirement_files, root)
         names = list(dict.fromkeys(reqfiles.iter_names(lines)))
         names += [project_name] if project_name else []
+    groups = session.group_requirements if pins is None else ()  # a uv.lock pins its groups itself
     return {
-        "requirements": [*session.requirements, *session.group_requirements],
+        "requirements": [*session.requirements, *groups],
         "requirement_files": list(session.requirement_files),
         "constraint_files": list(session.constraint_files),
         "project": root if session.install_project else None,
@@ -284,6 +299,7 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         "extras": list(session.extras),
         "names": names,
         "lock": lock,
+        "pins": list(pins) if pins is not None else None,
     }
 
 
