@@ -23,6 +23,7 @@ from tests.test_plancache import traced, warm
 from vrun.config.load import load_config
 from vrun.env.choice import find_uv
 from vrun.env.installplan import InstallPlan, constraint_lines
+from vrun.migrate.translate import translate
 from vrun.plan import uvlock
 from vrun.plan.cache import lookup
 from vrun.plan.interpreters import find_interpreter
@@ -303,3 +304,75 @@ def test_export_arguments_follow_the_session() -> None:
     assert described.describe() == "what uv.lock pins, 1 requirement on top, the project (editable)"
     pylock = InstallPlan(requirements=("greet",), lock="/p/pylock.test.toml", project="/p")
     assert pylock.describe() == "what pylock.test.toml pins, the project (editable)"
+
+
+# --- vrun init: tox-uv's lock runner -----------------------------------------------------------------
+
+TOX = """
+    [project]
+    name = "demo"
+    version = "1"
+    [project.optional-dependencies]
+    fast = ["greet"]
+    [dependency-groups]
+    dev = ["greet"]
+    tests = ["beta"]
+    lint = ["alpha"]
+    [tool.uv]
+    default-groups = ["dev", "tests"]
+    [tool.tox]
+    env_list = ["3.12", "style", "typing", "plain"]
+    [tool.tox.env_run_base]
+    runner = "uv-venv-lock-runner"
+    dependency_groups = ["tests"]
+    deps = ["pytest"]
+    commands = [["pytest"]]
+    [tool.tox.env.style]
+    dependency_groups = ["lint"]
+    skip_install = true
+    uv_sync_locked = false
+    commands = [["ruff", "check"]]
+    [tool.tox.env.typing]
+    dependency_groups = []
+    extras = ["fast"]
+    uv_sync_flags = ["--no-editable", "--group=lint", "--prerelease", "allow"]
+    commands = [["mypy"]]
+    [tool.tox.env.plain]
+    runner = "uv-venv-runner"
+    commands = [["pytest"]]
+"""
+
+
+def test_init_maps_the_lock_runner_to_uv_lock(tmp_path: Path) -> None:
+    write_project(tmp_path, {"pyproject.toml": TOX, "uv.lock": ""})
+    text, notes = translate(tmp_path)
+    from vrun._compat import tomllib
+
+    sessions = tomllib.loads(text)["sessions"]
+    # deps are ignored by tox-uv's lock runner; dependency_groups given: no default groups
+    assert sessions["test"] == {
+        "python": ["3.12"],
+        "groups": ["tests"],
+        "commands": ["pytest"],
+        "locked": True,
+    }
+    # skip_install: the group alone; uv_sync_locked = false: a stale lock resolves afresh
+    assert sessions["style"] == {"groups": ["lint"], "install_project": False, "commands": ["ruff check"]}
+    # no dependency_groups: uv's default groups ([tool.uv] default-groups) join the flags' group
+    assert sessions["typing"] == {
+        "groups": ["lint", "dev", "tests"],
+        "extras": ["fast"],
+        "install_project": "wheel",
+        "commands": ["mypy"],
+        "locked": True,
+    }
+    # another runner resolves afresh in tox: so it does in vrun
+    assert sessions["plain"]["uv_lock"] is False and sessions["plain"]["deps"] == ["pytest"]
+    assert any("[env_run_base] deps: tox-uv's uv-venv-lock-runner ignores deps; dropped" in n for n in notes)
+    assert any("[env.typing] uv_sync_flags: --prerelease allow not translated" in n for n in notes)
+    assert any(
+        "[style]: tox-uv's uv-venv-lock-runner installs the project's dependencies" in n for n in notes
+    )
+    # what init wrote loads
+    (tmp_path / "vrun.toml").write_text(text)
+    assert load_config(tmp_path / "vrun.toml").sessions["plain"].uv_lock is False
