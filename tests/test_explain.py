@@ -325,6 +325,13 @@ def test_json_shape(recorded: dict[str, Any], vrun: Vrun) -> None:
         "reason",
         "compared_with",
         "changes",
+        "versions",
+    }
+    # no lock file: the installer resolves (docs/lock.md, "uv.lock", for where else versions come from)
+    assert recorded["versions"] == {
+        "lock": None,
+        "text": "resolved afresh by the installer (no lock file applies)",
+        "pins": [],
     }
     assert Path(recorded["env_dir"]).name == f"test-{recorded['env_key']}"
     assert list(recorded["components"]) == [
@@ -386,6 +393,7 @@ def test_an_unknown_component_is_listed_and_compared_generically() -> None:
         "reason": "",
         "compared_with": None,
         "changes": [],
+        "versions": None,
     }
     lines = explanation_lines(item)
     assert "    sbom:" in lines and "      bom.json: 2222" in lines and "    sandbox: true" in lines

@@ -124,6 +124,13 @@ TOP_PROPERTIES: dict[str, Key] = {
         {"type": "boolean", "default": False},
         "top-level-keys",
     ),
+    "uv_lock": Key(
+        "false: no session installs the versions the project's uv.lock pins (by default a session "
+        "that installs the project or a dependency group does, when there is a uv.lock). A "
+        "session's own uv_lock wins.",
+        {"type": "boolean", "default": True},
+        "top-level-keys",
+    ),
     "project_inputs": Key(
         "Glob patterns, relative to the project root, of further files that decide the project's "
         "metadata: their contents go into the hash of every env that installs the project.",
@@ -241,7 +248,14 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "session-keys",
     ),
     "locked": Key(
-        "true: this session must install from a current lock file, pylock.<session>.toml (vrun lock).",
+        "true: this session must install from a current lock file, pylock.<session>.toml (vrun lock) "
+        "or the project's uv.lock.",
+        {"type": "boolean"},
+        "session-keys",
+    ),
+    "uv_lock": Key(
+        "false: this session resolves its requirements afresh instead of installing the versions the "
+        "project's uv.lock pins.",
         {"type": "boolean"},
         "session-keys",
     ),

@@ -184,6 +184,39 @@ class LockState(TypedDict):
     digest: str
 
 
+#: How a project's ``uv.lock`` stands for a session (:class:`UvLockState`'s ``status``): ``current``,
+#: ``stale`` (uv says it no longer matches ``pyproject.toml``) or ``invalid`` (uv cannot use it).
+UvLockStatus = Literal["current", "stale", "invalid"]
+
+
+class UvLockAnswer(TypedDict):
+    """What ``uv export --locked`` answered for a session, as :mod:`vrun.plan.uvlock` memoizes it: the
+    memo's ``schema``, the ``status``, the ``problem`` (``None`` when current) and the ``pins`` as uv
+    printed them (requirement lines; ``[]`` unless current)."""
+
+    schema: int
+    status: UvLockStatus
+    problem: str | None
+    pins: list[str]
+
+
+class UvLockState(TypedDict):
+    """Whether a session installs from the project's ``uv.lock`` (:func:`vrun.plan.uvlock.uv_lock_state`).
+
+    :param path: the lock's absolute path; :param file: ``uv.lock``.
+    :param status: see :data:`UvLockStatus`; :param problem: ``None`` when current, else one phrase.
+    :param pins: the session's pins (requirement lines with markers, local paths absolute), ``[]``
+        unless current; :param command: the ``uv export`` command that gives them (for ``explain``).
+    """
+
+    path: str
+    file: str
+    status: UvLockStatus
+    problem: str | None
+    pins: list[str]
+    command: list[str]
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -205,6 +238,9 @@ class InstallSpec(TypedDict):
     :param source_files: the paths that digest recorded (files and folders, absolute): inputs of
         the plan, not of the env key, so a build does not check them (they change the project's
         build, which the stamp follows, not the env).
+    :param pins: with a ``uv.lock`` for ``lock``: the requirement lines it pins for the session,
+        installed exactly; the requirements and files then go on top, constrained by them. ``None``
+        for a PEP 751 ``lock`` (read as it is, and covering the requirements) or no lock.
     """
 
     requirements: list[str]
@@ -218,6 +254,7 @@ class InstallSpec(TypedDict):
     lock: str | None
     source: str | None
     source_files: list[str]
+    pins: list[str] | None
 
 
 #: One command of a session plan: its argv template (placeholders unexpanded), whether it runs
@@ -245,6 +282,7 @@ class SessionPlanBase(TypedDict):
     :param requires: the sessions that must pass before it starts (names in the plan).
     :param posargs: a command takes ``{posargs}``; :param explicit: the user named it (it gets them).
     :param notes: lines to log before it runs (a backend fallback, a stale lock file).
+    :param warnings: lines to log as warnings before it runs (a stale ``uv.lock``).
     :param timeout: seconds all its commands may take, or ``None``.
     :param external: the programs outside the env its commands may run without a note.
     :param tags: its tags; :param parallel: it may run beside others under ``-p``.
@@ -266,6 +304,7 @@ class SessionPlanBase(TypedDict):
     posargs: bool
     explicit: bool
     notes: list[str]
+    warnings: list[str]
     timeout: float | None
     external: list[str]
     tags: list[str]
@@ -281,6 +320,8 @@ class RunnableSessionPlan(SessionPlanBase):
     :param marker: the signature of the env's marker when the env was ready (the loop reuses the env
         while the marker keeps it; it stores a new one after building), else ``None``.
     :param install: what to install; :param lock: its lock file's state.
+    :param uv_lock: the state of the project's ``uv.lock`` when the session would install from it,
+        else ``None``.
     """
 
     error: None
@@ -292,6 +333,7 @@ class RunnableSessionPlan(SessionPlanBase):
     marker: Signature
     install: InstallSpec
     lock: LockState
+    uv_lock: UvLockState | None
 
 
 class UnrunnableSessionPlan(SessionPlanBase):
@@ -311,6 +353,7 @@ class UnrunnableSessionPlan(SessionPlanBase):
     marker: None
     install: None
     lock: None
+    uv_lock: None
 
 
 #: A planned session, runnable or not (``session_plan["error"] is None`` tells which, and narrows it).

@@ -31,7 +31,7 @@ from vrun.run.compose import compose
 if TYPE_CHECKING:
     from typing import TypedDict
 
-    from vrun._types import InterpreterFacts, LockState, LockStatus, SessionPlan
+    from vrun._types import InterpreterFacts, LockState, LockStatus, SessionPlan, UvLockState
 
     class ShownPython(TypedDict):
         """``vrun show``'s ``python``: the session's spec, and the interpreter found (or ``None``s)."""
@@ -111,7 +111,9 @@ def resolved(
         ``set_env`` (name -> value, placeholders substituted); ``pass_env`` (pattern -> the names
         of current variables it passes); ``passed_by_default`` (names passed by vrun's default
         allow-list); ``build_env`` (name -> value); ``lock`` (``file``, ``status``, ``problem``
-        of its lock file, :func:`vrun.plan.lockfile.lock_state`; ``None`` without an interpreter);
+        of its lock file, :func:`vrun.plan.lockfile.lock_state`, or of the project's ``uv.lock`` when
+        the session installs from it, :func:`vrun.plan.uvlock.uv_lock_state`; ``None`` without an
+        interpreter);
         ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
@@ -125,7 +127,8 @@ def resolved(
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
     by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in session_plan["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}
-    lock: LockState | None = session_plan["lock"]
+    # the lock the session would install from: its own lock file, else the project's uv.lock
+    lock: LockState | UvLockState | None = session_plan["uv_lock"] or session_plan["lock"]
     return {
         "session": name,
         "base_name": session.base_name,

@@ -32,7 +32,7 @@ INSTALL_MODES = ("editable", "wheel", "sdist")
 BUILT_MODES = ("wheel", "sdist")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
-TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked")
+TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked", "uv_lock")
 SESSION_KEYS = (
     "description",
     "python",
@@ -56,6 +56,7 @@ SESSION_KEYS = (
     "extends",
     "overrides",
     "locked",
+    "uv_lock",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
@@ -123,6 +124,8 @@ class Context:
     path: Path
     root: Path
     prefix: str
+    #: the top-level ``uv_lock``: what a session without its own falls back to.
+    uv_lock: bool = True
 
     def error(self, key: str, problem: str, hint: str | None = None) -> ConfigError:
         """A :class:`ConfigError` for ``key`` (prefixed ``tool.vrun.`` in a pyproject.toml)."""

@@ -96,6 +96,8 @@ class Session:
         env key.
     :param locked: its lock file (:mod:`vrun.plan.lockfile`) must exist and match its requirements, else a
         run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
+    :param uv_lock: install the versions the project's ``uv.lock`` pins, when there is one
+        (:mod:`vrun.plan.uvlock`; ``uv_lock = false``, its own or the top level's, opts out).
     """
 
     name: str
@@ -122,6 +124,7 @@ class Session:
     parallel: bool = True
     build_env: tuple[tuple[str, str], ...] = ()
     locked: bool = False
+    uv_lock: bool = True
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,7 @@ def _fields(
         parallel=get("parallel", boolean, default=True),
         build_env=get("build_env", fields.build_env, default=()),
         locked=get("locked", boolean, default=locked),
+        uv_lock=get("uv_lock", boolean, default=ctx.uv_lock),
     )
 
 
@@ -362,6 +366,7 @@ def _load(path: Path) -> Config:
     )
     backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
     locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
+    ctx.uv_lock = boolean(ctx, "uv_lock", data["uv_lock"]) if "uv_lock" in data else True
 
     sessions: dict[str, Session] = {}
     matrix: dict[str, tuple[str, ...]] = {}

@@ -54,6 +54,7 @@ def install_plan(session_plan: RunnableSessionPlan) -> InstallPlan:
         names=tuple(install["names"]),
         project_name=install["project_name"],
         lock=install["lock"],
+        pins=tuple(install["pins"]) if install["pins"] is not None else None,
     )
 
 

@@ -37,6 +37,8 @@ class Session:
     tags: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
     commands: list[str | list[str]] = field(default_factory=list)
+    locked: bool = False  # tox-uv's lock runner fails on a stale uv.lock
+    uv_lock: bool | None = None  # None: vrun's default (install from uv.lock when there is one)
 
     def body(self) -> dict[str, object]:
         """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""

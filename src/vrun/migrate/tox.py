@@ -23,6 +23,7 @@ from vrun.migrate.model import (
     requirement,
 )
 from vrun.migrate.toxsyntax import expand, placeholders, python_factor, python_spec, split_list
+from vrun.migrate.toxuv import RunnerTranslation
 from vrun.output import join
 
 TYPE_CHECKING = False
@@ -49,6 +50,11 @@ TOX_KEYS = {
     "depends": ("depends",),
     "labels": ("labels",),
     "allowlist_externals": ("allowlist_externals", "whitelist_externals"),
+    "runner": ("runner",),  # tox-uv's runners and lock runner settings: vrun.migrate.toxuv
+    "uv_sync_flags": ("uv_sync_flags",),
+    "uv_sync_locked": ("uv_sync_locked",),
+    "only_groups": ("only_groups",),
+    "no_default_groups": ("no_default_groups",),
 }
 TOX_SPELLINGS = {spelling: key for key, names in TOX_KEYS.items() for spelling in names}
 
@@ -250,6 +256,10 @@ class ToxReader:
             for argv in self.commands(raw.get(key), at(key)):
                 s.commands.append(command_item(argv))
         s.install_project = install_value(self.root, self.install_mode(raw, where), where, self.notes)
+        runner = RunnerTranslation(
+            raw, self.root, self.notes, where=where, at=at, items=self.items, boolean=self.boolean
+        )
+        runner.apply(s)
         if s.extras and (
             s.install_project is False or (s.install_project is None and not project_default(self.root))
         ):

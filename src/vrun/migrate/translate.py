@@ -203,7 +203,7 @@ def _emit(source: str, sessions: list[Session], default: list[str] | None, notes
             value = getattr(session, f.name)
             if f.name == "name" or value is None or value in ("", [], {}):
                 continue
-            if f.name == "system_site_packages" and value is False:
+            if f.name in ("system_site_packages", "locked") and value is False:
                 continue
             lines.append(f"{f.name} = {dumps_value(value)}")
         lines.append("")

@@ -172,6 +172,7 @@ def plan_session(
         "posargs": any(has_posargs(c.argv) for c in session.commands),
         "explicit": explicit,
         "notes": [],
+        "warnings": [],
         "timeout": session.timeout,
         "external": list(session.external),
         "tags": list(session.tags),
@@ -192,6 +193,7 @@ def plan_session(
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
     from vrun.env.choice import select_backend
     from vrun.plan.envkey import compute_key, with_lock
+    from vrun.plan.uvlock import uv_lock_state
 
     facts: InterpreterFacts = {
         "executable": interp.executable,
@@ -218,6 +220,12 @@ def plan_session(
         base["notes"].append(
             f"{lock['problem']}; installing without it (`vrun lock {session.name}` updates it)"
         )
+    installs_from, pins = (lock["path"] if lock["status"] == "current" else None), None
+    uv_lock = uv_lock_state(config, session, interp, environ) if lock["status"] == "missing" else None
+    if uv_lock is not None and uv_lock["status"] == "current":
+        key, installs_from, pins = with_lock(key, uv_lock["path"], root), uv_lock["path"], uv_lock["pins"]
+    elif uv_lock is not None:
+        base["warnings"].append(f"{uv_lock['problem']}; resolving afresh instead (`uv lock` updates it)")
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
@@ -233,10 +241,9 @@ def plan_session(
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
         "marker": inputs.signature(marker) if ready else None,
-        "install": install_spec(
-            config, session, lock["path"] if lock["status"] == "current" else None, environ=environ
-        ),
+        "install": install_spec(config, session, installs_from, pins, environ=environ),
         "lock": lock,
+        "uv_lock": uv_lock,
     }
 
 
@@ -254,11 +261,17 @@ def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSes
         "marker": None,
         "install": None,
         "lock": None,
+        "uv_lock": None,
     }
 
 
 def install_spec(
-    config: Config, session: Session, lock: str | None = None, *, environ: Mapping[str, str] | None = None
+    config: Config,
+    session: Session,
+    lock: str | None = None,
+    pins: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> InstallSpec:
     """What to install, as plain values, with the PEP 503 names that must land in the env.
 
@@ -266,6 +279,8 @@ def install_spec(
     :param environ: the planning environment (``os.environ`` when ``None``); for a session that
         installs a built copy of the project (``"wheel"``, ``"sdist"``), where the source digest's
         memo is (:func:`vrun.plan.source.source_digest`).
+    :param pins: what ``lock`` (a ``uv.lock``) pins for the session (:mod:`vrun.plan.uvlock`); the
+        requirements then go on top of them. ``None`` for a PEP 751 lock, which covers them.
     """
     root = str(config.root)
     project_name = None
@@ -288,8 +303,9 @@ def install_spec(
         from vrun.plan.source import source_digest
 
         source, source_files = source_digest(root, os.environ if environ is None else environ)
+    groups = session.group_requirements if pins is None else ()  # a uv.lock pins its groups itself
     return {
-        "requirements": [*session.requirements, *session.group_requirements],
+        "requirements": [*session.requirements, *groups],
         "requirement_files": list(session.requirement_files),
         "constraint_files": list(session.constraint_files),
         "project": root if session.install_project else None,
@@ -300,6 +316,7 @@ def install_spec(
         "lock": lock,
         "source": source,
         "source_files": source_files,
+        "pins": list(pins) if pins is not None else None,
     }
 
 

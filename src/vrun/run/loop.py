@@ -153,6 +153,8 @@ def run_sessions(
         )
         for note in session_plan["notes"]:
             output.info(note)
+        for warning in session_plan["warnings"]:
+            output.warning(warning)
         try:
             _run_one(
                 plan, session_plan, posargs if session_plan["explicit"] else None, options, environ, result
