@@ -79,6 +79,8 @@ class RunnerTranslation:
         ``_run_lock.py``: ``--group``, ``--only-group``, ``--extra``, ``--no-default-groups`` unless
         ``no_default_groups`` says otherwise, which it does when there are ``dependency_groups``)."""
         raw, root, notes, at = self.raw, self.root, self.notes, self.at
+        if s.install_project == "sdist" and "package" not in raw:  # tox's default packaging:
+            s.install_project = install_value(root, "editable", at("runner"), notes)  # uv sync's is editable
         if s.deps:
             notes.add(f"{at('deps')}: tox-uv's {LOCK_RUNNER} ignores deps; dropped")
             s.deps = []
