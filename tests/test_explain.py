@@ -325,6 +325,7 @@ def test_json_shape(recorded: dict[str, Any], vrun: Vrun) -> None:
         "reason",
         "compared_with",
         "changes",
+        "env_file",
     }
     assert Path(recorded["env_dir"]).name == f"test-{recorded['env_key']}"
     assert list(recorded["components"]) == [
@@ -386,6 +387,7 @@ def test_an_unknown_component_is_listed_and_compared_generically() -> None:
         "reason": "",
         "compared_with": None,
         "changes": [],
+        "env_file": [],
     }
     lines = explanation_lines(item)
     assert "    sbom:" in lines and "      bom.json: 2222" in lines and "    sandbox: true" in lines

@@ -54,6 +54,9 @@ SESSION_KEYS = (
     "extends",
     "overrides",
     "locked",
+    "commands_pre",
+    "commands_post",
+    "env_file",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
@@ -66,6 +69,7 @@ ALIASES = {
     "dependencies": "deps",
     "requirements": "deps",
     "setenv": "env",
+    "dotenv": "env_file",
     "set_env": "env",
     "passenv": "pass_env",
     "basepython": "python",
