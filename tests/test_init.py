@@ -948,6 +948,9 @@ def test_tox_toml_set_env_file_and_commands_post(tmp_path: Path) -> None:
         tmp_path,
         {
             "tox.toml": """
+            [env_pkg_base]
+            set_env = { SETUPTOOLS_SCM_PRETEND_VERSION = "1.0" }
+            pass_env = ["X"]
             [env.t]
             set_env = { file = ".env", X = "1" }
             commands_pre = [["python", "-V"]]
@@ -957,9 +960,11 @@ def test_tox_toml_set_env_file_and_commands_post(tmp_path: Path) -> None:
             ".env": "A=1\n",
         },
     )
-    config, _ = loaded(root)
+    config, notes = loaded(root)
     t = config.sessions["t"]
     assert [os.path.basename(f.path) for f in t.env_file] == [".env"] and dict(t.env) == {"X": "1"}
+    assert dict(t.build_env) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "1.0"}
+    assert "tox.toml [env_pkg_base] pass_env: not translated" in notes
     assert field(config, "t", "commands_pre") == [["python", "-V"]]
     assert field(config, "t", "commands_post") == [["coverage", "report"]]
 

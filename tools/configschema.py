@@ -182,7 +182,8 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "install_project",
     ),
     "commands": Key(
-        "Run in order, in the env, without a shell; the first failure stops the session. A string "
+        "Run in order, in the env, without a shell; the first failure stops them (commands_post "
+        "still run). A string "
         "is split like a POSIX shell would; an array is the argv as is. {posargs} takes what "
         "follows -- on the command line.",
         _COMMANDS,

@@ -31,6 +31,10 @@ class TomlTox(ToxReader):
             if key in ("env_list", "env_run_base", "env_pkg_base", "env", "min_version", "requires"):
                 if key == "requires":
                     notes.add(f"{source} requires (tox plugins): not translated")
+                if key == "env_pkg_base" and isinstance(value, dict):  # its set_env: build_env
+                    for name in value:
+                        if name != "set_env":
+                            notes.add(f"{source} [env_pkg_base] {name}: not translated")
                 continue
             if key in ("no_package", "skipsdist") and value is True:
                 self.no_package = True
