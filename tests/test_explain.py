@@ -326,6 +326,7 @@ def test_json_shape(recorded: dict[str, Any], vrun: Vrun) -> None:
         "compared_with",
         "changes",
         "versions",
+        "env_file",
     }
     # no lock file: the installer resolves (docs/lock.md, "uv.lock", for where else versions come from)
     assert recorded["versions"] == {
@@ -394,6 +395,7 @@ def test_an_unknown_component_is_listed_and_compared_generically() -> None:
         "compared_with": None,
         "changes": [],
         "versions": None,
+        "env_file": [],
     }
     lines = explanation_lines(item)
     assert "    sbom:" in lines and "      bom.json: 2222" in lines and "    sandbox: true" in lines

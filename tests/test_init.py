@@ -39,7 +39,7 @@ def loaded(root: Path) -> tuple[Config, list[str]]:
 
 def field(config: Config, name: str, attr: str) -> Any:
     value = getattr(config.sessions[name], attr)
-    if attr == "commands":
+    if attr in ("commands_pre", "commands", "commands_post"):
         return [list(c.argv) for c in value]
     if attr == "env":
         return dict(value)
@@ -140,8 +140,8 @@ TOX_CASES = {
         """,
         {
             "docs": {
+                "commands_pre": [["python", "-c", "print('pre')"]],
                 "commands": [
-                    ["python", "-c", "print('pre')"],
                     [
                         "sphinx-build",
                         "-W",
@@ -354,14 +354,11 @@ def test_notes_for_untranslatable_constructs(tmp_path: Path) -> None:
         "-e ../other",
         "'-'",
         "'!'",
-        "commands_post",
     ):
         assert construct in text, construct
-    assert [list(c.argv) for c in config.sessions["test-3.11"].commands] == [
-        ["make", "clean"],
-        ["pytest"],
-        ["coverage", "report"],
-    ]
+    assert "commands_post" not in text  # vrun has them: translated, not noted
+    assert field(config, "test-3.11", "commands") == [["make", "clean"], ["pytest"]]
+    assert field(config, "test-3.11", "commands_post") == [["coverage", "report"]]
     # the notes are in the file, as comments
     assert "# Not translated:" in (root / "vrun.toml").read_text()
 
@@ -702,3 +699,378 @@ def test_a_folder_with_only_a_tox_or_nox_config_points_to_vrun_init(
     plain = Vrun(project / "sub", vrun.env)
     (project / "sub").mkdir()
     assert "create vrun.toml with a session" in plain("list", check=2).stderr  # only where it is
+
+
+# --- issue 16: what init translated wrongly, each with the real lines that showed it -----------
+
+
+#: stamina 26.1.0's install line, in a session whose command finds unittest modules.
+GROUP_NOXFILE = """\
+import nox
+
+@nox.session
+def tests(session):
+    session.install(".", "--group", "tests")
+    session.run("python", "-m", "unittest", *session.posargs)
+"""
+
+
+def test_nox_install_options_are_taken_with_their_values(tmp_path: Path) -> None:
+    """stamina's ``session.install(".", "--group", "tests")`` gave deps = ["tests"] (a PyPI name
+    nobody asked for): an option's value is never a requirement."""
+    root = project(
+        tmp_path,
+        {
+            "noxfile.py": GROUP_NOXFILE
+            + """
+@nox.session
+def docs(session):
+    session.install("-e", ".", "--group=docs", "-r", "requirements-docs.txt", "-c", "constraints.txt")
+    session.install("--index-url", "https://example.invalid/simple", "-e", "./lib", "-rrequirements-docs.txt")
+    session.run("sphinx-build", "docs", "out")
+""",
+            "requirements-docs.txt": "",
+            "constraints.txt": "",
+            "lib/setup.py": "",
+        },
+    )
+    root.joinpath("pyproject.toml").write_text(PROJECT + "[dependency-groups]\ntests = []\ndocs = []\n")
+    config, notes = loaded(root)
+    tests = config.sessions["tests"]
+    assert (tests.groups, tests.requirements, tests.install_project) == (("tests",), (), "wheel")
+    assert field(config, "tests", "commands") == [["python", "-m", "unittest", "{posargs}"]]
+    docs = config.sessions["docs"]
+    assert docs.install_project == "editable" and docs.groups == ("docs",)
+    assert docs.requirements == (f"-e {root / 'lib'}",)
+    assert [os.path.basename(p) for p in docs.requirement_files] == ["requirements-docs.txt"] * 2
+    assert [os.path.basename(p) for p in docs.constraint_files] == ["constraints.txt"]
+    assert any("'--index-url https://example.invalid/simple' not translated" in note for note in notes)
+
+
+def test_nox_group_session_runs_and_finds_its_tests(project: Path, vrun: Vrun) -> None:
+    """Done when: the nox ``--group`` case, translated, builds its env offline (the group's
+    requirement and the project) and its command finds the tests."""
+    write_project(
+        project,
+        {
+            **demo_project(groups={"tests": ["alpha"]}, layout="module"),
+            "noxfile.py": GROUP_NOXFILE,
+            "test_demo.py": """
+                import unittest
+
+                import alpha
+                import demo
+
+                class TestDemo(unittest.TestCase):
+                    def test_word(self):
+                        self.assertEqual((demo.WORD, alpha.VERSION), ("one", "2.0"))
+            """,
+        },
+    )
+    vrun("init", check=0)
+    ran = vrun("tests", check=0)
+    assert "Ran 1 test" in ran.stderr and "\nOK" in ran.stderr, ran.stderr
+
+
+def test_a_setup_py_project_with_a_root_test_file_gets_a_session_that_finds_it(
+    project: Path, vrun: Vrun
+) -> None:
+    """Done when: six and simplejson got a config with no sessions (their tests are a root
+    ``test_six.py``, or ``simplejson/tests/``; no tests/ folder). A setup.py-only project with a
+    root unittest module: the guessed session runs offline and finds the test."""
+    write_project(
+        project,
+        {
+            "setup.py": 'from setuptools import setup\nsetup(name="demo", version="0.1", py_modules=["demo"])\n',
+            "demo.py": "WORD = 'one'\n",
+            "test_demo.py": """
+                import unittest
+
+                import demo
+
+                class TestDemo(unittest.TestCase):
+                    def test_word(self):
+                        self.assertEqual(demo.WORD, "one")
+            """,
+        },
+    )
+    assert "wrote" in vrun("init", check=0).stdout
+    config = load_config(project / "vrun.toml")
+    assert field(config, "test", "commands") == [["python", "-m", "unittest", "{posargs}"]]
+    assert config.sessions["test"].install_project == "editable"
+    ran = vrun("test", check=0)
+    assert "Ran 1 test" in ran.stderr and "\nOK" in ran.stderr, ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "commands", "deps", "extras"),
+    [
+        (  # six 1.17.0: test_six.py at the root, [tool:pytest] in setup.cfg, tests_require
+            {
+                "setup.py": 'from setuptools import setup\nsetup(name="six", tests_require=["pytest"])\n',
+                "setup.cfg": "[tool:pytest]\nminversion = 2.2.0\n",
+                "test_six.py": "import pytest\n",
+            },
+            ["pytest {posargs}"],
+            ["pytest"],
+            [],
+        ),
+        (  # simplejson 4.3.0: unittest modules inside the package, no pytest anywhere
+            {
+                "setup.py": "from setuptools import setup\nsetup(name='simplejson')\n",
+                "simplejson/__init__.py": "",
+                "simplejson/tests/__init__.py": "import unittest\n",
+                "simplejson/tests/test_decode.py": "from unittest import TestCase\n",
+            },
+            ["python -m unittest {posargs}"],
+            [],
+            [],
+        ),
+        (  # a src layout's package tests: discovery must start there
+            {
+                "setup.py": "from setuptools import setup\nsetup(name='pkg')\n",
+                "src/pkg/__init__.py": "",
+                "src/pkg/tests/__init__.py": "",
+                "src/pkg/tests/test_x.py": "import unittest\n",
+            },
+            ["python -m unittest discover -s src/pkg/tests -t src {posargs}"],
+            [],
+            [],
+        ),
+        (  # setuptools' test_suite names the suite
+            {
+                "setup.py": "from setuptools import setup\nsetup(name='p')\n",
+                "setup.cfg": "[options]\ntest_suite = p.tests\ntests_require =\n    mock\n",
+            },
+            ["python -m unittest {posargs:p.tests}"],
+            ["mock"],
+            [],
+        ),
+        (  # [pytest] in a tox.ini that has no tox sections
+            {"setup.py": "", "tox.ini": "[pytest]\naddopts = -q\n", "checks/test_a.py": ""},
+            ["pytest {posargs}"],
+            ["pytest"],
+            [],
+        ),
+        (  # idna 3.20: its test dependencies are in the extra "all", with pytest and hypothesis
+            {
+                "pyproject.toml": PROJECT
+                + '[project.optional-dependencies]\nall = ["ruff", "pytest >= 8.3.2", "hypothesis"]\n',
+                "tests/test_idna.py": "import unittest\n",
+            },
+            ["pytest {posargs}"],
+            [],
+            ["all"],
+        ),
+        (  # [tool.pytest.ini_options], a plain-assert module at the root
+            {"pyproject.toml": PROJECT + "[tool.pytest.ini_options]\naddopts = '-q'\n", "x_test.py": ""},
+            ["pytest {posargs}"],
+            ["pytest"],
+            [],
+        ),
+    ],
+    ids=["six", "simplejson", "src-layout", "test_suite", "tox-ini-pytest", "idna", "pyproject-pytest"],
+)
+def test_the_guess_finds_root_and_package_tests_and_their_runner(
+    tmp_path: Path, files: dict[str, str], commands: list[str], deps: list[str], extras: list[str]
+) -> None:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    text, _ = translate(tmp_path)
+    test = tomllib.loads(text)["sessions"]["test"]
+    assert test["commands"] == commands
+    assert test.get("deps", []) == deps and test.get("extras", []) == extras
+    load_config(write_config(tmp_path)[0])
+
+
+def test_the_guess_takes_a_group_that_holds_a_test_tool(tmp_path: Path) -> None:
+    root = project(tmp_path, {"tests/test_a.py": ""})
+    root.joinpath("pyproject.toml").write_text(
+        PROJECT + '[dependency-groups]\nlint = ["ruff"]\nci = ["hypothesis", "coverage"]\n'
+    )
+    assert loaded(root)[0].sessions["test"].groups == ("ci",)
+
+
+def test_tox_depends_expands_braces_and_matches_patterns(tmp_path: Path) -> None:
+    """attrs 26.1.0: ``depends = py3{9,10,14}-tests`` was split on the commas inside the braces;
+    structlog 26.1.0: ``depends = *-tests*`` (an fnmatch pattern, as tox 4 takes it) was dropped."""
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            env_list = py3{9,10,14}-tests, py311-tests, coverage-combine, coverage-all
+            [testenv]
+            commands = pytest
+            [testenv:py3{9,10,14}-tests]
+            commands = coverage run -m pytest
+            [testenv:coverage-combine]
+            depends = py3{9,10,14}-tests
+            skip_install = true
+            commands = coverage combine
+            [testenv:coverage-all]
+            depends = *-tests*
+            skip_install = true
+            commands = coverage report
+            """
+        },
+    )
+    config, _ = loaded(root)
+
+    def required(name: str) -> set[str]:  # full session names, whatever a matrix calls them
+        return {full for r in config.sessions[name].requires for full in config.matrix.get(r, (r,))}
+
+    tests = [n for n in config.sessions if not n.startswith("coverage")]
+    three = [n for n in tests if "3.11" not in n and "311" not in n]
+    assert len(tests) == 4 and len(three) == 3
+    assert required("coverage-combine") == set(three)
+    assert required("coverage-all") == set(tests)
+
+
+def test_a_reference_to_a_generative_section_resolves(tmp_path: Path) -> None:
+    """attrs 26.1.0 / structlog 26.1.0: ``base_python = {[testenv:docs-build]base_python}`` in
+    ``[testenv:docs-watch]``, where docs-build is defined by ``[testenv:docs-{build,doctests,linkcheck}]``."""
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [testenv:docs-{build,doctests,linkcheck}]
+            base_python = py313
+            dependency_groups = docs
+            commands =
+                build: sphinx-build -b html docs out
+                linkcheck: sphinx-build -b linkcheck docs out
+            [testenv:docs-watch]
+            base_python = {[testenv:docs-build]base_python}
+            dependency_groups = {[testenv:docs-build]dependency_groups}
+            commands = {[testenv:docs-build]commands}
+            """
+        },
+    )
+    root.joinpath("pyproject.toml").write_text(PROJECT + "[dependency-groups]\ndocs = []\n")
+    config, notes = loaded(root)
+    watch = config.sessions["docs-watch"]
+    assert (watch.python, watch.groups) == ("3.13", ("docs",))
+    assert field(config, "docs-watch", "commands") == [["sphinx-build", "-b", "html", "docs", "out"]]
+    assert not any("reference" in note for note in notes)
+
+
+def test_commands_pre_post_and_set_env_files_are_translated_and_run(project: Path, vrun: Vrun) -> None:
+    """tox's commands_pre and commands_post keep their meaning (post runs after a failure), and
+    ``set_env = file|.env`` (typer's three variables) becomes env_file; the translation runs."""
+    write_project(
+        project,
+        {
+            "tox.ini": """
+                [testenv:t]
+                skip_install = true
+                set_env =
+                    file|{toxinidir}/.env
+                    TERMINAL_WIDTH = 80
+                    file|.env.ci
+                commands_pre = python -c "print('pre')"
+                commands = python -c "import os, sys; print(os.environ['TERMINAL_WIDTH'], os.environ['_TYPER_FORCE_DISABLE_TERMINAL']); sys.exit(4)"
+                commands_post = python -c "print('post')"
+            """,
+            ".env": """
+                export TERMINAL_WIDTH=3000
+                export _TYPER_FORCE_DISABLE_TERMINAL=1
+                export _TYPER_RUN_INSTALL_COMPLETION_TESTS=1
+            """,
+        },
+    )
+    init = vrun("init", check=0)
+    assert 'written as env_file "-.env.ci"' in init.stderr + init.stdout
+    config = load_config(project / "vrun.toml")
+    t = config.sessions["t"]
+    assert [f.path for f in t.env_file] == [str(project / ".env"), str(project / ".env.ci")]
+    assert [f.optional for f in t.env_file] == [False, True]
+    ran = vrun("t", check=4)
+    assert ran.stdout.split() == ["pre", "80", "1", "post"]  # env wins over the file, as in tox
+
+
+def test_tox_toml_set_env_file_and_commands_post(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.toml": """
+            [env_pkg_base]
+            set_env = { SETUPTOOLS_SCM_PRETEND_VERSION = "1.0" }
+            pass_env = ["X"]
+            [env.t]
+            set_env = { file = ".env", X = "1" }
+            commands_pre = [["python", "-V"]]
+            commands = [["pytest"]]
+            commands_post = [["coverage", "report"]]
+            """,
+            ".env": "A=1\n",
+        },
+    )
+    config, notes = loaded(root)
+    t = config.sessions["t"]
+    assert [os.path.basename(f.path) for f in t.env_file] == [".env"] and dict(t.env) == {"X": "1"}
+    assert dict(t.build_env) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "1.0"}
+    assert "tox.toml [env_pkg_base] pass_env: not translated" in notes
+    assert field(config, "t", "commands_pre") == [["python", "-V"]]
+    assert field(config, "t", "commands_post") == [["coverage", "report"]]
+
+
+def test_build_time_set_env_reaches_build_env(tmp_path: Path) -> None:
+    """tox 4 builds the project in its packaging env, with ``[pkgenv]``'s and ``[testenv:.pkg]``'s
+    set_env, and installs with the env's own set_env: those reach vrun's builds through build_env,
+    for the sessions that install the project."""
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [pkgenv]
+            set_env = SETUPTOOLS_SCM_PRETEND_VERSION = 1.0
+            [testenv:.pkg]
+            set_env =
+                CFLAGS = -O0 -I{toxinidir}/include
+                NOT_FOR_BUILD = {env:X}
+            [testenv:t]
+            set_env =
+                FROZENLIST_NO_EXTENSIONS = 1
+                PYTHONWARNINGS = error
+            commands = pytest
+            [testenv:lint]
+            skip_install = true
+            commands = ruff check
+            """
+        },
+    )
+    config, notes = loaded(root)
+    assert dict(config.sessions["t"].build_env) == {
+        "SETUPTOOLS_SCM_PRETEND_VERSION": "1.0",
+        "CFLAGS": f"-O0 -I{root}/include",
+        "FROZENLIST_NO_EXTENSIONS": "1",
+    }
+    assert dict(config.sessions["t"].env) == {"FROZENLIST_NO_EXTENSIONS": "1", "PYTHONWARNINGS": "error"}
+    assert config.sessions["lint"].build_env == ()
+    assert any("NOT_FOR_BUILD" in note for note in notes)
+
+
+def test_a_session_whose_commands_were_all_dropped_is_left_out(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            env_list = a, b, c
+            [testenv:a]
+            commands = ! false
+            [testenv:b]
+            commands = pytest
+            [testenv:c]
+            deps = pytest
+            """
+        },
+    )
+    config, notes = loaded(root)
+    assert list(config.sessions) == ["b", "c"]  # c has no commands in tox either: an env to use
+    assert config.default == ("b", "c")
+    assert "tox.ini: session a left out: none of its commands could be translated" in " ".join(notes)
+    assert "[sessions.a]" not in (root / "vrun.toml").read_text()

@@ -88,6 +88,22 @@ _VARIABLES: JsonObject = {
     "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
 }
 
+#: A list of commands (``commands``, ``commands_pre``, ``commands_post``): strings, or argv arrays.
+_COMMANDS: JsonObject = {
+    "type": "array",
+    "items": {
+        "oneOf": [
+            _TEXT,
+            {
+                "type": "array",
+                "items": [{"type": "string", "minLength": 1}],
+                "additionalItems": {"type": "string"},
+                "minItems": 1,
+            },
+        ]
+    },
+}
+
 #: The top-level keys (of ``vrun.toml``, or of ``[tool.vrun]``).
 TOP_PROPERTIES: dict[str, Key] = {
     "default": Key(
@@ -174,23 +190,11 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "install_project",
     ),
     "commands": Key(
-        "Run in order, in the env, without a shell; the first failure stops the session. A string "
+        "Run in order, in the env, without a shell; the first failure stops them (commands_post "
+        "still run). A string "
         "is split like a POSIX shell would; an array is the argv as is. {posargs} takes what "
         "follows -- on the command line.",
-        {
-            "type": "array",
-            "items": {
-                "oneOf": [
-                    _TEXT,
-                    {
-                        "type": "array",
-                        "items": [{"type": "string", "minLength": 1}],
-                        "additionalItems": {"type": "string"},
-                        "minItems": 1,
-                    },
-                ]
-            },
-        },
+        _COMMANDS,
         "commands",
     ),
     "shell": Key(
@@ -276,6 +280,25 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "part of the env's hash and of the project build cache's key.",
         _VARIABLES,
         "build_env",
+    ),
+    "commands_pre": Key(
+        "Commands run before commands, in the same env (tox's commands_pre); a failure skips "
+        "commands, and commands_post still run.",
+        _COMMANDS,
+        "commands_pre-and-commands_post",
+    ),
+    "commands_post": Key(
+        "Commands run after commands, even when one failed (tox 4's commands_post); the first "
+        "failure decides the session's exit status.",
+        _COMMANDS,
+        "commands_pre-and-commands_post",
+    ),
+    "env_file": Key(
+        "dotenv files (KEY=value lines, as uv run --env-file reads them), relative to the project "
+        "root, whose variables the commands get; env wins over them. A leading - lets a file be "
+        "missing. Not part of the env's hash.",
+        {"oneOf": [_TEXT, _TEXTS]},
+        "env_file",
     ),
 }
 

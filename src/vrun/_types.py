@@ -275,8 +275,11 @@ class SessionPlanBase(TypedDict):
         skips the session).
     :param backend: the backend that builds the env (``auto`` resolved once there is an interpreter).
     :param system_site_packages: the env sees the interpreter's site-packages.
-    :param commands: its commands in order (:data:`PlannedCommand`).
-    :param set_env: ``[name, value]`` pairs its ``env`` sets (placeholders unexpanded), in order.
+    :param commands: its commands in order (:data:`PlannedCommand`); :param commands_pre: those run
+        before them (a failure skips ``commands``); :param commands_post: those run after them, even
+        when one failed.
+    :param set_env: ``[name, value]`` pairs its ``env_file`` files and then its ``env`` set
+        (placeholders unexpanded), in order.
     :param build_env: the variables its install's builds see; :param pass_env: the name patterns it
         lets through from the caller; :param cwd: the absolute directory its commands run in.
     :param requires: the sessions that must pass before it starts (names in the plan).
@@ -295,7 +298,9 @@ class SessionPlanBase(TypedDict):
     missing_interpreter: bool
     backend: str
     system_site_packages: bool
+    commands_pre: list[PlannedCommand]
     commands: list[PlannedCommand]
+    commands_post: list[PlannedCommand]
     set_env: list[list[str]]
     build_env: dict[str, str]
     pass_env: list[str]

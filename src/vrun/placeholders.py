@@ -142,6 +142,21 @@ def parse(text: str) -> list[Token]:
     return merged
 
 
+def literal(text: str) -> str:
+    """``text`` escaped so that :func:`parse` reads it back as the plain text ``text``: every
+    placeholder and every escape in it gets one more pair of braces (``{session}`` becomes
+    ``{{session}}``, ``{{session}}`` becomes ``{{{session}}}``); other braces are text already.
+    For values that come from outside vrun's syntax (a dotenv file's) and must be taken as written."""
+    if "{" not in text:
+        return text
+    out, last = [], 0
+    for start, end, _name, _arg in _scan(text):
+        out += [text[last:start], "{", text[start:end], "}"]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def spans(text: str) -> list[tuple[int, int]]:
     """Where the placeholders with an ARG are in ``text``: a command string is split into words
     around them, so that ``{posargs:-q tests}`` and ``{env:X:a b}`` stay one word each."""

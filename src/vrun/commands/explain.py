@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from vrun import output
 from vrun.commands._common import load
 from vrun.config.load import Config, Session
+from vrun.config.reqfiles import display
 from vrun.config.selection import select_sessions
 from vrun.env.layout import marker_problem, read_marker
 from vrun.env.rebuild import differences, previous_env, rebuild_reason, redact, show_value
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
         compared_with: ComparedWith | None
         changes: list[KeyDifference]
         versions: Versions | None
+        env_file: list[str]
 
 
 def planned(config: Config, names: Sequence[str], backend: str | None) -> list[tuple[Session, SessionPlan]]:
@@ -118,7 +120,9 @@ def explanation(config: Config, session: Session, session_plan: SessionPlan) -> 
         ``ready``, ``stale``, ``incomplete``, ``absent``), ``reused`` (the next run reuses the env as
         is), ``reason`` (why the next run builds, the line it logs; ``""`` when reused),
         ``compared_with`` (``env_dir``, ``env_key`` and ``last_used`` of the env the key was compared
-        with, or ``None``) and ``changes`` (:func:`vrun.env.rebuild.differences` against that env).
+        with, or ``None``), ``changes`` (:func:`vrun.env.rebuild.differences` against that env) and
+        ``env_file`` (the session's dotenv files, relative to the project root: read for its
+        commands, they are not in the key).
     """
     item: Explanation = {
         "session": session.name,
@@ -134,6 +138,7 @@ def explanation(config: Config, session: Session, session_plan: SessionPlan) -> 
         "compared_with": None,
         "changes": [],
         "versions": None,
+        "env_file": [display(f.path, str(config.root)) for f in session.env_file],
     }
     if session_plan["error"] is not None:
         return item
@@ -216,6 +221,8 @@ def explanation_lines(item: Explanation) -> list[str]:
     if item["versions"] is not None:
         lines.append(f"  versions: {item['versions']['text']}")
         lines += [f"    {pin}" for pin in item["versions"]["pins"]]
+    if item["env_file"]:
+        lines.append(f"  not in the key: env_file {', '.join(item['env_file'])} (only the commands read it)")
     compared = item["compared_with"]
     if item["reused"]:
         lines.append("  env on disk: reused as is (its marker matches this key)")

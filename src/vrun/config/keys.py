@@ -57,6 +57,9 @@ SESSION_KEYS = (
     "overrides",
     "locked",
     "uv_lock",
+    "commands_pre",
+    "commands_post",
+    "env_file",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
@@ -69,6 +72,7 @@ ALIASES = {
     "dependencies": "deps",
     "requirements": "deps",
     "setenv": "env",
+    "dotenv": "env_file",
     "set_env": "env",
     "passenv": "pass_env",
     "basepython": "python",

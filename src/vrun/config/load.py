@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vrun import SUBCOMMANDS, inputs
 from vrun.config import extends, fields
+from vrun.config.dotenv import EnvFile
 from vrun.config.extends import Table
 from vrun.config.keys import (
     EXTRA_NAME,
@@ -98,6 +99,12 @@ class Session:
         run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
     :param uv_lock: install the versions the project's ``uv.lock`` pins, when there is one
         (:mod:`vrun.plan.uvlock`; ``uv_lock = false``, its own or the top level's, opts out).
+    :param commands_pre: commands run before :attr:`commands`; a failure skips those (tox 4's
+        ``commands_pre``).
+    :param commands_post: commands run after them, even when a command failed (tox 4's
+        ``commands_post``).
+    :param env_file: its dotenv files, read (:mod:`vrun.config.dotenv`); what they set comes before
+        :attr:`env` in its set_env (:func:`vrun.config.dotenv.set_env`). Not part of its env key.
     """
 
     name: str
@@ -125,6 +132,9 @@ class Session:
     build_env: tuple[tuple[str, str], ...] = ()
     locked: bool = False
     uv_lock: bool = True
+    commands_pre: tuple[Command, ...] = ()
+    commands_post: tuple[Command, ...] = ()
+    env_file: tuple[EnvFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,6 +321,7 @@ def _fields(
             "install_project is false" if "install_project" in values else "there is no project to install"
         )
         raise ctx.error(key("extras"), f"extras are the project's, but {reason}")
+    shell = get("shell", boolean, default=False)
     return Session(
         name=base,
         base_name=base,
@@ -323,7 +334,7 @@ def _fields(
         group_requirements=fields.groups(ctx, key("groups"), groups) if groups else (),
         extras=extras,
         install_project=install,
-        commands=get("commands", fields.commands, get("shell", boolean, default=False), default=()),
+        commands=get("commands", fields.commands, shell, default=()),
         env=get("env", fields.set_env, default=()),
         pass_env=get("pass_env", fields.pass_env, default=()),
         system_site_packages=get("system_site_packages", boolean, default=False),
@@ -337,6 +348,9 @@ def _fields(
         build_env=get("build_env", fields.build_env, default=()),
         locked=get("locked", boolean, default=locked),
         uv_lock=get("uv_lock", boolean, default=ctx.uv_lock),
+        commands_pre=get("commands_pre", fields.commands, shell, default=()),
+        commands_post=get("commands_post", fields.commands, shell, default=()),
+        env_file=get("env_file", fields.env_file, default=()),
     )
 
 

@@ -21,7 +21,8 @@ RESERVED = frozenset(SUBCOMMANDS)
 
 @dataclass
 class Session:
-    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out."""
+    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out, and so is
+    :attr:`dropped`, which is not a key (:data:`NOT_EMITTED`)."""
 
     name: str
     description: str = ""
@@ -32,17 +33,32 @@ class Session:
     install_project: str | bool | None = None  # None: vrun's default
     system_site_packages: bool = False
     pass_env: list[str] = field(default_factory=list)
+    env_file: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    build_env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     tags: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
+    commands_pre: list[str | list[str]] = field(default_factory=list)
     commands: list[str | list[str]] = field(default_factory=list)
     locked: bool = False  # tox-uv's lock runner fails on a stale uv.lock
     uv_lock: bool | None = None  # None: vrun's default (install from uv.lock when there is one)
+    commands_post: list[str | list[str]] = field(default_factory=list)
+    #: how many of the source's commands could not be translated (each has a note)
+    dropped: int = 0
 
     def body(self) -> dict[str, object]:
         """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "python")}
+        skip = ("name", "python", *NOT_EMITTED)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+    def has_commands(self) -> bool:
+        """Whether any of ``commands_pre``, ``commands``, ``commands_post`` holds a command."""
+        return bool(self.commands_pre or self.commands or self.commands_post)
+
+
+#: :class:`Session` fields that are bookkeeping, not keys of the table written.
+NOT_EMITTED = ("dropped",)
 
 
 class Notes:
@@ -197,7 +213,28 @@ def drop_excluded_pythons(
         if not kept:
             gone.add(s.name)
         s.python = kept if isinstance(s.python, list) else s.python
+    return remove(sessions, default, gone)
+
+
+def remove(sessions: list[Session], default: list[str] | None, gone: set[str]) -> list[str] | None:
+    """Take the sessions named in ``gone`` out of ``sessions`` (in place) and out of the others'
+    ``requires``; return ``default`` without them."""
     sessions[:] = [s for s in sessions if s.name not in gone]
     for s in sessions:
         s.requires = [r for r in s.requires if r not in gone]
     return [d for d in default if d not in gone] if default is not None else None
+
+
+def drop_untranslated(
+    sessions: list[Session], default: list[str] | None, source: str, notes: Notes
+) -> list[str] | None:
+    """Leave out, in place, each session whose source had commands none of which could be
+    translated (each already has a note): written, it would build an env and run nothing, and
+    pass. Each one left out gets a note; return ``default`` without them (:func:`remove`)."""
+    gone = [s.name for s in sessions if s.dropped and not s.has_commands()]
+    for name in gone:
+        notes.add(
+            f"{source or 'the guess'}: session {name} left out: none of its commands could be "
+            "translated (see the notes above); write them by hand"
+        )
+    return remove(sessions, default, set(gone))

@@ -192,6 +192,8 @@ class Noxfile:
                 argv = self.run_args(call, line)
                 if argv:
                     session.commands.append(command_item(argv))
+                else:
+                    session.dropped += 1
                 for keyword in call.keywords:
                     if keyword.arg not in ("external", "silent"):
                         self.notes.add(f"{line}: {method}({keyword.arg}=...) not translated")
@@ -217,10 +219,20 @@ class Noxfile:
                     return install
         code = ast.unparse(statement).splitlines()[0]
         self.notes.add(f"{line}: `{code}` not translated")
+        runs = (f"{param}.run", f"{param}.run_always", f"{param}.run_install")
+        session.dropped += sum(
+            isinstance(node, ast.Call) and _dotted(node.func) in runs for node in ast.walk(statement)
+        )
         return install
 
     def install(self, call: ast.Call, session: Session, line: str, install: str | None) -> str | None:
-        """A ``session.install(...)`` call: deps, groups, extras; the project's install mode."""
+        """A ``session.install(...)`` call: deps, groups, extras; the project's install mode.
+
+        Its arguments are pip's (``uv pip install``'s): each option is taken with its value, so
+        that the value is never read as a requirement. ``.`` (``.[extras]``) installs the project,
+        ``-e .`` editable; ``-e PATH`` is a local editable dep; ``-r FILE`` and ``-c FILE`` become
+        deps; ``--group NAME`` (pip 25.1's ``[PATH:]NAME``) a dependency group; any other option is
+        noted, with its value."""
         args: list[str] = []
         for arg in call.args:
             if isinstance(arg, ast.Starred):
@@ -235,27 +247,37 @@ class Noxfile:
             self.notes.add(f"{line}: session.install argument `{ast.unparse(arg)}` not translated")
         i = 0
         while i < len(args):
-            word = args[i]
-            if word in ("-r", "-c", "--requirement", "--constraint") and i + 1 < len(args):
-                req = requirement(f"{word} {args[i + 1]}", line, self.root, self.notes)
+            option, value, used = _option(args, i)
+            i += used
+            if option is None:
+                project = self.project(value or "", "wheel", session, line)
+                if project:
+                    install = project if install != "editable" else install
+                else:
+                    req = requirement(value or "", line, self.root, self.notes)
+                    if req:
+                        session.deps.append(req)
+            elif option in ("-r", "--requirement", "-c", "--constraint") and value:
+                req = requirement(f"{option} {value}", line, self.root, self.notes)
                 if req:
                     session.deps.append(req)
-                i += 2
-                continue
-            if word == "-e" and i + 1 < len(args):
-                install = self.project(args[i + 1], "editable", session, line) or install
-                i += 2
-                continue
-            project = self.project(word, "wheel", session, line)
-            if project:
-                install = project if install != "editable" else install
-            elif word.startswith("-"):
-                self.notes.add(f"{line}: session.install option {word!r} not translated")
+            elif option in ("-e", "--editable") and value:
+                project = self.project(value, "editable", session, line)
+                if project:
+                    install = project
+                elif (self.root / value).is_dir():
+                    session.deps.append(f"-e {value}")
+                else:
+                    self.notes.add(f"{line}: session.install -e {value!r} not translated")
+            elif option == "--group" and value:
+                path, _, name = value.rpartition(":")
+                if path and path not in ("pyproject.toml", "./pyproject.toml"):
+                    self.notes.add(f"{line}: --group {value!r} (another pyproject.toml) not translated")
+                elif name not in session.groups:
+                    session.groups.append(name)
             else:
-                req = requirement(word, line, self.root, self.notes)
-                if req:
-                    session.deps.append(req)
-            i += 1
+                shown = option if value is None else f"{option} {value}"
+                self.notes.add(f"{line}: session.install option {shown!r} not translated")
         return install
 
     def project(self, arg: str, mode: str, session: Session, line: str) -> str | None:
@@ -310,6 +332,41 @@ class Noxfile:
 
 
 _NOT_LITERAL = object()
+
+#: Options of ``pip install`` (and ``uv pip install``) that take a value, long and short forms.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "--group",
+        "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--only-binary",
+        "--no-binary", "--platform", "--python-version", "--implementation", "--abi", "-t",
+        "--target", "--root", "--prefix", "--src", "--upgrade-strategy", "-C", "--config-settings",
+        "--global-option", "--trusted-host", "--progress-bar", "--cache-dir", "--log", "--proxy",
+        "--retries", "--timeout", "--exists-action", "--cert", "--client-cert", "--index-strategy",
+        "--extra", "--python", "-p", "--resolution", "--prerelease", "--keyring-provider",
+        "--override", "--exclude-newer",
+    }
+)  # fmt: skip
+
+
+def _option(args: list[str], i: int) -> tuple[str | None, str | None, int]:
+    """The install argument at ``args[i]``: ``(option, its value or None, how many words it took)``,
+    or ``(None, the word, 1)`` when it is no option. ``--opt=V``, ``--opt V``, ``-xV`` and ``-x V``
+    are read as pip reads them (:data:`_VALUE_OPTIONS` take a value)."""
+    word = args[i]
+    following = args[i + 1] if i + 1 < len(args) else None
+    if word.startswith("--"):
+        name, sep, value = word.partition("=")
+        if sep:
+            return name, value, 1
+        if name in _VALUE_OPTIONS:
+            return name, following, 2
+        return name, None, 1
+    if word.startswith("-") and len(word) > 1:
+        short, rest = word[:2], word[2:]
+        if short in _VALUE_OPTIONS:
+            return (short, rest.lstrip("="), 1) if rest else (short, following, 2)
+        return word, None, 1
+    return None, word, 1
 
 
 def _dotted(node: ast.AST) -> str:

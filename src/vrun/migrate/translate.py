@@ -27,7 +27,7 @@ from vrun.config.load import CONFIG_NAME, EXAMPLE_SESSION
 from vrun.config.tomlfile import dumps_value, key_part
 from vrun.errors import ConfigError, UsageError
 from vrun.migrate.guess import guess
-from vrun.migrate.model import Notes, Session, drop_excluded_pythons
+from vrun.migrate.model import NOT_EMITTED, Notes, Session, drop_excluded_pythons, drop_untranslated
 from vrun.migrate.nox import Noxfile
 from vrun.migrate.toxini import IniTox, parse_ini
 from vrun.migrate.toxtoml import TomlTox
@@ -74,6 +74,7 @@ def translate(root: Path) -> tuple[str, list[str]]:
             "groups, tests or ruff settings to guess sessions from",
             f"write {CONFIG_NAME} with a session, e.g. {EXAMPLE_SESSION} (docs/config.md)",
         )
+    default = drop_untranslated(sessions, default, source, notes)
     default = drop_excluded_pythons(root, sessions, default, source or "pyproject.toml", notes)
     return _emit(source, sessions, default, notes.list()), notes.list()
 
@@ -201,7 +202,7 @@ def _emit(source: str, sessions: list[Session], default: list[str] | None, notes
         lines.append(f"[sessions.{key_part(session.name)}]")
         for f in fields(session):
             value = getattr(session, f.name)
-            if f.name == "name" or value is None or value in ("", [], {}):
+            if f.name in ("name", *NOT_EMITTED) or value is None or value in ("", [], {}):
                 continue
             if f.name in ("system_site_packages", "locked") and value is False:
                 continue

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import vrun
 from vrun import inputs
-from vrun.config import reqfiles, tomlfile
+from vrun.config import dotenv, reqfiles, tomlfile
 from vrun.config.keys import BUILT_MODES
-from vrun.config.load import Config, Session
+from vrun.config.load import Command, Config, Session
 from vrun.config.selection import required_names
 from vrun.env.layout import MARKER, env_path, marker_problem
 from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         InstallSpec,
         InterpreterFacts,
         Plan,
+        PlannedCommand,
         SessionPlan,
         SessionPlanBase,
         UnrunnableSessionPlan,
@@ -163,13 +164,17 @@ def plan_session(
         "missing_interpreter": False,
         "backend": chosen,
         "system_site_packages": session.system_site_packages,
-        "commands": [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in session.commands],
-        "set_env": [list(pair) for pair in session.env],
+        "commands_pre": planned_commands(session.commands_pre),
+        "commands": planned_commands(session.commands),
+        "commands_post": planned_commands(session.commands_post),
+        "set_env": [list(pair) for pair in dotenv.set_env(session.env_file, session.env)],
         "build_env": dict(session.build_env),
         "pass_env": list(session.pass_env),
         "cwd": session.cwd,
         "requires": required_names(config, session),
-        "posargs": any(has_posargs(c.argv) for c in session.commands),
+        "posargs": any(
+            has_posargs(c.argv) for c in (*session.commands_pre, *session.commands, *session.commands_post)
+        ),
         "explicit": explicit,
         "notes": [],
         "warnings": [],
@@ -245,6 +250,11 @@ def plan_session(
         "lock": lock,
         "uv_lock": uv_lock,
     }
+
+
+def planned_commands(commands: Sequence[Command]) -> list[PlannedCommand]:
+    """``commands`` as a plan holds them (:data:`vrun._types.PlannedCommand`): argv, shell, source."""
+    return [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in commands]
 
 
 def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSessionPlan:

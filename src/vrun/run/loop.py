@@ -24,11 +24,11 @@ import time
 from vrun import output
 from vrun.env.flock import holders, lock_for
 from vrun.env.layout import MARKER, link_last_used, project_stamp, touch_used, venvs_usable
-from vrun.errors import EXIT_USAGE, Interrupted, VrunError
+from vrun.errors import EXIT_USAGE, CommandNotFoundError, Interrupted, VrunError
 from vrun.inputs import signature
 from vrun.output import ci_name
 from vrun.process import handle, restore, run_command, signal_name
-from vrun.run.compose import compose, preview_argvs, unset_variable
+from vrun.run.compose import compose, phases, preview_argvs, unset_variable
 from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
 
 TYPE_CHECKING = False
@@ -62,8 +62,9 @@ def run_plan(
     ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
     """
     for session_plan in plan["sessions"]:
-        if posargs and session_plan["explicit"] and session_plan["commands"] and not session_plan["posargs"]:
-            example = session_plan["commands"][0][2]
+        planned = [c for _, commands in phases(session_plan) for c in commands]
+        if posargs and session_plan["explicit"] and planned and not session_plan["posargs"]:
+            example = (session_plan["commands"] or planned)[0][2]
             output.error(
                 f"session {session_plan['name']} does not take posargs ({' '.join(posargs)})",
                 f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
@@ -220,7 +221,7 @@ def _run_one(
             return
         try:
             run_commands(plan, session_plan, posargs, environ, result)
-        except VrunError as exc:  # a command not found (127) or not executable (126)
+        except VrunError as exc:  # {env_tmp_dir} cannot be made, the env has no site-packages
             _fail(result, exc)
             _not_run(
                 result, preview_argvs(session_plan, plan["root"], posargs, environ)[len(result["commands"]) :]
@@ -323,31 +324,55 @@ def run_commands(
     environ: Mapping[str, str],
     result: SessionResult,
 ) -> None:
-    """Run the session's commands in order in its env (:func:`vrun.run.compose.compose` composes
-    them); stop at the first failure.
+    """Run the session's commands in its env (:func:`vrun.run.compose.compose` composes them), as
+    tox 4 runs them (``tox.session.cmd.run.single.run_commands``): ``commands_pre``, then
+    ``commands`` if every one of those passed, then ``commands_post`` whatever happened before.
+    Within each key the first failure stops that key's commands.
 
-    Each command's argv, exit status and duration go into ``result["commands"]``; a failure sets
-    the result's status, reason and exit code (the command's own status, 128+N for signal N,
-    :data:`EXIT_TIMEOUT` past the session's ``timeout``).
+    The first failure decides the session's result: its reason and exit code (the command's own
+    status, 128+N for signal N, 127 or 126 for a program not found or not executable,
+    :data:`EXIT_TIMEOUT` past the session's ``timeout``); a ``commands_post`` failing after it is
+    logged. The session's ``timeout`` covers all three keys: past it nothing more runs,
+    ``commands_post`` included; so it is after an interrupt. Each command's argv, exit status and
+    duration go into ``result["commands"]``, those that did not run with exit status ``None``.
 
-    :raises CommandNotFoundError: a command's program is not found, or not executable.
     :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
     """
     composed = compose(session_plan, posargs, caller=environ, project_root=plan["root"])
     deadline = None if composed.timeout is None else time.monotonic() + composed.timeout
-    for index, command in enumerate(composed.commands):
-        argv, outcome = run_composed(composed, command, deadline)
-        result["commands"].append(
-            {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
-        )
-        if outcome.received is not None:
-            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
-            raise Interrupted(outcome.received)
-        reason = failure_reason(outcome, command, composed.timeout)
-        if reason is not None:
-            code = EXIT_TIMEOUT if outcome.timed_out else outcome.status
+    failed = False
+    stopped: str | None = None  # the key whose remaining commands do not run
+    commands = composed.commands
+    for index, command in enumerate(commands):
+        if command.phase == stopped or (command.phase == "commands" and failed):
+            _not_run(result, [command.argv])
+            continue
+        try:
+            argv, outcome = run_composed(composed, command, deadline)
+        except CommandNotFoundError as exc:
+            output.error(exc.message, exc.hint)
+            _not_run(result, [command.argv])
+            reason, code, timed_out = exc.message, exc.exit_code, False
+        else:
+            result["commands"].append(
+                {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
+            )
+            if outcome.received is not None:
+                _not_run(result, [c.argv for c in commands[index + 1 :]])
+                raise Interrupted(outcome.received)
+            found = failure_reason(outcome, command, composed.timeout)
+            if found is None:
+                continue
+            reason, timed_out = found, outcome.timed_out
+            code = EXIT_TIMEOUT if timed_out else outcome.status
+        stopped = command.phase
+        if not failed:
+            failed = True
             result.update({"status": "failed", "reason": reason, "exit_code": code})
-            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
+        else:
+            output.warning(f"{command.phase} failed too: {reason}")
+        if timed_out:
+            _not_run(result, [c.argv for c in commands[index + 1 :]])
             return
 
 
