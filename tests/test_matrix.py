@@ -416,6 +416,10 @@ def test_every_entry_is_listed_selected_run_in_parallel_and_reported(project: Pa
     assert [row["name"] for row in listed] == NAMES
     assert {row["base_name"] for row in listed} == {"t"} and all(row["default"] for row in listed)
     assert listed[1]["matrix"] == {"alpha": "1.0", "mode": "slow"}
+    shown = json.loads(vrun("show", "--json", "t-alpha1.0-slow", check=0).stdout)
+    assert shown[0]["matrix"] == {"alpha": "1.0", "mode": "slow"}
+    assert shown[0]["requirements"] == ["alpha==1.0", "beta"]
+    assert "  matrix: alpha=1.0, mode=slow" in vrun("show", "t-alpha1.0-slow", check=0).stdout
 
     one = vrun("-k", "alpha=2.0 and slow", check=0)
     assert entries_run(one.stdout) == {"t-alpha2.0-slow": "2.0 slow ['beta']"}
