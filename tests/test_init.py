@@ -77,10 +77,16 @@ TOX_CASES = {
             py310-django41: attrs
         commands = python -m django --version
         """,
-        {
-            "py310-django40": {"python": "3.10", "requirements": ("Django>=4.0,<4.1", "six")},
-            "py310-django41": {"python": "3.10", "requirements": ("Django>=4.1,<4.2", "attrs")},
-            "py311-django41": {"python": "3.11", "requirements": ("Django>=4.1,<4.2",)},
+        {  # one matrix session: its entries read as the tox envs do
+            "test-3.10-django40": {"python": "3.10", "requirements": ("Django>=4.0,<4.1", "six")},
+            "test-3.10-django41": {"python": "3.10", "requirements": ("Django>=4.1,<4.2", "attrs")},
+            "test-3.11-django40": {"python": "3.11", "requirements": ("Django>=4.0,<4.1", "six")},
+            "test-3.11-django41": {
+                "python": "3.11",
+                "requirements": ("Django>=4.1,<4.2",),
+                "matrix": (("python", "3.11"), ("django", "41")),
+                "commands": [["python", "-m", "django", "--version"]],
+            },
         },
     ),
     "base inheritance and overrides": (
@@ -278,7 +284,7 @@ def test_matrix_default_and_order(tmp_path: Path) -> None:
     assert config.matrix["test"] == ("test-3.11", "test-3.12")
 
 
-def test_python_envs_with_different_settings_stay_separate(tmp_path: Path) -> None:
+def test_python_envs_with_different_settings_share_a_matrix(tmp_path: Path) -> None:
     root = project(
         tmp_path,
         {
@@ -293,10 +299,13 @@ def test_python_envs_with_different_settings_stay_separate(tmp_path: Path) -> No
             """
         },
     )
+    text = translate(root)[0]
+    assert 'python = ["3.9", "3.12"]' in text and '[sessions.test.overrides."3.9"]' in text, text
     config, _ = loaded(root)
-    assert config.sessions["py39"].requirements == ("pytest", "importlib-metadata")
-    assert config.sessions["py312"].requirements == ("pytest",)
-    assert config.sessions["py312"].python == "3.12"
+    assert config.matrix["test"] == ("test-3.9", "test-3.12")
+    assert config.sessions["test-3.9"].requirements == ("pytest", "importlib-metadata")
+    assert config.sessions["test-3.12"].requirements == ("pytest",)
+    assert config.sessions["test-3.12"].python == "3.12"
 
 
 def test_tox_placeholders_become_vrun_placeholders(tmp_path: Path) -> None:
@@ -1074,3 +1083,275 @@ def test_a_session_whose_commands_were_all_dropped_is_left_out(tmp_path: Path) -
     assert config.default == ("b", "c")
     assert "tox.ini: session a left out: none of its commands could be translated" in " ".join(notes)
     assert "[sessions.a]" not in (root / "vrun.toml").read_text()
+
+
+# --- factor envs and @nox.parametrize become one matrix session -------------------------------------
+
+#: tox.ini files whose generative envs become one matrix session each, as real projects write them:
+#: structlog (deps conditional on the Python and on another factor), wrapt (set_env conditional,
+#: and an env beyond the product), Django's own style (conditions naming two factors).
+FACTOR_CASES = {
+    "structlog": (
+        """
+        [tox]
+        envlist = {py38,py39,pypy3}-{threads,greenlets}, flake8
+        [testenv]
+        deps =
+            coverage
+            greenlets: greenlet
+            pytest
+            py38: ordereddict
+            py39,pypy3: twisted
+        setenv =
+            PYTHONHASHSEED = 0
+            threads: TRICKS = 1
+        commands = coverage run -m pytest tests {posargs}
+        [testenv:flake8]
+        deps = flake8
+        commands = flake8 src
+        """,
+        "test",
+        {"python": ["3.8", "3.9", "pypy3"], "variant": ["threads", "greenlets"]},
+    ),
+    "wrapt": (
+        """
+        [tox]
+        envlist =
+          py{38,39}-{without,install,disable}-extensions,
+          pypy-without-extensions
+        [testenv]
+        deps = pytest
+        commands = pytest -v {posargs}
+        setenv =
+          without-extensions: WRAPT_INSTALL_EXTENSIONS = false
+          install-extensions,disable-extensions: WRAPT_INSTALL_EXTENSIONS = true
+          disable-extensions: WRAPT_DISABLE_EXTENSIONS = true
+        """,
+        "extensions",
+        [
+            {"python": ["3.8", "3.9"], "variant": ["without", "install", "disable"]},
+            {"python": ["pypy"], "variant": ["without"]},
+        ],
+    ),
+    "django": (
+        """
+        [tox]
+        envlist = py3{10-11}-django{42,50}, lint
+        [testenv]
+        deps =
+            pytest
+            django42: Django>=4.2,<4.3
+            django50: Django>=5.0,<5.1
+            py310-django50: backports.zoneinfo
+        commands =
+            django42: pytest --ds=old {posargs}
+            django50: pytest {posargs}
+        [testenv:lint]
+        deps = ruff
+        commands = ruff check
+        """,
+        "test",
+        {"python": ["3.10", "3.11"], "django": ["42", "50"]},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FACTOR_CASES))
+def test_factor_envs_become_one_matrix_whose_entries_are_the_tox_envs(tmp_path: Path, case: str) -> None:
+    """Each tox env, read as tox reads it, is a matrix entry with the same deps, set_env and commands."""
+    from vrun.config.matrix import entry_name
+    from vrun.migrate.model import Notes
+    from vrun.migrate.toxini import IniTox, parse_ini
+    from vrun.migrate.toxmatrix import Group, groups
+
+    tox_ini, base, matrix = FACTOR_CASES[case]
+    root = project(tmp_path, {"tox.ini": tox_ini})
+    text = translate(root)[0]
+    data = tomllib.loads(text)["sessions"][base]
+    assert data["matrix"] == matrix, text
+    config, _ = loaded(root)
+    assert config.default is not None and base in config.default
+    reader = IniTox(root, parse_ini(textwrap.dedent(tox_ini), "tox") or {}, "tox.ini", Notes())
+    (group,) = [g for g in groups(reader.env_items() or [], Notes()) if isinstance(g, Group)]
+    assert config.matrix[base] == tuple(entry_name(base, pairs) for _, pairs in group.rows)
+    for env, pairs in group.rows:
+        tox = reader.session(env)[0]
+        entry = config.sessions[entry_name(base, pairs)]
+        assert sorted(entry.requirements) == sorted(tox.deps), (env, entry.name)
+        assert dict(entry.env) == tox.env, (env, entry.name)
+        assert [c.source for c in entry.commands] == tox.commands, (env, entry.name)
+
+
+def test_conditions_on_one_factor_or_two_become_overrides(tmp_path: Path) -> None:
+    root = project(tmp_path, {"tox.ini": FACTOR_CASES["django"][0]})
+    sessions = tomllib.loads(translate(root)[0])["sessions"]
+    assert list(sessions) == ["test", "lint"]
+    test = sessions["test"]
+    assert test["deps"] == ["pytest"] and test["commands"] == ["pytest --ds=old {posargs}"]
+    assert test["overrides"] == {
+        "django=42": {"add": {"deps": ["Django>=4.2,<4.3"]}},
+        "django=50": {"commands": ["pytest {posargs}"], "add": {"deps": ["Django>=5.0,<5.1"]}},
+        "python=3.10, django=50": {"add": {"deps": ["backports.zoneinfo"]}},
+    }
+
+
+def test_tox_factor_envs_run_as_one_matrix_session(project: Path, vrun: Vrun) -> None:
+    """The issue's done-when: a tox.ini with factor-conditional deps becomes one matrix session with
+    two entries, and each entry's env holds what its tox env would."""
+    write_project(
+        project,
+        {
+            "tox.ini": """
+                [tox]
+                envlist = alpha{1,2}
+                [testenv]
+                skip_install = true
+                deps =
+                    alpha1: alpha==1.0
+                    alpha2: alpha==2.0
+                commands = python -c "import alpha; print('ALPHA', alpha.VERSION)"
+            """
+        },
+    )
+    vrun("init", check=0)
+    config = load_config(project / "vrun.toml")
+    assert config.matrix == {"test": ("test-alpha1", "test-alpha2")}
+    assert config.default == ("test",)
+    out = vrun("test", check=0).stdout
+    assert "ALPHA 1.0" in out and "ALPHA 2.0" in out, out
+    assert vrun("test-alpha2", check=0).stdout.count("ALPHA") == 1
+
+
+def test_generative_sections_and_tox_toml_make_matrices_too(tmp_path: Path) -> None:
+    ini = project(
+        tmp_path / "ini",
+        {
+            "tox.ini": """
+            [testenv:py{311,312}-django{42,50}]
+            deps = django42: Django>=4.2,<4.3
+            commands = pytest
+            """
+        },
+    )
+    config, _ = loaded(ini)
+    assert config.matrix["test"] == (
+        "test-3.11-django42",
+        "test-3.11-django50",
+        "test-3.12-django42",
+        "test-3.12-django50",
+    )
+    assert config.sessions["test-3.12-django42"].requirements == ("Django>=4.2,<4.3",)
+    assert config.sessions["test-3.12-django50"].requirements == ()
+    toml = project(
+        tmp_path / "toml",
+        {
+            "tox.toml": """
+            env_list = ["py3{11,12}-tests", "pypy3-tests", "docs-{html,pdf}"]
+            [env_run_base]
+            commands = [["pytest"]]
+            [env."docs-{html,pdf}"]
+            commands = [["sphinx-build", "-b", "html"]]
+            """
+        },
+    )
+    config, _ = loaded(toml)
+    assert config.matrix["tests"] == ("tests-3.11", "tests-3.12", "tests-pypy3")
+    assert config.matrix["docs"] == ("docs-html", "docs-pdf")
+    assert config.default == ("tests", "docs")
+
+
+def test_envs_that_cannot_share_a_session_stay_apart(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tox.ini": """
+            [tox]
+            envlist = py{311,312}-lint, lint
+            [testenv]
+            commands = ruff check
+            depends = py312-lint: lint
+            """
+        },
+    )
+    config, _ = loaded(root)
+    assert list(config.sessions) == ["py311-lint", "py312-lint", "lint"]
+    assert config.sessions["py312-lint"].requires == ("lint",)
+
+
+def test_excluded_pythons_leave_a_factor_matrix_with_their_overrides(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT + 'requires-python = ">=3.10"\n',
+            "tox.ini": """
+            [tox]
+            envlist = py{39,310}-django{42,50}
+            [testenv]
+            deps =
+                py39: importlib-metadata
+                django42: Django>=4.2,<4.3
+            commands = pytest
+            """,
+        },
+    )
+    config, notes = loaded(root)
+    assert config.matrix["test"] == ("test-3.10-django42", "test-3.10-django50")
+    assert any("3.9 left out" in note for note in notes)
+    assert "python=3.9" not in (root / "vrun.toml").read_text()
+
+
+PARAMETRIZED = """
+import nox
+
+@nox.session(python=["3.11", "3.12"])
+@nox.parametrize("django", ["4.2", "5.0"])
+def tests(session, django):
+    session.install(f"django=={django}", "pytest")
+    session.run("pytest", "--ds", django, *session.posargs)
+
+@nox.session
+@nox.parametrize("db, version", [("pg", 15), nox.param("sqlite", "3", id="lite")])
+@nox.parametrize("mode", ["fast", "slow"])
+def db(session, db, version, mode):
+    session.run("echo", f"{db}:{version}:{mode}")
+
+@nox.session
+@nox.parametrize("python", ["3.11", "3.12"])
+def pythons(session):
+    session.run("python", "-V")
+
+@nox.session
+@nox.parametrize("dep", ["django<4", "django>=4"])
+def unnamed(session, dep):
+    session.install(dep)
+    session.run("true")
+"""
+
+
+def test_nox_parametrize_becomes_one_matrix_session(tmp_path: Path) -> None:
+    root = project(tmp_path, {"noxfile.py": PARAMETRIZED})
+    sessions = tomllib.loads(translate(root)[0])["sessions"]
+    assert sessions["tests"]["matrix"] == {"python": ["3.11", "3.12"], "django": ["4.2", "5.0"]}
+    assert sessions["db"]["matrix"] == [
+        {"db": ["pg"], "version": ["15"], "mode": ["fast", "slow"]},
+        {"db": ["sqlite"], "version": ["3"], "mode": ["fast", "slow"]},
+    ]
+    assert sessions["pythons"]["python"] == ["3.11", "3.12"] and "matrix" not in sessions["pythons"]
+    config, notes = loaded(root)
+    entry = config.sessions["tests-3.12-django5.0"]
+    assert entry.requirements == ("django==5.0", "pytest")
+    assert entry.commands[0].argv == ("pytest", "--ds", "5.0", "{posargs}")
+    assert config.matrix["db"] == (
+        "db-pg-version15-fast",
+        "db-pg-version15-slow",
+        "db-sqlite-version3-fast",
+        "db-sqlite-version3-slow",
+    )
+    assert config.sessions["db-sqlite-version3-slow"].commands[0].argv == ("echo", "sqlite:3:slow")
+    assert config.matrix["pythons"] == ("pythons-3.11", "pythons-3.12")
+    # values vrun cannot name entries with: noted, the session kept without them
+    assert config.matrix["unnamed"] == ("unnamed",)
+    text = "\n".join(notes)
+    assert "'django<4' cannot name a vrun matrix entry" in text
+    assert "session.install argument `dep` not translated" in text
+    assert "ids not translated" in text

@@ -26,8 +26,17 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from vrun import SUBCOMMANDS
 from vrun.config import fields
-from vrun.config.keys import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
+from vrun.config.keys import (
+    ADD_KEYS,
+    BACKEND_CHOICES,
+    EXTRA_NAME,
+    INSTALL_MODES,
+    OVERRIDE_KEYS,
+    SESSION_KEYS,
+    TOP_KEYS,
+)
 from vrun.config.load import SESSION_NAME
+from vrun.config.matrix import FACTOR_NAME, VALUE
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 
 if TYPE_CHECKING:
@@ -166,6 +175,18 @@ SESSION_PROPERTIES: dict[str, Key] = {
         {"oneOf": [_TEXT, {**_TEXTS, "minItems": 1}]},
         "python",
     ),
+    "matrix": Key(
+        'A matrix over any factors: matrix = { python = ["3.11", "3.12"], django = ["4.2", "5.0"] } '
+        "makes one session per combination (test-3.11-django4.2, ...); a list of such tables makes "
+        "the union of their products. Values stand in the session's strings as {matrix:FACTOR}.",
+        {
+            "oneOf": [
+                {"$ref": "#/definitions/factors"},
+                {"type": "array", "items": {"$ref": "#/definitions/factors"}, "minItems": 1},
+            ]
+        },
+        "matrices",
+    ),
     "deps": Key(
         "What to install: PEP 508 requirements, local projects (./lib, -e ../core), -r FILE and "
         "-c FILE (paths relative to the project root).",
@@ -270,8 +291,10 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "extends",
     ),
     "overrides": Key(
-        'Per-entry settings of a python matrix: [sessions.NAME.overrides."3.12"] holds session '
-        "keys that entry uses instead (not python, extends, overrides or requires).",
+        'Per-entry settings of a matrix: [sessions.NAME.overrides."django=4.2"] (or "3.12" for a '
+        'python value, "python=3.12, django=4.2" for both) holds session keys the entries with '
+        "those values use instead (not python, matrix, extends, overrides or requires), and an add "
+        "table of arrays they append to.",
         {"type": "object", "additionalProperties": {"$ref": "#/definitions/override"}},
         "matrix-overrides",
     ),
@@ -365,11 +388,32 @@ def build_schema() -> JsonObject:
                 "properties": session,
             },
             "override": {
-                "description": "The session keys one matrix entry sets instead of its session's.\n"
-                f"{DOCS_URL}config/#matrix-overrides",
+                "description": "The session keys the matrix entries that meet its condition set "
+                f"instead of their session's.\n{DOCS_URL}config/#matrix-overrides",
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {name: session[name] for name in OVERRIDE_KEYS},
+                "properties": {
+                    **{name: session[name] for name in OVERRIDE_KEYS},
+                    "add": {
+                        "description": "Arrays these entries append to their session's instead of "
+                        f"replacing them.\n{DOCS_URL}config/#matrix-overrides",
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {name: session[name] for name in ADD_KEYS},
+                    },
+                },
+            },
+            "factors": {
+                "description": "Factors of a matrix, each a non-empty array of values; the table "
+                f"makes every combination.\n{DOCS_URL}config/#matrices",
+                "type": "object",
+                "propertyNames": {"pattern": _full(FACTOR_NAME)},
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": _full(VALUE)},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
             },
         },
     }

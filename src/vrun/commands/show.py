@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
         session: str
         base_name: str
+        matrix: dict[str, str]
         description: str
         python: ShownPython
         error: str | None
@@ -114,7 +115,8 @@ def resolved(
 
     :param posargs: what followed ``--`` (``None``: no ``--``), as a run would substitute them.
     :param environ: the caller's environment, to find the variables pass_env lets through.
-    :returns: ``session``, ``base_name``, ``description``; ``python`` (``spec``, and the
+    :returns: ``session``, ``base_name``, ``matrix`` (a matrix entry's values, factor -> value),
+        ``description``; ``python`` (``spec``, and the
         ``implementation``, ``version``, ``executable`` found, ``None`` when none was); ``error``
         (no interpreter found); ``backend``; ``env_dir``, ``env_key``, ``env_ready``;
         ``requirements``, ``requirement_files``, ``constraint_files`` (relative to the project
@@ -158,6 +160,7 @@ def resolved(
     return {
         "session": name,
         "base_name": session.base_name,
+        "matrix": dict(session.matrix),
         "description": session.description,
         "python": {
             "spec": session.python,
@@ -214,6 +217,11 @@ def resolved_lines(item: ShownSession) -> list[str]:
     lines = [
         f"session {item['session']}{description}",
         f"  python: {spec} -> {found}",
+        *(
+            [f"  matrix: {', '.join(f'{k}={v}' for k, v in item['matrix'].items())}"]
+            if item["matrix"]
+            else []
+        ),
         f"  backend: {item['backend']}",
         f"  env: {item['env_dir']} ({state})" if item["env_dir"] else "  env: none (no interpreter)",
     ]

@@ -36,6 +36,7 @@ TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locke
 SESSION_KEYS = (
     "description",
     "python",
+    "matrix",
     "deps",
     "groups",
     "extras",
@@ -63,10 +64,15 @@ SESSION_KEYS = (
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
-#: Keys a matrix entry's ``[sessions.NAME.overrides."SPEC"]`` may set: every session key except
-#: the matrix itself, what names the sessions it builds on, and ``requires`` (a matrix's entries
-#: share one).
-OVERRIDE_KEYS = tuple(k for k in SESSION_KEYS if k not in ("python", "extends", "overrides", "requires"))
+#: Keys a matrix entry's ``[sessions.NAME.overrides."CONDITION"]`` may set: every session key
+#: except the matrix itself, what names the sessions it builds on, and ``requires`` (a matrix's
+#: entries share one).
+OVERRIDE_KEYS = tuple(
+    k for k in SESSION_KEYS if k not in ("python", "matrix", "extends", "overrides", "requires")
+)
+#: The arrays an override's ``add`` table appends to instead of replacing (hatch's overrides
+#: append, tox's factor-conditional lines add): docs/config.md, "Matrix overrides".
+ADD_KEYS = ("deps", "groups", "extras", "commands", "pass_env", "tags", "external")
 #: Keys other tools use for the same thing, suggested when ``difflib`` finds nothing close.
 ALIASES = {
     "dependencies": "deps",
@@ -85,6 +91,8 @@ ALIASES = {
     "allowlist_externals": "external",
     "whitelist_externals": "external",
     "template": "extends",
+    "parametrize": "matrix",
+    "factors": "matrix",
     "base": "extends",
 }
 #: PEP 685 / core metadata: a valid extra name.

@@ -6,12 +6,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Union
 
 from vrun import SUBCOMMANDS
 from vrun.config import reqfiles, tomlfile
+from vrun.config.extends import Table
 from vrun.config.fields import SHELL_OPERATORS, split_keeping_placeholders
+from vrun.config.keys import Context
+from vrun.config.matrix import Pairs, entries, entry_name, fill, parse_condition
 from vrun.output import quote
 from vrun.placeholders import spans
 
@@ -19,14 +24,24 @@ from vrun.placeholders import spans
 RESERVED = frozenset(SUBCOMMANDS)
 
 
+#: A ``matrix`` value to emit: factor -> values, or a list of such tables (their union).
+Matrix = Union[dict[str, list[str]], list[dict[str, list[str]]]]
+
+
 @dataclass
 class Session:
-    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out, and so is
-    :attr:`dropped`, which is not a key (:data:`NOT_EMITTED`)."""
+    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out.
+
+    :param matrix: the session's ``matrix`` (python among its factors), or ``None`` (a ``python``
+        list makes a matrix of Pythons alone).
+    :param overrides: condition (``"django=42"``, ``"3.12"``) -> the keys those entries set, an
+        ``add`` table of arrays among them (docs/config.md, "Matrix overrides").
+    """
 
     name: str
     description: str = ""
     python: str | list[str] | None = None
+    matrix: Matrix | None = None
     deps: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
@@ -41,16 +56,12 @@ class Session:
     requires: list[str] = field(default_factory=list)
     commands_pre: list[str | list[str]] = field(default_factory=list)
     commands: list[str | list[str]] = field(default_factory=list)
+    commands_post: list[str | list[str]] = field(default_factory=list)
     locked: bool = False  # tox-uv's lock runner fails on a stale uv.lock
     uv_lock: bool | None = None  # None: vrun's default (install from uv.lock when there is one)
-    commands_post: list[str | list[str]] = field(default_factory=list)
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
     #: how many of the source's commands could not be translated (each has a note)
     dropped: int = 0
-
-    def body(self) -> dict[str, object]:
-        """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""
-        skip = ("name", "python", *NOT_EMITTED)
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     def has_commands(self) -> bool:
         """Whether any of ``commands_pre``, ``commands``, ``commands_post`` holds a command."""
@@ -105,13 +116,17 @@ def _quote(word: str) -> str:
     return quote(word)
 
 
-def requirement(entry: str, where: str, root: Path, notes: Notes) -> str | None:
+def requirement(
+    entry: str, where: str, root: Path, notes: Notes, entries: Sequence[Pairs] = ()
+) -> str | None:
     """A ``deps`` entry as vrun takes it, or ``None`` after adding a note naming ``where``.
 
     :param entry: a tox ``deps`` line or a nox ``session.install`` argument: a PEP 508 requirement
         (checked with ``packaging``), or pip's ``-r FILE`` / ``-c FILE`` in any spelling that
         :func:`vrun.config.reqfiles.file_option` reads; a leading ``{project_root}/`` is dropped.
+        A ``{matrix:FACTOR}`` in it must make a requirement with the values of each of ``entries``.
     :param root: the project directory; a ``-r``/``-c`` file that does not exist there is dropped.
+    :param entries: the values of the matrix entries of the session it is for.
     :return: the requirement, or ``-r FILE`` / ``-c FILE``; ``None`` for other pip options, missing
         files and invalid requirements.
     """
@@ -132,9 +147,13 @@ def requirement(entry: str, where: str, root: Path, notes: Notes) -> str | None:
         return None
     from packaging.requirements import InvalidRequirement, Requirement
 
+    def unfilled(arg: str | None) -> str:
+        raise ValueError(arg)
+
     try:
-        Requirement(entry)
-    except InvalidRequirement:
+        for pairs in entries if "{matrix" in entry else [()]:
+            Requirement(fill(entry, pairs, unfilled))
+    except (InvalidRequirement, ValueError):
         notes.add(f"{where}: {entry!r} is not a PEP 508 requirement; dropped")
         return None
     return entry
@@ -199,20 +218,20 @@ def drop_excluded_pythons(
 
     gone: set[str] = set()
     for s in sessions:
-        if s.install_project is False or s.python is None or project_default(root) is None:
+        if s.install_project is False or project_default(root) is None:
             continue
-        pythons = [s.python] if isinstance(s.python, str) else s.python
-        out = [py for py in pythons if excluded(py)]
+        out = [py for py in dict.fromkeys(_pythons(s)) if excluded(py)]
         if not out:
             continue
         notes.add(
             f"{source}: {s.name} on Python {', '.join(out)} left out: the project's requires-python "
             f"is {wanted!r}"
         )
-        kept = [py for py in pythons if py not in out]
-        if not kept:
-            gone.add(s.name)
-        s.python = kept if isinstance(s.python, list) else s.python
+        before = entry_names(s)
+        if not _without_pythons(s, set(out)):
+            gone.update([s.name, *before])
+        else:
+            gone.update(set(before) - set(entry_names(s)))
     return remove(sessions, default, gone)
 
 
@@ -238,3 +257,61 @@ def drop_untranslated(
             "translated (see the notes above); write them by hand"
         )
     return remove(sessions, default, set(gone))
+
+
+def _tables(s: Session) -> list[dict[str, list[str]]]:
+    """The tables of ``s``'s matrix (one for a dict, none without a matrix)."""
+    if s.matrix is None:
+        return []
+    return [s.matrix] if isinstance(s.matrix, dict) else list(s.matrix)
+
+
+def _pythons(s: Session) -> list[str]:
+    """Every Python ``s`` runs on: its python list, its matrix's python values, else its python."""
+    if isinstance(s.python, list):
+        return list(s.python)
+    tables = _tables(s) or [{}]
+    return [py for t in tables for py in (t.get("python") or ([s.python] if s.python else []))]
+
+
+def _without_pythons(s: Session, out: set[str]) -> bool:
+    """Take the Pythons ``out`` from ``s`` in place (its matrix's tables left with none go, and the
+    overrides naming one); ``False`` when nothing of ``s`` is left."""
+    if isinstance(s.python, list):
+        s.python = [py for py in s.python if py not in out]
+        if not s.python:
+            return False
+    elif s.matrix is None:
+        return s.python not in out
+    else:
+        kept = []
+        for t in _tables(s):
+            if "python" in t:
+                t["python"] = [py for py in t["python"] if py not in out]
+                if t["python"]:
+                    kept.append(t)
+            elif s.python not in out:
+                kept.append(t)
+        if not kept:
+            return False
+        s.matrix = kept[0] if isinstance(s.matrix, dict) else kept
+    s.overrides = {
+        condition: keys
+        for condition, keys in s.overrides.items()
+        if not any(f == "python" and v in out for f, v in parse_condition(condition))
+    }
+    return True
+
+
+def entry_pairs(s: Session) -> list[Pairs]:
+    """The values of ``s``'s matrix entries as vrun will load them (:func:`vrun.config.matrix.entries`
+    on the table to write); ``[]`` without a matrix."""
+    values: dict[str, object] = {"matrix": s.matrix} if s.matrix is not None else {"python": s.python}
+    table = Table(values, dict.fromkeys(values, f"sessions.{s.name}"))  # type: ignore[arg-type]
+    found = entries(Context(Path("vrun.toml"), Path("."), ""), s.name, table)
+    return [entry.pairs for entry in found or []]
+
+
+def entry_names(s: Session) -> list[str]:
+    """The names of ``s``'s matrix entries as vrun will load them; ``[]`` without a matrix."""
+    return [entry_name(s.name, pairs) for pairs in entry_pairs(s)]

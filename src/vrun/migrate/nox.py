@@ -13,7 +13,16 @@ import re
 from pathlib import Path
 
 from vrun.config.load import SESSION_NAME
-from vrun.migrate.model import RESERVED, Notes, Session, command_item, install_value, requirement
+from vrun.config.matrix import FACTOR_NAME, VALUE, Pairs
+from vrun.migrate.model import (
+    RESERVED,
+    Notes,
+    Session,
+    command_item,
+    entry_pairs,
+    install_value,
+    requirement,
+)
 
 
 class Noxfile:
@@ -26,7 +35,11 @@ class Noxfile:
         self.constants: dict[str, object] = {}  # module-level name -> its literal value
         self.nox_names = {"nox"}
         self.session_names: set[str] = set()  # aliases of nox.session
+        self.parametrize_names: set[str] = set()  # aliases of nox.parametrize
+        self.param_names: set[str] = set()  # aliases of nox.param
         self.not_default: set[str] = set()  # sessions with default=False
+        self.factors: set[str] = set()  # the parametrized arguments of the function being read
+        self.entries: list[Pairs] = []  # the values of its matrix entries
 
     def translate(self) -> tuple[list[Session], list[str] | None]:
         """The sessions of the noxfile's ``@nox.session`` functions, and the default sessions.
@@ -51,6 +64,10 @@ class Noxfile:
                 for alias in node.names:
                     if alias.name == "session":
                         self.session_names.add(alias.asname or "session")
+                    elif alias.name == "parametrize":
+                        self.parametrize_names.add(alias.asname or "parametrize")
+                    elif alias.name == "param":
+                        self.param_names.add(alias.asname or "param")
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
@@ -92,15 +109,101 @@ class Noxfile:
             return _NOT_LITERAL
 
     def words(self, arg: ast.expr) -> list[str] | None:
-        """The strings a call argument stands for: a literal string, or ``*`` a literal list or
-        tuple of strings; ``None`` for anything else."""
+        """The strings a call argument stands for: a literal string, ``*`` a literal list or
+        tuple of strings, or a parametrized argument (``django``, ``f"django=={django}"``) as
+        ``{matrix:django}``; ``None`` for anything else."""
         if isinstance(arg, ast.Starred):
             value = self.literal(arg.value)
             if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
                 return list(value)
             return None
+        if isinstance(arg, ast.Name) and arg.id in self.factors:
+            return ["{matrix:" + arg.id + "}"]
+        if isinstance(arg, ast.JoinedStr):
+            text = self.fstring(arg)
+            return None if text is None else [text]
         value = self.literal(arg)
         return [value] if isinstance(value, str) else None
+
+    def fstring(self, node: ast.JoinedStr) -> str | None:
+        """An f-string whose fields are parametrized arguments as text with ``{matrix:NAME}``, or
+        ``None`` (another field, a conversion or format spec, a brace in its text)."""
+        out = []
+        for part in node.values:
+            if (
+                isinstance(part, ast.Constant)
+                and isinstance(part.value, str)
+                and not set("{}") & set(part.value)
+            ):
+                out.append(part.value)
+            elif (
+                isinstance(part, ast.FormattedValue)
+                and isinstance(part.value, ast.Name)
+                and part.value.id in self.factors
+                and part.conversion == -1
+                and part.format_spec is None
+            ):
+                out.append("{matrix:" + part.value.id + "}")
+            else:
+                return None
+        return "".join(out)
+
+    def is_parametrize(self, node: ast.expr) -> bool:
+        """Whether ``node`` is a ``@nox.parametrize(...)`` call."""
+        if not isinstance(node, ast.Call):
+            return False
+        dotted = _dotted(node.func)
+        return dotted in self.parametrize_names or any(dotted == f"{n}.parametrize" for n in self.nox_names)
+
+    def parametrize(self, call: ast.Call, where: str) -> list[dict[str, list[str]]] | None:
+        """A ``@nox.parametrize(names, values)`` as matrix tables (nox's "Parametrizing sessions"):
+        one argument gives one factor, several a table per tuple of values; ``None``, with a note,
+        when its names or values are not literals vrun can name entries with."""
+        shown = f"{where}: @{ast.unparse(call)[:60]}"
+        names_value = self.literal(call.args[0]) if call.args else None
+        names = (
+            [n.strip() for n in names_value.split(",")]
+            if isinstance(names_value, str)
+            else list(names_value)
+            if isinstance(names_value, (list, tuple))
+            else None
+        )
+        if not names or not all(isinstance(n, str) and FACTOR_NAME.fullmatch(n) for n in names):
+            self.notes.add(f"{shown} not translated: its argument names are not literal")
+            return None
+        node = call.args[1] if len(call.args) > 1 else None
+        items: list[object] = []
+        ids = any(k.arg == "ids" for k in call.keywords)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            for element in node.elts:
+                if isinstance(element, ast.Call) and (
+                    _dotted(element.func) in self.param_names
+                    or any(_dotted(element.func) == f"{n}.param" for n in self.nox_names)
+                ):
+                    ids = ids or any(k.arg == "id" for k in element.keywords)
+                    values = [self.literal(a) for a in element.args]
+                    items.append(values[0] if len(names) == 1 and len(values) == 1 else tuple(values))
+                else:
+                    items.append(self.literal(element))
+        elif node is not None and isinstance(self.literal(node), (list, tuple)):
+            items = list(self.literal(node))  # type: ignore[call-overload]
+        rows = [item if len(names) > 1 else (item,) for item in items]
+        text = [[_text(v) for v in row] if isinstance(row, (list, tuple)) else None for row in rows]
+        if not rows or any(row is None or len(row) != len(names) or None in row for row in text):
+            self.notes.add(f"{shown} not translated: its values are not literal strings or numbers")
+            return None
+        bad = [v for row in text for v in row or [] if v is not None and not VALUE.fullmatch(v)]
+        if bad:
+            self.notes.add(
+                f"{shown} not translated: {bad[0]!r} cannot name a vrun matrix entry (letters, digits, "
+                "'_', '.', '+', '-')"
+            )
+            return None
+        if ids:
+            self.notes.add(f"{shown}: ids not translated; vrun names each entry by its values")
+        if len(names) == 1:
+            return [{names[0]: list(dict.fromkeys(str(row[0]) for row in text if row))}]
+        return [{name: [str(v)] for name, v in zip(names, row or [])} for row in text]
 
     def is_session_decorator(self, node: ast.expr) -> ast.Call | bool:
         """The call when ``node`` is ``@nox.session(...)``, ``True`` for a bare ``@nox.session``."""
@@ -115,11 +218,20 @@ class Noxfile:
         """The session a decorated function defines, or ``None`` when it is not a nox session."""
         call: ast.Call | None = None
         found = False
+        where = f"noxfile.py:{node.lineno} {node.name}"
+        tables: list[dict[str, list[str]]] = [{}]  # the matrix @nox.parametrize makes, a product
+        self.factors = set()
         for decorator in node.decorator_list:
             hit = self.is_session_decorator(decorator)
             if hit is not False:
                 found = True
                 call = hit if isinstance(hit, ast.Call) else None
+            elif self.is_parametrize(decorator):
+                assert isinstance(decorator, ast.Call)
+                made = self.parametrize(decorator, where)
+                if made is not None:
+                    tables = [{**t, **m} for t in tables for m in made]
+                    self.factors.update(made[0])
             else:
                 self.notes.add(
                     f"noxfile.py:{node.lineno}: @{ast.unparse(decorator)} on {node.name} not translated"
@@ -127,7 +239,6 @@ class Noxfile:
         if not found:
             return None
         session = Session(name=node.name)
-        where = f"noxfile.py:{node.lineno} {node.name}"
         not_default = False
         for keyword in call.keywords if call else []:
             value = self.literal(keyword.value)
@@ -156,6 +267,17 @@ class Noxfile:
                 continue  # reuse is automatic in vrun
             else:
                 self.notes.add(f"{where}: @nox.session({arg}=...) not translated")
+        if self.factors:
+            if any("python" in t for t in tables):
+                session.python = None  # parametrized: nox takes the parameter's
+            elif isinstance(session.python, list):
+                tables = [{"python": list(session.python), **t} for t in tables]
+                session.python = None
+            if len(tables) == 1 and list(tables[0]) == ["python"]:
+                session.python = tables[0]["python"]
+            else:
+                session.matrix = tables[0] if len(tables) == 1 else tables
+        self.entries = entry_pairs(session)
         doc = ast.get_docstring(node)
         if doc:
             session.description = " ".join(doc.strip().splitlines()[0].split())
@@ -254,11 +376,11 @@ class Noxfile:
                 if project:
                     install = project if install != "editable" else install
                 else:
-                    req = requirement(value or "", line, self.root, self.notes)
+                    req = requirement(value or "", line, self.root, self.notes, self.entries)
                     if req:
                         session.deps.append(req)
             elif option in ("-r", "--requirement", "-c", "--constraint") and value:
-                req = requirement(f"{option} {value}", line, self.root, self.notes)
+                req = requirement(f"{option} {value}", line, self.root, self.notes, self.entries)
                 if req:
                     session.deps.append(req)
             elif option in ("-e", "--editable") and value:
@@ -367,6 +489,16 @@ def _option(args: list[str], i: int) -> tuple[str | None, str | None, int]:
             return (short, rest.lstrip("="), 1) if rest else (short, following, 2)
         return word, None, 1
     return None, word, 1
+
+
+def _text(value: object) -> str | None:
+    """A parametrized value as a matrix value: a string as it is, a number as Python writes it;
+    ``None`` for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _dotted(node: ast.AST) -> str:

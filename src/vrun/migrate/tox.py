@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from vrun.config.load import SESSION_NAME
+from vrun.config.matrix import entry_name
+from vrun.migrate import toxmatrix
 from vrun.migrate.model import (
     RESERVED,
     Notes,
@@ -100,12 +102,12 @@ class ToxReader:
         self.dropped = 0  # commands not translated so far (each noted)
 
     # implemented by the readers
-    def env_list(self) -> list[str] | None:
-        """The expanded ``env_list``, or ``None`` when there is none."""
+    def env_items(self) -> list[str] | None:
+        """``env_list``'s items, generative names unexpanded, or ``None`` when there is none."""
         raise NotImplementedError
 
-    def defined_envs(self) -> list[str]:
-        """The envs that have their own section or table, expanded."""
+    def section_items(self) -> list[str]:
+        """The names of the envs' own sections or tables, generative names unexpanded."""
         raise NotImplementedError
 
     def raw(self, env: str) -> Mapping[str, TomlValue]:
@@ -117,81 +119,73 @@ class ToxReader:
         """The sessions for every tox env, and the default sessions (``env_list``'s order).
 
         Envs listed in ``env_list`` come first, then those only defined; packaging envs (``.pkg``)
-        are left out. Envs whose names only name a Python and whose settings are otherwise equal
-        become one ``test`` session with a ``python`` matrix (tox 4, "Generative environments").
+        are left out. The envs of a generative name (``py{311,312}-django{42,50}``), and the envs
+        whose names differ only in their Python, become one session with a matrix
+        (:mod:`vrun.migrate.toxmatrix`; tox 4, "Generative environments"); a matrix of Pythons
+        alone is named ``test``.
 
         :return: ``(sessions, default)``; ``default`` is ``None`` when tox lists no envs.
         """
-        listed = self.env_list()
-        envs: list[str] = []
-        if listed is None:
-            if self.raw("py").get("commands"):
-                envs.append("py")
-        else:
-            envs += listed
-        envs += [env for env in self.defined_envs() if env not in envs]
-        kept = []
-        for env in envs:
-            if env.startswith("."):
-                continue  # tox's packaging envs, e.g. .pkg
-            kept.append(env)
-        built = [(env, *self.session(env)) for env in kept]
-
-        pure = [(env, s, py) for env, s, py, rest in built if not rest]
-        others = {env for env, _, _, rest in built if rest}
-        names: dict[str, str] = {}  # tox env -> vrun session name (a full name for a matrix entry)
-        matrix: Session | None = None
-        if pure:
-            base = next(n for n in ("test", "tests", "py-tests") if n not in others)
-            pythons = [py for _, _, py in pure]
-            bodies = [s.body() for _, s, _ in pure]
-            same = all(body == bodies[0] for body in bodies)
-            if same and len(pure) == 1 and pythons[0] is None:
-                matrix = pure[0][1]
-                matrix.name = base
-                names[pure[0][0]] = base
-            elif same and None not in pythons and len(set(pythons)) == len(pythons):
-                matrix = pure[0][1]
-                matrix.name = base
-                matrix.python = [py for py in pythons if py is not None]
-                for env, _, py in pure:
-                    names[env] = f"{base}-{py}"
-            else:
-                for _, s, py in pure:
-                    s.python = py if py is not None else s.python
+        items = self.env_items()
+        listed = None if items is None else self.expand_all(items)
+        if items is None:
+            items = ["py"] if self.raw("py").get("commands") else []
+        known = set(self.expand_all(items))
+        items += [i for i in self.section_items() if any(e not in known for e in expand(i, Notes()))]
+        units = toxmatrix.groups(items, self.notes)
+        used = {self.session_name(unit) for unit in units if isinstance(unit, str)}
         sessions: list[Session] = []
+        names: dict[str, str] = {}  # tox env -> vrun session name (a full name for a matrix entry)
+        bases: dict[str, str] = {}  # tox env -> its matrix's base name
+        for unit in units:
+            made = None if isinstance(unit, str) else self.matrix(unit, used)
+            if made is None or isinstance(unit, str):  # one session per env, named after it
+                for env in [unit] if isinstance(unit, str) else [env for env, _ in unit.rows]:
+                    s, py, _ = self.session(env)
+                    s.name = self.session_name(env)
+                    s.python = py if py is not None else s.python
+                    used.add(s.name)
+                    names[env] = s.name
+                    sessions.append(s)
+                continue
+            used.add(made.name)
+            sessions.append(made)
+            for env, pairs in unit.rows:
+                names[env] = entry_name(made.name, tuple((k, v) for k, v in pairs if v is not None))
+                bases[env] = made.name
         order: list[str] = []
-        for env, s, py, rest in built:
-            if env in names:
-                if matrix is not None and s is matrix:
-                    sessions.append(matrix)
-                continue
-            s.name = self.session_name(env)
-            if rest and py is not None:
-                s.python = py
-            names[env] = s.name
-            sessions.append(s)
         for env in listed if listed is not None else (["py"] if "py" in names else []):
-            name = names.get(env)
-            if name is None:
-                continue
-            if (
-                matrix is not None
-                and name.startswith(f"{matrix.name}-")
-                and env in dict.fromkeys(e for e, _, _ in pure)
-            ):
-                name = matrix.name
-            if name not in order:
+            name = bases.get(env, names.get(env))
+            if name is not None and name not in order:
                 order.append(name)
         self.resolve_requires(sessions, names)
         self.package_build_env(sessions)
-        if self.skip_missing and any(s.python for s in sessions):
+        if self.skip_missing and any(s.python or s.matrix for s in sessions):
             self.notes.add(
                 f"{self.source}: tox skips an env whose Python is not installed (skip_missing_interpreters, "
                 "true unless set false); vrun fails its session: run `vrun --skip-missing-interpreters` "
                 "to skip them (ignored under CI)"
             )
         return sessions, order or None
+
+    def matrix(self, group: toxmatrix.Group, used: set[str]) -> Session | None:
+        """The one session for ``group``'s envs (:func:`vrun.migrate.toxmatrix.build`), named after
+        their shared factors (``test`` when they share none), or ``None`` when they stay sessions
+        of their own: they cannot share one, the name is taken, or the group is one env with a
+        name of its own."""
+        if len(group.rows) == 1 and group.constants:
+            return None
+        if group.constants:
+            name = self.session_name("-".join(group.constants))
+            if name in used:
+                return None
+        else:
+            name = next((n for n in ("test", "tests", "py-tests") if n not in used), "")
+            if not name:
+                return None
+        built = [self.session(env)[0] for env, _ in group.rows]
+        install = project_default(self.root) or False
+        return toxmatrix.build(name, group, built, install)
 
     def expand_all(self, items: list[str]) -> list[str]:
         """Each generative name of ``items`` expanded (:func:`expand`), repeats left out."""

@@ -107,15 +107,13 @@ class IniTox(ToxReader):
             lines.append(re.sub(r"(\s)*(?<!\\)#.*", "", line).replace("\\#", "#"))
         return "\n".join(lines)
 
-    def env_list(self) -> list[str] | None:
+    def env_items(self) -> list[str] | None:
         core = self.sections["tox"]
         value = core.get("env_list", core.get("envlist"))
-        if value is None:
-            return None
-        return self.expand_all(split_top(self.clean(value)))
+        return None if value is None else split_top(self.clean(value))
 
-    def defined_envs(self) -> list[str]:
-        return list(self.env_sections)
+    def section_items(self) -> list[str]:
+        return [s[len("testenv:") :].strip() for s in self.sections if s.startswith("testenv:")]
 
     def lookup(self, section: str, key: str, depth: int = 0) -> str | None:
         """``section``'s value for ``key`` in any of its spellings, cleaned; ``None`` if unset."""

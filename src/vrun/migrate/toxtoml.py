@@ -57,20 +57,20 @@ class TomlTox(ToxReader):
         envs = self.data.get("env", {})
         return envs if isinstance(envs, dict) else {}
 
-    def env_list(self) -> list[str] | None:
+    def env_items(self) -> list[str] | None:
         value = self.data.get("env_list")
         if value is None:
             return None
-        envs: list[str] = []
+        items: list[str] = []
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                envs += expand(item, self.notes)
+                items.append(item)
             else:
                 self.notes.add(f"{self.source} env_list: {item!r} not translated")
-        return list(dict.fromkeys(envs))  # repeats left out, as in :meth:`expand_all`
+        return items
 
-    def defined_envs(self) -> list[str]:
-        return [env for name in self.envs() for env in expand(name, self.notes)]
+    def section_items(self) -> list[str]:
+        return list(self.envs())
 
     def raw(self, env: str) -> dict[str, TomlValue]:
         """``env``'s settings: its ``[env.NAME]`` table's, else ``env_run_base``'s, refs resolved."""

@@ -199,13 +199,22 @@ def _emit(source: str, sessions: list[Session], default: list[str] | None, notes
     if default:
         lines += [f"default = {dumps_value(default)}", ""]
     for session in sessions:
-        lines.append(f"[sessions.{key_part(session.name)}]")
+        table = f"sessions.{key_part(session.name)}"
+        lines.append(f"[{table}]")
         for f in fields(session):
             value = getattr(session, f.name)
-            if f.name in ("name", *NOT_EMITTED) or value is None or value in ("", [], {}):
+            if f.name in ("name", "overrides", *NOT_EMITTED) or value is None or value in ("", [], {}):
                 continue
             if f.name in ("system_site_packages", "locked") and value is False:
                 continue
             lines.append(f"{f.name} = {dumps_value(value)}")
         lines.append("")
+        for condition, keys in session.overrides.items():
+            lines.append(f"[{table}.overrides.{key_part(condition)}]")
+            for name, value in keys.items():
+                if name == "add" and isinstance(value, dict):
+                    lines += [f"add.{key_part(k)} = {dumps_value(v)}" for k, v in value.items()]
+                else:
+                    lines.append(f"{key_part(name)} = {dumps_value(value)}")
+            lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
