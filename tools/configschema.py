@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from vrun import SUBCOMMANDS
 from vrun.config import fields
-from vrun.config.keys import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
+from vrun.config.keys import (
+    BACKEND_CHOICES,
+    DOWNLOAD_CHOICES,
+    EXTRA_NAME,
+    INSTALL_MODES,
+    OVERRIDE_KEYS,
+    SESSION_KEYS,
+    TOP_KEYS,
+)
 from vrun.config.load import SESSION_NAME
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 
@@ -123,6 +131,13 @@ TOP_PROPERTIES: dict[str, Key] = {
         "build a session whose lock file is missing or stale. A session's own locked wins.",
         {"type": "boolean", "default": False},
         "top-level-keys",
+    ),
+    "python_downloads": Key(
+        "\"auto\": a run installs a session's missing Python with uv (uv's managed Pythons, saying so); "
+        '"never": the session fails (or, a matrix entry not named, is skipped). --download-python and '
+        "VRUN_PYTHON_DOWNLOADS win over it.",
+        {"type": "string", "enum": list(DOWNLOAD_CHOICES), "default": "auto"},
+        "when-no-python-matches",
     ),
     "project_inputs": Key(
         "Glob patterns, relative to the project root, of further files that decide the project's "
