@@ -324,6 +324,9 @@ def test_what_can_be_downloaded_and_the_hints() -> None:
     assert missing_hint("3.12", "auto", "offline", env).endswith(
         'python_downloads = "never" stops vrun trying uv'
     )
+    offered = "or let vrun do it (--download-python auto)"
+    assert offered in missing_hint("3.12", "never", None, env)
+    assert offered not in missing_hint("3.12", None, None, env)  # vrun show, explain: they install nothing
 
 
 def test_uv_reason_keeps_the_error_and_its_last_cause() -> None:

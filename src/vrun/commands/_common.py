@@ -104,7 +104,7 @@ def single_plan(
     """
     environ = RecordingEnviron(os.environ)
     with inputs.recording() as recorder:
-        downloads = "never"
+        downloads = None  # a plan that builds nothing installs no Python either
         if build:
             downloads = downloads_policy(config.python_downloads, args.download_python, environ)
         plan = make_plan(

@@ -102,14 +102,15 @@ def make_plan(
     locked: bool = False,
     refuse: bool = False,
     named: Collection[str] = (),
-    downloads: str = "never",
+    downloads: str | None = None,
 ) -> Plan:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
     :param explicit: the sessions the user selected (they get the posargs).
     :param named: the names the command line gave (a matrix entry among them is ``named``).
     :param downloads: ``python_downloads`` for this plan (:func:`vrun.plan.pythons.downloads_policy`):
-        ``"auto"`` installs a missing interpreter with uv; read-only commands keep ``"never"``.
+        ``"auto"`` installs a missing interpreter with uv; ``None`` (read-only commands) installs
+        nothing and leaves the setting out of the hint.
     :param environ: the planning environment (a :class:`RecordingEnviron`).
     :param backend: ``--backend``, or ``None``.
     :param notices: lines to show before running (e.g. two configs found).
@@ -156,7 +157,7 @@ def plan_session(
     explicit: bool = False,
     probe: bool = True,
     named: bool = False,
-    downloads: str = "never",
+    downloads: str | None = None,
 ) -> SessionPlan:
     """Plan one session: a :data:`~vrun._types.SessionPlan` of plain values (docs/envs.md, "The plan
     cache: the warm path").
@@ -166,7 +167,8 @@ def plan_session(
 
     :param probe: run interpreters to learn about them (``False`` for read-only commands).
     :param named: the command line named the session by its full name.
-    :param downloads: ``"auto"``: a missing interpreter is installed with uv (:mod:`vrun.plan.pythons`).
+    :param downloads: ``"auto"``: a missing interpreter is installed with uv (:mod:`vrun.plan.pythons`);
+        ``"never"`` or ``None``: not (``None``: a command that builds nothing).
     :raises ConfigError: when ``session.python`` is not a valid spec (naming the file and key).
     """
     root = str(config.root)

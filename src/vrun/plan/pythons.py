@@ -71,13 +71,16 @@ def install_argv(spec: str) -> list[str] | None:
     return None if uv is None else [uv, "python", "install", spec.strip()]
 
 
-def missing_hint(spec: str | None, downloads: str, failure: str | None, environ: Mapping[str, str]) -> str:
+def missing_hint(
+    spec: str | None, downloads: str | None, failure: str | None, environ: Mapping[str, str]
+) -> str:
     """The ``hint:`` for a missing interpreter: a command that installs it here (the uv vrun uses, by
     its full path, which needs nothing else on ``PATH``) when uv has a download of it for this
     platform (:func:`_has_download`), or what else to do.
 
-    :param downloads: the ``python_downloads`` in force; :param failure: why vrun's own install
-        failed, or ``None`` when it was not tried.
+    :param downloads: the ``python_downloads`` of a run (``"never"``: the hint offers
+        ``--download-python auto``), or ``None`` for a command that installs nothing anyway;
+        :param failure: why vrun's own install failed, or ``None`` when it was not tried.
     :param environ: the environment uv is asked with (its downloads list and mirror settings).
     """
     if not downloadable(spec):
@@ -101,7 +104,7 @@ def find_or_install(
     *,
     session: str,
     environ: Mapping[str, str],
-    downloads: str = "never",
+    downloads: str | None = None,
     probe: bool = True,
 ) -> Interpreter:
     """The interpreter ``spec`` names (:func:`vrun.plan.interpreters.find_interpreter`); when there is
