@@ -29,6 +29,7 @@ from vrun.config import fields
 from vrun.config.keys import (
     ADD_KEYS,
     BACKEND_CHOICES,
+    DOWNLOAD_CHOICES,
     EXTRA_NAME,
     INSTALL_MODES,
     OVERRIDE_KEYS,
@@ -155,6 +156,13 @@ TOP_PROPERTIES: dict[str, Key] = {
         "session's own uv_lock wins.",
         {"type": "boolean", "default": True},
         "top-level-keys",
+    ),
+    "python_downloads": Key(
+        "\"auto\": a run installs a session's missing Python with uv (uv's managed Pythons, saying so); "
+        '"never": the session fails (or, a matrix entry not named, is skipped). --download-python and '
+        "VRUN_PYTHON_DOWNLOADS win over it.",
+        {"type": "string", "enum": list(DOWNLOAD_CHOICES), "default": "auto"},
+        "when-no-python-matches",
     ),
     "project_inputs": Key(
         "Glob patterns, relative to the project root, of further files that decide the project's "

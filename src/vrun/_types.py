@@ -284,6 +284,9 @@ class SessionPlanBase(TypedDict):
         lets through from the caller; :param cwd: the absolute directory its commands run in.
     :param requires: the sessions that must pass before it starts (names in the plan).
     :param posargs: a command takes ``{posargs}``; :param explicit: the user named it (it gets them).
+    :param named: the command line named it by its full name (``vrun test-3.12``; not ``vrun
+        test``, a bare ``vrun``, ``-k`` or ``-t``); :param matrix: it is one entry of a ``python``
+        list (with ``named``, whether a missing interpreter skips it: :func:`vrun.run.rules.missing_skip`).
     :param notes: lines to log before it runs (a backend fallback, a stale lock file).
     :param warnings: lines to log as warnings before it runs (a stale ``uv.lock``).
     :param timeout: seconds all its commands may take, or ``None``.
@@ -308,6 +311,8 @@ class SessionPlanBase(TypedDict):
     requires: list[str]
     posargs: bool
     explicit: bool
+    named: bool
+    matrix: bool
     notes: list[str]
     warnings: list[str]
     timeout: float | None

@@ -17,6 +17,7 @@ from vrun import inputs, placeholders
 from vrun.config import dotenv, reqfiles
 from vrun.config.keys import (
     BACKEND_CHOICES,
+    DOWNLOAD_CHOICES,
     INSTALL_MODES,
     PYPROJECT_NAME,
     UNSET,
@@ -402,11 +403,19 @@ def external(ctx: Context, key: str, value: TomlValue) -> tuple[str, ...]:
     return names
 
 
+def choice(ctx: Context, key: str, value: TomlValue, choices: Sequence[str]) -> str:
+    """A string that must be one of ``choices`` (an error names them, and the closest one)."""
+    name = string(ctx, key, value)
+    if name not in choices:
+        raise ctx.error(key, f"expected one of {', '.join(choices)}, got {name!r}", suggest(name, choices))
+    return name
+
+
 def backend(ctx: Context, key: str, value: TomlValue) -> str:
     """``backend``: ``"auto"`` (the default: uv where it can build the env), ``"uv"`` or ``"virtualenv"``."""
-    name = string(ctx, key, value)
-    if name not in BACKEND_CHOICES:
-        raise ctx.error(
-            key, f"expected one of {', '.join(BACKEND_CHOICES)}, got {name!r}", suggest(name, BACKEND_CHOICES)
-        )
-    return name
+    return choice(ctx, key, value, BACKEND_CHOICES)
+
+
+def python_downloads(ctx: Context, key: str, value: TomlValue) -> str:
+    """``python_downloads``: ``"auto"`` (a missing interpreter is installed with uv) or ``"never"``."""
+    return choice(ctx, key, value, DOWNLOAD_CHOICES)

@@ -26,13 +26,26 @@ if TYPE_CHECKING:
 
 #: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
 BACKEND_CHOICES = ("auto", "uv", "virtualenv")
+#: The values of ``python_downloads`` (``--download-python``, ``VRUN_PYTHON_DOWNLOADS``): ``auto``
+#: installs a missing interpreter with uv's managed Pythons (:mod:`vrun.plan.pythons`); nox's
+#: ``--download-python`` has the same two, and ``always``, which vrun does not.
+DOWNLOAD_CHOICES = ("auto", "never")
 #: The install modes of ``install_project``.
 INSTALL_MODES = ("editable", "wheel", "sdist")
 #: The install modes that install a built copy of the project (rebuilt when its source changes).
 BUILT_MODES = ("wheel", "sdist")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
-TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked", "uv_lock")
+TOP_KEYS = (
+    "default",
+    "python",
+    "backend",
+    "sessions",
+    "project_inputs",
+    "locked",
+    "uv_lock",
+    "python_downloads",
+)
 SESSION_KEYS = (
     "description",
     "python",

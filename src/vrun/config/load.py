@@ -154,6 +154,8 @@ class Config:
     :param python: the top-level default interpreter spec, or ``None``.
     :param project_inputs: globs (relative to the root) of further files that decide the project's
         metadata, beyond those vrun finds itself (see docs/envs.md).
+    :param python_downloads: ``python_downloads`` as written (``"auto"`` or ``"never"``), or ``None``
+        when absent (:func:`vrun.plan.pythons.downloads_policy` decides then).
     """
 
     path: Path
@@ -163,6 +165,7 @@ class Config:
     default: tuple[str, ...] | None = None
     python: str | None = None
     project_inputs: tuple[str, ...] = ()
+    python_downloads: str | None = None
 
 
 def find_config(start: Path) -> Path:
@@ -407,6 +410,11 @@ def _load(path: Path) -> Config:
     backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
     locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
     ctx.uv_lock = boolean(ctx, "uv_lock", data["uv_lock"]) if "uv_lock" in data else True
+    downloads = (
+        fields.python_downloads(ctx, "python_downloads", data["python_downloads"])
+        if "python_downloads" in data
+        else None
+    )
 
     sessions: dict[str, Session] = {}
     by_base: dict[str, tuple[str, ...]] = {}
@@ -465,7 +473,7 @@ def _load(path: Path) -> Config:
         default = str_list(ctx, "default", data["default"])
         for i, name in enumerate(default):
             _check_reference(ctx, f"default[{i}]", name, base_of)
-    return Config(path, path.parent, sessions, by_base, default, python, project_inputs)
+    return Config(path, path.parent, sessions, by_base, default, python, project_inputs, downloads)
 
 
 def _check_reference(ctx: Context, key: str, name: str, known: dict[str, str]) -> None:

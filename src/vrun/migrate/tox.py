@@ -163,8 +163,9 @@ class ToxReader:
         if self.skip_missing and any(s.python or s.matrix for s in sessions):
             self.notes.add(
                 f"{self.source}: tox skips an env whose Python is not installed (skip_missing_interpreters, "
-                "true unless set false); vrun fails its session: run `vrun --skip-missing-interpreters` "
-                "to skip them (ignored under CI)"
+                "true unless set false); vrun installs it with uv (python_downloads), else skips a matrix "
+                "entry you did not name and fails the others: run `vrun --skip-missing-interpreters` to "
+                "skip them all (ignored under CI)"
             )
         return sessions, order or None
 

@@ -12,7 +12,7 @@ duplicate running).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import vrun
@@ -25,8 +25,9 @@ from vrun.env.layout import MARKER, env_path, marker_problem
 from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
 from vrun.placeholders import has_posargs
 from vrun.plan.cache import PLAN_SCHEMA
-from vrun.plan.interpreters import NotProbedError, find_interpreter
+from vrun.plan.interpreters import NotProbedError
 from vrun.plan.lockfile import lock_state, refuse_unlocked
+from vrun.plan.pythons import find_or_install
 
 if TYPE_CHECKING:
     from vrun._types import (
@@ -102,10 +103,16 @@ def make_plan(
     probe: bool = True,
     locked: bool = False,
     refuse: bool = False,
+    named: Collection[str] = (),
+    downloads: str | None = None,
 ) -> Plan:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
-    :param explicit: the sessions the user named (they get the posargs).
+    :param explicit: the sessions the user selected (they get the posargs).
+    :param named: the names the command line gave (a matrix entry among them is ``named``).
+    :param downloads: ``python_downloads`` for this plan (:func:`vrun.plan.pythons.downloads_policy`):
+        ``"auto"`` installs a missing interpreter with uv; ``None`` (read-only commands) installs
+        nothing and leaves the setting out of the hint.
     :param environ: the planning environment (a :class:`RecordingEnviron`).
     :param backend: ``--backend``, or ``None``.
     :param notices: lines to show before running (e.g. two configs found).
@@ -120,7 +127,14 @@ def make_plan(
     record_code_identity()
     session_plans = [
         plan_session(
-            config, session, environ, backend=backend, explicit=session.name in explicit, probe=probe
+            config,
+            session,
+            environ,
+            backend=backend,
+            explicit=session.name in explicit,
+            probe=probe,
+            named=session.name in named,
+            downloads=downloads,
         )
         for session in sessions
     ]
@@ -144,6 +158,8 @@ def plan_session(
     backend: str | None = None,
     explicit: bool = False,
     probe: bool = True,
+    named: bool = False,
+    downloads: str | None = None,
 ) -> SessionPlan:
     """Plan one session: a :data:`~vrun._types.SessionPlan` of plain values (docs/envs.md, "The plan
     cache: the warm path").
@@ -152,6 +168,9 @@ def plan_session(
     instead of an env: the loop reports it as that session's failure, or skips it.
 
     :param probe: run interpreters to learn about them (``False`` for read-only commands).
+    :param named: the command line named the session by its full name.
+    :param downloads: ``"auto"``: a missing interpreter is installed with uv (:mod:`vrun.plan.pythons`);
+        ``"never"`` or ``None``: not (``None``: a command that builds nothing).
     :raises ConfigError: when ``session.python`` is not a valid spec (naming the file and key).
     """
     root = str(config.root)
@@ -176,6 +195,8 @@ def plan_session(
             has_posargs(c.argv) for c in (*session.commands_pre, *session.commands, *session.commands_post)
         ),
         "explicit": explicit,
+        "named": named,
+        "matrix": session.name != session.base_name,
         "notes": [],
         "warnings": [],
         "timeout": session.timeout,
@@ -184,12 +205,17 @@ def plan_session(
         "parallel": session.parallel,
     }
     try:
-        interp = find_interpreter(session.python, session=session.name, environ=environ, probe=probe)
+        interp = find_or_install(
+            session.python, session=session.name, environ=environ, downloads=downloads, probe=probe
+        )
     except NotProbedError:
         raise
     except InterpreterNotFoundError as exc:
         base.update({"error_hint": exc.hint, "missing_interpreter": True})
-        return _unrunnable(base, exc.message, f"no interpreter for {session.python!r}")
+        reason = f"no interpreter for {session.python!r}"
+        if exc.failure:
+            reason += f" (uv could not install it: {exc.failure})"
+        return _unrunnable(base, exc.message, reason)
     except UsageError as exc:
         own = session.python is not None and session.python != config.python
         where = f"sessions.{session.base_name}.python" if own else "python"

@@ -29,7 +29,7 @@ from vrun.inputs import signature
 from vrun.output import ci_name
 from vrun.process import handle, restore, run_command, signal_name
 from vrun.run.compose import compose, phases, preview_argvs, unset_variable
-from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
+from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, missing_skip, new_result, skip_reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +116,8 @@ def run_sessions(
 ) -> list[SessionResult]:
     """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
     build or a failed command becomes its result. An interrupt stops the loop after that session."""
-    in_ci = ci_name(environ) is not None
+    ci = ci_name(environ)
+    in_ci = ci is not None
     results: dict[str, SessionResult] = {}
     for session_plan in plan["sessions"]:
         start = time.monotonic()
@@ -126,19 +127,14 @@ def run_sessions(
             result.update({"status": "skipped", "reason": reason})
             output.warning(f"skipping {session_plan['name']}: {reason}")
             continue
-        if (
-            session_plan["error"] is not None
-            and session_plan["missing_interpreter"]
-            and options.skip_missing
-            and not in_ci
-        ):
-            result.update({"status": "skipped", "reason": f"no interpreter for {session_plan['python']!r}"})
-            output.warning(f"skipping {session_plan['name']}: {session_plan['error']}")
+        skip = missing_skip(session_plan, options, ci)
+        if skip is not None:
+            result.update({"status": "skipped", "reason": session_plan["error_reason"] or ""})
+            output.warning(skip)
             continue
         if session_plan["error"] is not None and session_plan["missing_interpreter"] and options.skip_missing:
             output.warning(  # in_ci: a missing interpreter there is a broken CI image, not a skip
-                f"--skip-missing-interpreters is ignored under CI ({ci_name(environ)}): "
-                f"{session_plan['name']} fails"
+                f"--skip-missing-interpreters is ignored under CI ({ci}): {session_plan['name']} fails"
             )
         fold = None
         if in_ci and not options.child:  # report.ci is imported only under CI: not on the warm path
