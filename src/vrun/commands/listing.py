@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from typing import TypedDict
 
     class ListedSession(TypedDict):
-        """One session of ``vrun list --json``: its names, python spec, tags and description, whether
-        it runs by default, and its env's ``state`` (:func:`vrun.plan.planner.session_state`, or
-        ``incomplete``) with the ``detail`` and the ``env_key`` digest."""
+        """One session of ``vrun list --json``: its names, python spec, matrix values (factor ->
+        value, ``{}`` outside a matrix), tags and description, whether it runs by default, and its
+        env's ``state`` (:func:`vrun.plan.planner.session_state`, or ``incomplete``) with the
+        ``detail`` and the ``env_key`` digest."""
 
         name: str
         base_name: str
         python: str | None
+        matrix: dict[str, str]
         state: str
         env_key: str | None
         tags: list[str]
@@ -58,6 +60,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
                 "name": session.name,
                 "base_name": session.base_name,
                 "python": session.python,
+                "matrix": dict(session.matrix),
                 "state": state,
                 "env_key": digest,
                 "tags": list(session.tags),
