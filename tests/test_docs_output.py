@@ -112,7 +112,7 @@ _HASH = re.compile(r"\b((?:[A-Za-z0-9_.]+-)*)([0-9a-f]{32}|[0-9a-f]{16}|[0-9a-f]
 _RULES = [
     (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[+-]\d\d:\d\d|Z)?"), "<date>"),
     (re.compile(r"\b\d+(?:\.\d+)? (?:B|KiB|MiB|GiB)\b"), "<size>"),
-    (re.compile(r"\b\d+(?:\.\d+)?s\b"), "<t>s"),
+    (re.compile(r"\b\d+(?:\.\d+)?m?s\b"), "<t>s"),
     (re.compile(r"\b\d+\.\d+\.\d+\b"), "<X.Y.Z>"),
     (re.compile(r"(?<![\w>])/(?:[^\s/:()'\"]+/)*python[\d.]*(?![\w.])"), "<python>"),
     (re.compile(r"\b(?:x86_64|aarch64|arm64|AMD64)\b"), "<machine>"),
@@ -366,6 +366,9 @@ def shell(tmp_path: Path, docs_wheelhouse: Path, cache_dir: Path) -> Shell:
     bin_dir.mkdir()
     (bin_dir / "vrun").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vrun "$@"\n')
     (bin_dir / "vrun").chmod(0o755)
+    from uv import find_uv_bin
+
+    (bin_dir / "uv").symlink_to(find_uv_bin())  # the uv vrun depends on, as a reader who has uv
     offline = offline_environ(docs_wheelhouse, cache_dir, tmp_path / "home")
     env = {
         k: v for k, v in offline.items() if k.startswith(("PIP_", "UV_", "VRUN_", "VIRTUALENV_", "PYENV_"))
@@ -420,12 +423,19 @@ def _tables(text: str) -> list[tuple[str, str]]:
     return found
 
 
+_INSTALL = re.compile(r"(pipx|uv tool|pip|python3? -m pip) install\b")
+
+
+def _installs_vrun(block: Block) -> bool:
+    """Whether a console block installs vrun (from a clone or PyPI): not run, the suite runs this
+    checkout's vrun; tests/test_packaging.py builds and installs it as such a block does."""
+    return any(_INSTALL.search(shown.line) for shown in commands(block))
+
+
 def _not_run(line: str) -> bool:
-    """Whether a line of the tutorial is not run: installing vrun (the suite runs this checkout's),
-    and ``vrun shell`` (it waits for a person to type; tests/test_tmux.py types into it)."""
-    return bool(re.match(r"(pipx|uv tool|pip|python3? -m pip) install\b", line)) or any(
-        argv[:1] == ["shell"] for argv in vrun_commands(line)
-    )
+    """Whether a line of the tutorial is not run: ``vrun shell`` (it waits for a person to type;
+    tests/test_tmux.py types into it)."""
+    return any(argv[:1] == ["shell"] for argv in vrun_commands(line))
 
 
 @dataclass
@@ -471,7 +481,7 @@ def test_the_tutorial_runs_as_written(shell: Shell) -> None:
         if block.mark:
             apply_file_block(block, shell.cwd)
             continue
-        if block.lang != "console":
+        if block.lang != "console" or _installs_vrun(block):
             continue
         compare = shows_vrun_output(block)
         for shown in commands(block):
@@ -538,6 +548,21 @@ class Scenario:
     docs_root: str = "/src/proj"
     #: The Pythons its output names (the test skips where vrun finds one of them not).
     pythons: tuple[str, ...] = ("3.11", "3.12", "3.13")
+    #: The part of the page its blocks are in: from the heading ``within[0]`` (``""``: the page's
+    #: start) to the heading ``within[1]`` (``""``: its end), so two scenarios of one page may
+    #: each tie a block that starts with the same line.
+    within: tuple[str, str] = ("", "")
+
+    def blocks(self) -> dict[str, Block]:
+        """The page's blocks in :attr:`within` that :attr:`before` ties, by their first line."""
+        text = (REPO / "docs" / self.page).read_text(encoding="utf-8")
+        first, last = self.within
+        start = text.index(f"\n{first}\n") + 1 if first else 0
+        end = text.index(f"\n{last}\n", start) + 1 if last else len(text)
+        lines = range(text[:start].count("\n") + 1, text[:end].count("\n") + 1)
+        return {
+            key(b): b for b in blocks(REPO / "docs" / self.page) if b.line in lines and key(b) in self.before
+        }
 
 
 def edit(name: str, old: str, new: str) -> Callable[[Path], None]:
@@ -660,6 +685,18 @@ SCENARIOS: list[Scenario] = [
         },
         project=_ONE_SESSION,
         pythons=("3.12",),
+        within=("", "## uv.lock"),
+    ),
+    Scenario(
+        "lock.md",
+        {
+            "$ uv lock -q": [],
+            "$ vrun test": [edit("pyproject.toml", '"pytest>=8"', '"pytest>=8", "pytest-xdist>=3"')],
+            "$ vrun explain test": ["uv lock -q"],
+        },
+        project=_ONE_SESSION,
+        pythons=("3.12",),
+        within=("## uv.lock", "## `vrun lock` and `vrun freeze`"),
     ),
 ]
 
@@ -674,7 +711,7 @@ def _run_scenario(scenario: Scenario, shell: Shell) -> None:
         "git init -q && git add -A && git -c user.name=docs -c user.email=docs@example.org commit -qm start"
     )
     comparison = Comparison(root=str(root), docs_root=scenario.docs_root)
-    tied = {key(b): b for b in blocks(REPO / "docs" / scenario.page) if key(b) in scenario.before}
+    tied = scenario.blocks()
     assert set(tied) == set(scenario.before), (
         f"{scenario.page} has no block {set(scenario.before) - set(tied)}"
     )
@@ -702,13 +739,13 @@ def test_page_output(scenario: Scenario, shell: Shell) -> None:
 
 def test_every_shown_output_is_produced_or_marked() -> None:
     """A block showing vrun's output is the tutorial's, a scenario's, or marked illustrative (few)."""
-    tied = {(s.page, key) for s in SCENARIOS for key in s.before}
+    tied = {block.where for s in SCENARIOS for block in s.blocks().values()}
     loose = [
         block.where
         for block in BLOCKS
         if shows_vrun_output(block)
         and block.page != "tutorial.md"
-        and (block.page, key(block)) not in tied
+        and block.where not in tied
         and not block.mark.startswith("illustrative")
     ]
     assert not loose, (

@@ -259,9 +259,18 @@ def install_locked(
         if on_top:
             constraints = _write_lines(work, "constraints.txt", constraint_lines(plan.pins or ()))
             argv = [*base, *on_top, "-c", constraints]
-            run_tool(argv, what=f"{what} (on top of {source})", environ=env, cwd=cwd, lock=lock, progress=True)
+            run_tool(
+                argv, what=f"{what} (on top of {source})", environ=env, cwd=cwd, lock=lock, progress=True
+            )
     if plan.project_args():
-        run_tool([*base, "--no-deps", *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock, progress=True)
+        run_tool(
+            [*base, "--no-deps", *plan.project_args()],
+            what=what,
+            environ=env,
+            cwd=cwd,
+            lock=lock,
+            progress=True,
+        )
 
 
 def _write_lines(folder: str, name: str, lines: Sequence[str]) -> str:
