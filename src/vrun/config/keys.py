@@ -54,6 +54,7 @@ SESSION_KEYS = (
     "extends",
     "overrides",
     "locked",
+    "script",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
