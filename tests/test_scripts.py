@@ -352,3 +352,102 @@ def test_the_ci_fan_out_runs_a_script_session(project: Path, vrun: Vrun, tmp_pat
     key = step("run", "key", SESSION="report")["env_key"]
     vrun("--report", "report.json", "report", check=0)
     assert [p.name for p in envs(project, "report")] == [f"report-{key}"]
+
+
+# --- vrun init -----------------------------------------------------------------------------------
+
+NOXFILE = """
+import nox
+
+SCRIPT = nox.project.load_toml("tools/report.py")
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+@nox.session
+def report(session):
+    session.install(*SCRIPT["dependencies"])
+    session.run("python", "tools/report.py", *session.posargs)
+
+
+@nox.session(python="3.12")
+def check(session):
+    deps = nox.project.load_toml("tools/check.py")["dependencies"]
+    session.install(*deps, "beta")
+    session.run("python", "tools/check.py", "--strict")
+
+
+@nox.session
+def gone(session):
+    session.install(*nox.project.load_toml("tools/gone.py")["dependencies"])
+"""
+
+
+def scripts_project(root: Path, files: dict[str, str]) -> Path:
+    return write_project(
+        root,
+        {
+            "pyproject.toml": '[project]\nname = "demo"\nversion = "1"\n',
+            "tools/report.py": REPORT,
+            "tools/check.py": '# /// script\n# dependencies = ["alpha"]\n# ///\n',
+            **files,
+        },
+    )
+
+
+def test_init_translates_nox_load_toml_sessions(tmp_path: Path) -> None:
+    from vrun.migrate.translate import write_config
+
+    root = scripts_project(tmp_path, {"noxfile.py": NOXFILE})
+    path, notes = write_config(root)
+    config = load_config(path)
+    report, check = config.sessions["report"], config.sessions["check"]
+    assert report.script is not None and report.script.path == str(root / "tools" / "report.py")
+    assert [c.argv for c in report.commands] == [("python", "tools/report.py", "{posargs}")]
+    assert report.install_project is None and report.requirements == ("alpha==1.0",)
+    assert "commands" not in path.read_text().split("[sessions.report]")[1].split("[sessions.")[0]
+    assert check.python == "3.12" and check.requirements == ("alpha", "beta")
+    assert [c.argv for c in check.commands] == [("python", "tools/check.py", "--strict")]
+    assert "noxfile.py:22: script 'tools/gone.py' does not exist; its dependencies not translated" in notes
+
+
+def test_init_translates_tox_pep723_runners(tmp_path: Path) -> None:
+    from vrun.migrate.translate import write_config
+
+    tox_ini = """
+        [tox]
+        env_list = check, report
+        [testenv]
+        deps = pytest
+        [testenv:check]
+        runner = virtualenv-pep-723
+        script = tools/check.py
+        [testenv:report]
+        runner = uv-venv-pep-723
+        script = tools/report.py
+        commands = python tools/report.py --weekly {posargs}
+        [testenv:lock]
+        runner = uv-venv-lock-runner
+        commands = pytest
+    """
+    root = scripts_project(tmp_path / "ini", {"tox.ini": tox_ini})
+    path, notes = write_config(root)
+    config = load_config(path)
+    check, report = config.sessions["check"], config.sessions["report"]
+    assert check.script is not None and check.requirements == ("alpha",)  # [testenv] deps: not for it
+    assert [c.argv for c in check.commands] == [("python", "tools/check.py", "{posargs}")]
+    assert check.install_project is None
+    assert [c.argv for c in report.commands] == [("python", "tools/report.py", "--weekly", "{posargs}")]
+    assert "tox.ini [testenv] deps: the PEP 723 runner ignores it (the script's block says); dropped" in notes
+    assert "tox.ini [testenv:lock] runner: runner 'uv-venv-lock-runner' not translated" in notes
+
+    tox_toml = """
+        env_list = ["check"]
+        [env.check]
+        runner = "virtualenv-pep-723"
+        script = "tools/check.py"
+        commands = [["python", "tools/check.py", { replace = "posargs" }]]
+    """
+    root = scripts_project(tmp_path / "toml", {"tox.toml": tox_toml})
+    path, notes = write_config(root)
+    assert load_config(path).sessions["check"].script is not None
+    assert "commands" not in path.read_text() and not notes
