@@ -262,6 +262,10 @@ def test_the_ad_hoc_form_inside_a_project(project: Path, vrun: Vrun) -> None:
     assert "reusing env" in again.stderr and envs(project, "report.py") == [env]
     both = vrun("lint", "tools/report.py", check=2)
     assert "tools/report.py is a script, and a script runs alone" in both.stderr
+    vrun("gc", check=0)  # an env of no session of the config: kept, as the last one used
+    assert envs(project, "report.py") == [env]
+    vrun("gc", "--keep", "0", check=0)
+    assert envs(project, "report.py") == []
 
 
 def test_the_ad_hoc_form_outside_a_project(tmp_path: Path, offline_env: dict[str, str]) -> None:
@@ -304,6 +308,15 @@ def test_show_explain_list_and_lock_know_script_sessions(project: Path, vrun: Vr
     assert "pylock.report.toml is stale" in stale.stderr
     adhoc = json.loads(vrun("show", "tools/report.py", "--json", check=0).stdout)[0]
     assert adhoc["session"] == "report.py" and adhoc["requirements"] == ["alpha==2.0"]
+
+
+def test_a_script_path_is_a_plain_invocation() -> None:
+    from vrun.plan.cache import parse
+
+    assert parse(["tools/report.py", "--", "-x"]) == (["tools/report.py"], ["-x"])
+    assert parse(["../my script.py"]) == (["../my script.py"], None)
+    for argv in (["-x.py"], ["tools/report"], ["-v", "report.py"]):
+        assert parse(argv) is None, argv
 
 
 def test_a_warm_ad_hoc_run_is_served_from_the_plan_cache(project: Path, offline_env: dict[str, str]) -> None:
@@ -451,3 +464,93 @@ def test_init_translates_tox_pep723_runners(tmp_path: Path) -> None:
     path, notes = write_config(root)
     assert load_config(path).sessions["check"].script is not None
     assert "commands" not in path.read_text() and not notes
+
+
+# --- docs/scripts.md, run ------------------------------------------------------------------------
+
+
+def page_blocks(lang: str) -> list[str]:
+    """The text of docs/scripts.md's ```LANG blocks, in order."""
+    from tests.test_docs import BLOCKS
+
+    return [b.text for b in BLOCKS if b.where.startswith("scripts.md:") and b.lang == lang]
+
+
+#: A stand-in for tabulate (its "simple" format: a column as wide as its widest cell, or its
+#: header and two; text left, numbers right), for docs/scripts.md's script to run offline.
+TABULATE = """
+def tabulate(rows, headers=()):
+    rows = [list(r) for r in rows]
+    widths = [max([len(str(h)) + 2] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    def cell(value, i, number):
+        return str(value).rjust(widths[i]) if number else str(value).ljust(widths[i])
+    numeric = [all(isinstance(r[i], int) for r in rows) for i in range(len(headers))]
+    lines = ["  ".join(cell(h, i, numeric[i]) for i, h in enumerate(headers))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(cell(v, i, numeric[i]) for i, v in enumerate(r)) for r in rows]
+    return "\\n".join(line.rstrip() for line in lines)
+"""
+
+
+def shape(line: str) -> str:
+    """A log line with what differs between machines and runs (hashes, times, versions) blanked."""
+    import re
+
+    line = re.sub(r"-[0-9a-f]{10}\b", "-HASH", line)
+    line = re.sub(r"\b\d+\.\d+s\b", "N.Ns", line)
+    return re.sub(r"python \d+\.\d+\.\d+\S*,", "python X,", line)
+
+
+@pytest.fixture
+def docs_vrun(project: Path, offline_env: dict[str, str], wheelhouse: Path, tmp_path: Path) -> Vrun:
+    """A project as docs/scripts.md has it (a ``src/`` to count, its script and config), offline,
+    with tabulate 0.9 and 0.9.1 beside the shared wheelhouse's wheels."""
+    import shutil
+
+    from tests.conftest import build_wheel
+
+    house = tmp_path / "house"
+    shutil.copytree(wheelhouse, house)
+    for version in ("0.9", "0.9.1"):
+        build_wheel(house, "tabulate", version, modules={"tabulate.py": TABULATE})
+    env = {**offline_env, "PIP_FIND_LINKS": str(house), "UV_FIND_LINKS": str(house)}
+    [script_text] = [b for b in page_blocks("python") if b.startswith("# tools/report.py")]
+    [config] = [b for b in page_blocks("toml") if b.startswith("# vrun.toml")]
+    write_project(
+        project,
+        {
+            "src/demo/__init__.py": "WORD = 'one'\n",
+            "tools/report.py": script_text,
+            "vrun.toml": config,
+        },
+    )
+    return Vrun(project, env)
+
+
+def test_the_page_s_examples_run(project: Path, docs_vrun: Vrun) -> None:
+    """docs/scripts.md as a reader follows it: the session, the rebuild line of a changed pin, the
+    error of a malformed block, and ``vrun tools/report.py``."""
+    [session_run, adhoc] = page_blocks("console")
+    shown = session_run.splitlines()
+    result = docs_vrun(*shown[0].removeprefix("$ vrun ").split(), check=0)
+    assert [shape(line) for line in result.stderr.splitlines()[:6]] == [
+        shape(line) for line in shown[1:7] if line.startswith("vrun >")
+    ]
+    assert result.stdout.splitlines() == [line for line in shown[1:] if not line.startswith("vrun >")]
+
+    path = project / "tools" / "report.py"
+    text = path.read_text()
+    path.write_text(text.replace('"tabulate>=0.9"', '"tabulate>=0.9.1"'))
+    rebuilt = docs_vrun("report", "--", "src", check=0)
+    [reason] = [b for b in page_blocks("text") if "creating env report-" in b]
+    assert shape(reason.strip()) in [shape(line) for line in rebuilt.stderr.splitlines()]
+
+    path.write_text(text.replace('"tabulate>=0.9"', '"tabulate=>0.9"'))
+    broken = docs_vrun("report", check=2)
+    [error] = [b for b in page_blocks("text") if b.startswith("error:")]
+    assert error.strip().replace("/home/me/project", str(project)) in broken.stderr
+
+    path.write_text(text)
+    alone = docs_vrun(*adhoc.strip().removeprefix("$ vrun ").split(), check=0)
+    assert alone.stdout == result.stdout and "session report.py" in alone.stderr
+    assert [p.name.split("-")[0] for p in envs(project, "report.py")] == ["report.py"]
