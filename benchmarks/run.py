@@ -115,13 +115,16 @@ def offline_environ(env: Mapping[str, str], wheelhouse: Path) -> dict[str, str]:
     pip reads ``PIP_NO_INDEX``/``PIP_FIND_LINKS`` (also inside its isolated build envs), uv reads
     ``UV_OFFLINE``/``UV_FIND_LINKS``; all proxies point at :data:`DEAD_PROXY`.
     """
+    out = no_network(env)
+    out.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), UV_FIND_LINKS=str(wheelhouse))
+    return out
+
+
+def no_network(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with uv offline (``UV_OFFLINE=1``: its cache and local files only) and every proxy
+    pointed at :data:`DEAD_PROXY`, so anything that still tries the network fails at once."""
     out = dict(env)
-    out.update(
-        PIP_NO_INDEX="1",
-        PIP_FIND_LINKS=str(wheelhouse),
-        UV_FIND_LINKS=str(wheelhouse),
-        UV_OFFLINE="1",
-    )
+    out["UV_OFFLINE"] = "1"
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         out[name] = DEAD_PROXY
     out.pop("no_proxy", None)
@@ -185,8 +188,10 @@ _VERSIONS_CODE = (
 )
 
 
-def install_tools(work: Path, env: Mapping[str, str], *, reinstall: bool) -> dict[str, str]:
-    """Create one venv per :data:`TOOLS` entry (reused when already complete); return versions.
+def install_tools(
+    work: Path, env: Mapping[str, str], *, reinstall: bool, tools: Sequence[Tool] = TOOLS
+) -> dict[str, str]:
+    """Create one venv per entry of ``tools`` (reused when already complete); return versions.
 
     ``pip wheel`` first fetches (or, for vrun, builds) every tool's wheels into one directory, in
     one resolution, so each wheel crosses the network once and every tool that uses uv gets the
@@ -196,16 +201,16 @@ def install_tools(work: Path, env: Mapping[str, str], *, reinstall: bool) -> dic
     """
     wheels = work / "tool-wheels"
     if reinstall:
-        for tool in TOOLS:
+        for tool in tools:
             shutil.rmtree(work / "tools" / tool.name, ignore_errors=True)
         shutil.rmtree(wheels, ignore_errors=True)
-    if not all((work / "tools" / t.name / ".bench-installed").exists() for t in TOOLS):
+    if not all((work / "tools" / t.name / ".bench-installed").exists() for t in tools):
         print("  fetching the tools' wheels (and building vrun's)", file=sys.stderr)
-        others = sorted({spec for t in TOOLS for spec in t.install if not spec.startswith("vrun")})
+        others = sorted({spec for t in tools for spec in t.install if not spec.startswith("vrun")})
         specs = [str(REPO), *others]
         check([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheels), *specs], env=env)
     versions: dict[str, str] = {}
-    for tool in TOOLS:
+    for tool in tools:
         venv = work / "tools" / tool.name
         done = venv / ".bench-installed"
         if not done.exists():

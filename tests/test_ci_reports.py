@@ -110,16 +110,19 @@ def test_gitlab_sections(project: Path, vrun: Vrun) -> None:
 
 
 @pytest.mark.parametrize(
-    ("ci", "expected"), [({}, 0), ({"CI": "false"}, 0), ({"CI": "true"}, 2), ({"BUILDKITE": "true"}, 2)]
+    ("ci", "expected"), [({}, 0), ({"CI": "false"}, 0), ({"CI": "true"}, 1), ({"BUILDKITE": "true"}, 1)]
 )
 def test_ci_detection_for_skip_missing_interpreters(
     project: Path, vrun: Vrun, ci: dict[str, str], expected: int
 ) -> None:
-    write_project(project, {"vrun.toml": '[sessions.future]\npython = "3.99"\ncommands = ["python -V"]\n'})
+    """Outside CI the missing one is skipped and the other passes (0); under CI it fails (1)."""
+    config = '[sessions.future]\npython = "3.99"\ncommands = ["python -V"]\n'
+    config += '[sessions.now]\ninstall_project = false\ncommands = ["python -V"]\n'
+    write_project(project, {"vrun.toml": config})
     vrun.env.update(ci)
-    proc = vrun("future", "--skip-missing-interpreters", check=expected)
+    proc = vrun("now", "future", "--skip-missing-interpreters", check=expected)
     ignored = "--skip-missing-interpreters is ignored under CI (" in proc.stderr
-    assert ignored == (expected == 2), proc.stderr
+    assert ignored == (expected == 1), proc.stderr
 
 
 def test_exit_status_table(project: Path, vrun: Vrun) -> None:

@@ -475,7 +475,13 @@ def test_install_project_default_from_pyproject_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("true", "editable"), ("false", None), ('"editable"', "editable"), ('"wheel"', "wheel")],
+    [
+        ("true", "editable"),
+        ("false", None),
+        ('"editable"', "editable"),
+        ('"wheel"', "wheel"),
+        ('"sdist"', "sdist"),
+    ],
 )
 def test_install_project_explicit(tmp_path: Path, value: str, expected: str | None) -> None:
     write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
@@ -488,6 +494,7 @@ def test_install_project_bad_value(tmp_path: Path) -> None:
     error = load_error(tmp_path, '[sessions.t]\ninstall_project = "editabel"\n')
     assert error.key == "sessions.t.install_project"
     assert error.hint == "did you mean 'editable'?"
+    assert error.problem == 'expected "editable", "wheel", "sdist" or false, got \'editabel\''
     error = load_error(tmp_path, "[sessions.t]\ninstall_project = 1\n")
     assert "got an integer (1)" in error.problem
 

@@ -375,7 +375,8 @@ def test_umask_000_does_not_make_envs_world_writable(project: Path, vrun: Vrun) 
         ),
     )
     vrun("s", check=0, umask=0)
-    second = vrun("s", check=0, umask=0)  # a reused wheel-mode env has the project reinstalled
+    (project / "src" / "demo" / "__init__.py").write_text("WORD = 'two'\n")
+    second = vrun("s", check=0, umask=0)  # the source changed: a reused wheel-mode env has it reinstalled
     assert "reinstalling the project" in second.stderr
     (env,) = envs_of(project, "s")
     # Not counted: uv's own empty `.lock` in the env, which uv makes 0666 on purpose (other users

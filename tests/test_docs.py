@@ -130,6 +130,10 @@ def make_inputs(root: Path, config: dict[str, Any], data: dict[str, Any]) -> str
             write_project(root, {session["script"]: SCRIPT})
         if "cwd" in session:
             (root / session["cwd"]).mkdir(parents=True, exist_ok=True)
+        env_files = session.get("env_file", [])
+        for name in [env_files] if isinstance(env_files, str) else env_files:
+            if not name.startswith("-"):
+                write_project(root, {name: "EXAMPLE=1\n"})
     extra = '[project]\nname = "example"\nversion = "1"\n' if installs and "project" not in data else ""
     if groups and "dependency-groups" not in data:
         extra += "[dependency-groups]\n" + "".join(f'"{g}" = []\n' for g in groups)

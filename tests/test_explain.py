@@ -325,6 +325,14 @@ def test_json_shape(recorded: dict[str, Any], vrun: Vrun) -> None:
         "reason",
         "compared_with",
         "changes",
+        "versions",
+        "env_file",
+    }
+    # no lock file: the installer resolves (docs/lock.md, "uv.lock", for where else versions come from)
+    assert recorded["versions"] == {
+        "lock": None,
+        "text": "resolved afresh by the installer (no lock file applies)",
+        "pins": [],
     }
     assert Path(recorded["env_dir"]).name == f"test-{recorded['env_key']}"
     assert list(recorded["components"]) == [
@@ -386,6 +394,8 @@ def test_an_unknown_component_is_listed_and_compared_generically() -> None:
         "reason": "",
         "compared_with": None,
         "changes": [],
+        "versions": None,
+        "env_file": [],
     }
     lines = explanation_lines(item)
     assert "    sbom:" in lines and "      bom.json: 2222" in lines and "    sandbox: true" in lines

@@ -278,11 +278,23 @@ def test_missing_interpreter_errors_or_skips(project: Path, vrun: Vrun) -> None:
     )
     err = vrun("future", check=2)
     assert "no Python matching '3.99' for session future" in err.stderr
-    skipped = vrun("future", "--skip-missing-interpreters", check=0)
+    skipped = vrun("future", "--skip-missing-interpreters", check=1)  # nothing ran: not a pass
     assert "skipped" in skipped.stderr
     assert "passed" not in skipped.stderr
+    write_project(project, {"vrun.toml": (project / "vrun.toml").read_text() + NOW})
+    mixed = vrun("now", "future", "--skip-missing-interpreters", check=0)  # one ran, one skipped
+    assert "skipping future: no interpreter for '3.99'" in mixed.stderr
     vrun.env["CI"] = "true"
     vrun("future", "--skip-missing-interpreters", check=2)
+    vrun("now", "future", "--skip-missing-interpreters", check=1)
+
+
+#: A session on the interpreter running vrun, beside one whose Python is missing.
+NOW = """
+[sessions.now]
+install_project = false
+commands = ["python -c pass"]
+"""
 
 
 def test_no_install_and_recreate(project: Path, vrun: Vrun) -> None:

@@ -213,3 +213,25 @@ def test_tool_installers_expose_vrun(installer: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     version = subprocess.run([str(bin_dir / "vrun"), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"vrun {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("page", "heading"),
+    [
+        ("README.md", "## Install\n"),
+        ("docs/index.md", "## Install and platforms\n"),
+        ("docs/tutorial.md", "## 1. Install vrun\n"),
+    ],
+)
+def test_install_sections_lead_with_an_install_that_works_today(page: str, heading: str) -> None:
+    """vrun-cli is not on PyPI until its first release: each install section gives an install from
+    a clone first (``pipx install .``, ``uv tool install .``), and the PyPI one only after saying
+    it is the way once released."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    start = text.index(heading)
+    section = text[start : text.find("\n## ", start + len(heading))]
+    clone, pypi = section.find("pipx install ."), section.find("install vrun-cli")
+    assert "git clone https://github.com/vrun-dev/vrun" in section
+    assert 0 <= clone < pypi, section
+    assert "uv tool install ." in section[:pypi]
+    assert "first release" in section[:pypi]

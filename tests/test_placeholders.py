@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Vrun, import_trace, write_project
 from tests.test_plancache import traced, warm
 from vrun.config.load import load_config
+from vrun.env import layout
 from vrun.errors import ConfigError, UsageError
 from vrun.placeholders import TOX_NAMES, parse, problem
 from vrun.run.compose import Values, command_environ, expand_argv
@@ -33,7 +34,7 @@ CALLER = {"X": "x-value", "TWO": "-x -v", "EMPTY": "", "HOME": "/home/u"}
 EXPANSIONS = [
     (["a", "{env_dir}/bin"], None, ["a", "ENV/bin"]),
     (["a", "{project_root}", "{session}"], None, ["a", ROOT, "s"]),
-    (["a", "--basetemp={env_tmp_dir}"], None, ["a", "--basetemp=ENV/tmp"]),
+    (["a", "--basetemp={env_tmp_dir}"], None, ["a", "--basetemp=TMPDIR"]),
     (["a", "{env_site_packages_dir}"], None, ["a", "ENV/lib/python3.12/site-packages"]),
     # {env:VAR}: set, unset with a default (which may be empty, hold ':' or other placeholders)
     (["a", "{env:X}"], None, ["a", "x-value"]),
@@ -51,7 +52,7 @@ EXPANSIONS = [
     (["a", "--k={env:TWO}"], None, ["a", "--k=-x -v"]),
     # posargs, their default holding placeholders
     (["a", "{posargs}"], ["p q", "r"], ["a", "p q", "r"]),
-    (["a", "{posargs:{env:X} --basetemp={env_tmp_dir}}"], None, ["a", "x-value", "--basetemp=ENV/tmp"]),
+    (["a", "{posargs:{env:X} --basetemp={env_tmp_dir}}"], None, ["a", "x-value", "--basetemp=TMPDIR"]),
     (["a", "{posargs:{env:X}}"], ["given"], ["a", "given"]),
     (["a", "--k={posargs}"], ["p q"], ["a", "--k='p q'"]),
     # escapes and braces that are text
@@ -68,7 +69,9 @@ EXPANSIONS = [
 def test_expansion(tmp_path: Path, argv: list[str], posargs: list[str] | None, expected: list[str]) -> None:
     v = values(tmp_path, CALLER)
     got = expand_argv(argv, posargs, shell=False, values=v, environ={})
-    assert got == [arg.replace("ENV", v.env_dir) for arg in expected]
+    assert got == [
+        arg.replace("TMPDIR", layout.tmp_path(v.env_dir)).replace("ENV", v.env_dir) for arg in expected
+    ]
 
 
 def test_shell_command_keeps_shell_syntax(tmp_path: Path) -> None:
@@ -184,10 +187,18 @@ def test_command_string_keeps_placeholder_defaults_whole(tmp_path: Path) -> None
 
 # --- real runs -------------------------------------------------------------------------------------
 
-SHOW_TMP = "import os, sys; d = sys.argv[1]; print('TMP', sorted(os.listdir(d))); open(os.path.join(d, 'f'), 'w').close()"
+SHOW_TMP = (
+    "import os, sys; d = sys.argv[1]; print('TMP', sorted(os.listdir(d)), os.path.isdir(d),"
+    " d.startswith(sys.prefix + os.sep)); open(os.path.join(d, 'f'), 'w').close()"
+)
 
 
-def test_env_tmp_dir_is_emptied_before_each_run(project: Path, vrun: Vrun, tmp_path: Path) -> None:
+def test_env_tmp_dir_is_outside_the_env_made_before_the_commands_and_emptied_each_run(
+    project: Path, vrun: Vrun, tmp_path: Path
+) -> None:
+    """``.venvs/.tmp/<env>``: outside ``sys.prefix`` (flask's tests tell their own files from the
+    installed ones by it), there with its parents when the first command starts, emptied before
+    each run, never deleted through a symlink, and removed with its env."""
     write_project(
         project,
         {
@@ -201,19 +212,33 @@ def test_env_tmp_dir_is_emptied_before_each_run(project: Path, vrun: Vrun, tmp_p
     )
     first = vrun("s", check=0)
     env_dir = next(p for p in (project / ".venvs").glob("s-*") if not p.is_symlink() and p.is_dir())
-    assert "TMP []" in first.stdout and f"VAR {env_dir / 'tmp'}" in first.stdout
-    assert (env_dir / "tmp" / "f").exists()
-    assert "TMP []" in vrun("s", check=0).stdout  # the file the first run left is gone
-    # a symlink planted at tmp is removed, never followed
+    tmp = project / ".venvs" / ".tmp" / env_dir.name
+    assert "TMP [] True False" in first.stdout and f"VAR {tmp}" in first.stdout
+    assert (tmp / "f").exists()
+    assert "TMP [] True False" in vrun("s", check=0).stdout  # the file the first run left is gone
+    # a symlink planted at the temp dir's name is removed, never followed
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep").write_text("precious")
     import shutil
 
-    shutil.rmtree(env_dir / "tmp")
-    (env_dir / "tmp").symlink_to(outside)
+    shutil.rmtree(tmp)
+    tmp.symlink_to(outside)
     assert "TMP []" in vrun("s", check=0).stdout
-    assert (outside / "keep").read_text() == "precious" and not (env_dir / "tmp").is_symlink()
+    assert (outside / "keep").read_text() == "precious" and not tmp.is_symlink()
+    # .venvs/.tmp itself a symlink: refused, nothing deleted through it
+    shutil.rmtree(tmp.parent)
+    tmp.parent.symlink_to(outside)
+    (outside / env_dir.name).mkdir()
+    (outside / env_dir.name / "keep").write_text("precious")
+    refused = vrun("s", check=1)
+    assert f"cannot prepare the temp dir {tmp}: {tmp.parent} is a symlink" in refused.stderr
+    assert (outside / env_dir.name / "keep").read_text() == "precious"
+    tmp.parent.unlink()
+    vrun("s", check=0)
+    assert tmp.is_dir()
+    vrun("rm", "s", check=0)  # the env goes, and its temp dir with it
+    assert not env_dir.exists() and not tmp.exists()
 
 
 PURELIB = "import sys, sysconfig; got, real = sys.argv[1], sysconfig.get_path('purelib'); print('SP', got == real, got, real)"

@@ -29,7 +29,7 @@ _NETWORK_TROUBLE = re.compile(
     r"Max retries exceeded|NewConnectionError|Failed to establish a new connection|"
     r"Name or service not known|Temporary failure in name resolution|Network is unreachable|"
     r"ProxyError|SSLError|timed out|ReadTimeoutError|Could not fetch URL|"
-    r"No matching distribution found for (?:tabulate|humanize)=="
+    r"No matching distribution found for (?:tabulate|humanize|six|simplejson)=="
 )
 
 
@@ -141,3 +141,27 @@ def test_vrun_init_turns_the_tox_ini_into_a_passing_session(
         _skip_if_unreachable("vrun's install", run.stdout + run.stderr)
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr}"
     assert re.search(r"^=+ \d+ passed(, \d+ skipped)? in [\d.]+s =+$", run.stdout, re.MULTILINE), run.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "summary"),
+    [
+        ("six", "1.17.0", r"^=+ [1-9]\d* passed[\w, ]* in [\d.]+s =+$"),  # test_six.py, pytest
+        ("simplejson", "4.3.0", r"^Ran [1-9]\d* tests? in [\d.]+s\n\nOK"),  # simplejson/tests/, unittest
+    ],
+)
+def test_vrun_init_guesses_a_passing_session_without_tox_or_nox(
+    tmp_path: Path, cache_dir: Path, name: str, version: str, summary: str
+) -> None:
+    """six's tests are one ``test_six.py`` at its root (pytest, configured in setup.cfg);
+    simplejson's are unittest modules inside its package. Neither has tox.ini or a noxfile: the
+    guess must find them, and the session it writes must run them."""
+    env = _real_index_env(tmp_path / "home", cache_dir)
+    root = _fetch(tmp_path, env, name, version)
+    vrun = Vrun(root, env)
+    vrun("init", check=0)
+    run = vrun("test", timeout=900)
+    if run.returncode != 0:
+        _skip_if_unreachable("vrun's install", run.stdout + run.stderr)
+    assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    assert re.search(summary, run.stdout + run.stderr, re.MULTILINE), run.stdout[-2000:] + run.stderr[-2000:]

@@ -357,3 +357,9 @@ def test_changed_inputs_skips_vrun_itself_but_not_the_projects_files(tmp_path: P
     stale = (1, 1, 1, 1)  # a signature neither file has
     plan = {"root": str(tmp_path), "inputs": {own: stale, str(requirements): stale}}
     assert changed_inputs(plan, {"VRUN_CACHE_DIR": str(tmp_path / "cache")}) == [str(requirements)]  # type: ignore[arg-type]
+    # the project's source is not in the env key: a build writing src/demo.egg-info fails nothing
+    src = tmp_path / "src"
+    src.mkdir()
+    plan["inputs"][str(src)] = stale
+    plan["sessions"] = [{"install": {"source_files": [str(src)]}}, {"install": None}]
+    assert changed_inputs(plan, {"VRUN_CACHE_DIR": str(tmp_path / "cache")}) == [str(requirements)]  # type: ignore[arg-type]

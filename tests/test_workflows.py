@@ -1,4 +1,4 @@
-"""vrun's own CI workflow and the CI recipes of docs/ci.md are valid for GitHub and GitLab.
+"""vrun's own workflows (CI, release) and the CI recipes of docs/ci.md are valid for GitHub and GitLab.
 
 Offline: the schemas are the ones check-jsonschema vendors (SchemaStore's GitHub workflow and
 GitLab CI schemas), read from the installed package; YAML is read with ruamel.yaml, which
@@ -24,6 +24,7 @@ jsonschema = pytest.importorskip("jsonschema")
 ruamel_yaml = pytest.importorskip("ruamel.yaml")
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
+RELEASE = REPO / ".github" / "workflows" / "release.yml"
 CI_DOC = REPO / "docs" / "ci.md"
 
 
@@ -58,13 +59,15 @@ def doc_blocks() -> list[Any]:
     return [load_yaml(block) for block in yaml_blocks(CI_DOC.read_text(encoding="utf-8"))]
 
 
-def test_own_workflow_is_valid() -> None:
-    document = load_yaml(WORKFLOW.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("workflow", [WORKFLOW, RELEASE], ids=lambda p: p.name)
+def test_own_workflow_is_valid(workflow: Path) -> None:
+    document = load_yaml(workflow.read_text(encoding="utf-8"))
     assert is_github_workflow(document)
     assert schema_errors("github-workflows", document) == []
 
 
-def test_own_workflow_with_check_jsonschema_cli() -> None:
+@pytest.mark.parametrize("workflow", [WORKFLOW, RELEASE], ids=lambda p: p.name)
+def test_own_workflow_with_check_jsonschema_cli(workflow: Path) -> None:
     """The same check as a contributor would run it: ``check-jsonschema --builtin-schema ...``."""
     exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which(
         "check-jsonschema"
@@ -72,7 +75,7 @@ def test_own_workflow_with_check_jsonschema_cli() -> None:
     if exe is None:
         pytest.skip("check-jsonschema's command is not installed next to this Python nor on PATH")
     result = subprocess.run(
-        [exe, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        [exe, "--builtin-schema", "vendor.github-workflows", str(workflow)],
         capture_output=True,
         text=True,
         check=False,
@@ -88,6 +91,31 @@ def test_own_workflow_runs_the_default_sessions_and_reports() -> None:
     assert "apt-get install -y -qq tmux zsh fish tcsh" in text
     document = load_yaml(text)
     assert document["jobs"]["run"]["strategy"]["matrix"]["os"] == ["ubuntu-latest", "macos-latest"]
+
+
+def test_release_workflow_builds_checks_and_publishes_with_trusted_publishing() -> None:
+    """On a version tag: one job builds both dists and checks them (the tag, the changelog,
+    ``twine check --strict``), the next uploads exactly those with PyPI's trusted publishing (an
+    OIDC token, ``id-token: write`` for that job alone, no stored password)."""
+    document = load_yaml(RELEASE.read_text(encoding="utf-8"))
+    assert document["on"] == {"push": {"tags": ["v*"]}}
+    assert document["permissions"] == {"contents": "read"}
+    build, publish = document["jobs"]["build"], document["jobs"]["publish"]
+    runs = [step.get("run", "") for step in build["steps"]]
+    assert 'python tools/release.py check "$GITHUB_REF_NAME"' in runs
+    assert "python -m build" in runs and "python -m twine check --strict dist/*" in runs
+    assert 'python tools/release.py check "$GITHUB_REF_NAME" --dist dist' in runs
+    assert runs.index("python -m build") < runs.index("python -m twine check --strict dist/*")
+    assert "permissions" not in build
+    assert publish["needs"] == "build"
+    assert publish["permissions"] == {"id-token": "write"}
+    assert publish["environment"]["name"] == "pypi"
+    (upload,) = [step for step in publish["steps"] if "gh-action-pypi-publish" in step.get("uses", "")]
+    assert upload["uses"] == "pypa/gh-action-pypi-publish@release/v1"
+    assert "with" not in upload  # no password or token: trusted publishing
+    uploaded = next(s for s in build["steps"] if "upload-artifact" in s.get("uses", ""))["with"]["name"]
+    downloaded = next(s for s in publish["steps"] if "download-artifact" in s.get("uses", ""))["with"]
+    assert downloaded == {"name": uploaded, "path": "dist/"}
 
 
 def test_doc_has_github_and_gitlab_blocks() -> None:

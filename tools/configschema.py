@@ -26,8 +26,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from vrun import SUBCOMMANDS
 from vrun.config import fields
-from vrun.config.keys import BACKEND_CHOICES, EXTRA_NAME, INSTALL_MODES, OVERRIDE_KEYS, SESSION_KEYS, TOP_KEYS
+from vrun.config.keys import (
+    ADD_KEYS,
+    BACKEND_CHOICES,
+    DOWNLOAD_CHOICES,
+    EXTRA_NAME,
+    INSTALL_MODES,
+    OVERRIDE_KEYS,
+    SESSION_KEYS,
+    TOP_KEYS,
+)
 from vrun.config.load import SESSION_NAME
+from vrun.config.matrix import FACTOR_NAME, VALUE
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 
 if TYPE_CHECKING:
@@ -88,6 +98,22 @@ _VARIABLES: JsonObject = {
     "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
 }
 
+#: A list of commands (``commands``, ``commands_pre``, ``commands_post``): strings, or argv arrays.
+_COMMANDS: JsonObject = {
+    "type": "array",
+    "items": {
+        "oneOf": [
+            _TEXT,
+            {
+                "type": "array",
+                "items": [{"type": "string", "minLength": 1}],
+                "additionalItems": {"type": "string"},
+                "minItems": 1,
+            },
+        ]
+    },
+}
+
 #: The top-level keys (of ``vrun.toml``, or of ``[tool.vrun]``).
 TOP_PROPERTIES: dict[str, Key] = {
     "default": Key(
@@ -124,6 +150,20 @@ TOP_PROPERTIES: dict[str, Key] = {
         {"type": "boolean", "default": False},
         "top-level-keys",
     ),
+    "uv_lock": Key(
+        "false: no session installs the versions the project's uv.lock pins (by default a session "
+        "that installs the project or a dependency group does, when there is a uv.lock). A "
+        "session's own uv_lock wins.",
+        {"type": "boolean", "default": True},
+        "top-level-keys",
+    ),
+    "python_downloads": Key(
+        "\"auto\": a run installs a session's missing Python with uv (uv's managed Pythons, saying so); "
+        '"never": the session fails (or, a matrix entry not named, is skipped). --download-python and '
+        "VRUN_PYTHON_DOWNLOADS win over it.",
+        {"type": "string", "enum": list(DOWNLOAD_CHOICES), "default": "auto"},
+        "when-no-python-matches",
+    ),
     "project_inputs": Key(
         "Glob patterns, relative to the project root, of further files that decide the project's "
         "metadata: their contents go into the hash of every env that installs the project.",
@@ -143,6 +183,18 @@ SESSION_PROPERTIES: dict[str, Key] = {
         {"oneOf": [_TEXT, {**_TEXTS, "minItems": 1}]},
         "python",
     ),
+    "matrix": Key(
+        'A matrix over any factors: matrix = { python = ["3.11", "3.12"], django = ["4.2", "5.0"] } '
+        "makes one session per combination (test-3.11-django4.2, ...); a list of such tables makes "
+        "the union of their products. Values stand in the session's strings as {matrix:FACTOR}.",
+        {
+            "oneOf": [
+                {"$ref": "#/definitions/factors"},
+                {"type": "array", "items": {"$ref": "#/definitions/factors"}, "minItems": 1},
+            ]
+        },
+        "matrices",
+    ),
     "deps": Key(
         "What to install: PEP 508 requirements, local projects (./lib, -e ../core), -r FILE and "
         "-c FILE (paths relative to the project root).",
@@ -160,29 +212,18 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "session-keys",
     ),
     "install_project": Key(
-        'How the project itself is installed: "editable" (or true), "wheel" (rebuilt and '
-        'reinstalled each run), or false. "editable" when the root has [project] or setup.py.',
+        'How the project itself is installed: "editable" (or true), "wheel" (a built package, '
+        'rebuilt and reinstalled when the source changed), "sdist" (the wheel built from an sdist, '
+        'as tox does), or false. "editable" when the root has [project] or setup.py.',
         {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": list(INSTALL_MODES)}]},
         "install_project",
     ),
     "commands": Key(
-        "Run in order, in the env, without a shell; the first failure stops the session. A string "
+        "Run in order, in the env, without a shell; the first failure stops them (commands_post "
+        "still run). A string "
         "is split like a POSIX shell would; an array is the argv as is. {posargs} takes what "
         "follows -- on the command line.",
-        {
-            "type": "array",
-            "items": {
-                "oneOf": [
-                    _TEXT,
-                    {
-                        "type": "array",
-                        "items": [{"type": "string", "minLength": 1}],
-                        "additionalItems": {"type": "string"},
-                        "minItems": 1,
-                    },
-                ]
-            },
-        },
+        _COMMANDS,
         "commands",
     ),
     "shell": Key(
@@ -240,7 +281,14 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "session-keys",
     ),
     "locked": Key(
-        "true: this session must install from a current lock file, pylock.<session>.toml (vrun lock).",
+        "true: this session must install from a current lock file, pylock.<session>.toml (vrun lock) "
+        "or the project's uv.lock.",
+        {"type": "boolean"},
+        "session-keys",
+    ),
+    "uv_lock": Key(
+        "false: this session resolves its requirements afresh instead of installing the versions the "
+        "project's uv.lock pins.",
         {"type": "boolean"},
         "session-keys",
     ),
@@ -251,8 +299,10 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "extends",
     ),
     "overrides": Key(
-        'Per-entry settings of a python matrix: [sessions.NAME.overrides."3.12"] holds session '
-        "keys that entry uses instead (not python, extends, overrides or requires).",
+        'Per-entry settings of a matrix: [sessions.NAME.overrides."django=4.2"] (or "3.12" for a '
+        'python value, "python=3.12, django=4.2" for both) holds session keys the entries with '
+        "those values use instead (not python, matrix, extends, overrides or requires), and an add "
+        "table of arrays they append to.",
         {"type": "object", "additionalProperties": {"$ref": "#/definitions/override"}},
         "matrix-overrides",
     ),
@@ -269,6 +319,25 @@ SESSION_PROPERTIES: dict[str, Key] = {
         "false unless set.",
         _TEXT,
         "script",
+    ),
+    "commands_pre": Key(
+        "Commands run before commands, in the same env (tox's commands_pre); a failure skips "
+        "commands, and commands_post still run.",
+        _COMMANDS,
+        "commands_pre-and-commands_post",
+    ),
+    "commands_post": Key(
+        "Commands run after commands, even when one failed (tox 4's commands_post); the first "
+        "failure decides the session's exit status.",
+        _COMMANDS,
+        "commands_pre-and-commands_post",
+    ),
+    "env_file": Key(
+        "dotenv files (KEY=value lines, as uv run --env-file reads them), relative to the project "
+        "root, whose variables the commands get; env wins over them. A leading - lets a file be "
+        "missing. Not part of the env's hash.",
+        {"oneOf": [_TEXT, _TEXTS]},
+        "env_file",
     ),
 }
 
@@ -335,11 +404,32 @@ def build_schema() -> JsonObject:
                 "properties": session,
             },
             "override": {
-                "description": "The session keys one matrix entry sets instead of its session's.\n"
-                f"{DOCS_URL}config/#matrix-overrides",
+                "description": "The session keys the matrix entries that meet its condition set "
+                f"instead of their session's.\n{DOCS_URL}config/#matrix-overrides",
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {name: session[name] for name in OVERRIDE_KEYS},
+                "properties": {
+                    **{name: session[name] for name in OVERRIDE_KEYS},
+                    "add": {
+                        "description": "Arrays these entries append to their session's instead of "
+                        f"replacing them.\n{DOCS_URL}config/#matrix-overrides",
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {name: session[name] for name in ADD_KEYS},
+                    },
+                },
+            },
+            "factors": {
+                "description": "Factors of a matrix, each a non-empty array of values; the table "
+                f"makes every combination.\n{DOCS_URL}config/#matrices",
+                "type": "object",
+                "propertyNames": {"pattern": _full(FACTOR_NAME)},
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": _full(VALUE)},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
             },
         },
     }

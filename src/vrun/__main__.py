@@ -49,10 +49,10 @@ def run(argv: list[str]) -> int:
 
 def leave(code: int) -> NoReturn:
     """Exit with ``code`` as the ``vrun`` command does: flush, then leave without the interpreter's
-    teardown (~1 ms of a warm run; nothing vrun holds needs it) unless an atexit cleanup is due (a
-    project build's temporary folders). Output that could not be written turns success into 1;
-    its stream then points at ``/dev/null`` (:func:`vrun.output.stream_gone`), so that the
-    teardown's own flush cannot fail again (Python would exit 120)."""
+    teardown (~1 ms of a warm run; nothing vrun holds needs it: vrun registers no atexit cleanup, a
+    project build removes its temporary folders itself). Output that could not be written turns
+    success into 1; its stream then points at ``/dev/null`` (:func:`vrun.output.stream_gone`), so
+    that the teardown's own flush cannot fail again (Python would exit 120)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -61,8 +61,6 @@ def leave(code: int) -> NoReturn:
 
             stream_gone(stream)
             code = code or 1
-    if "vrun.env.wheel" in sys.modules:
-        sys.exit(code)
     os._exit(code)
 
 

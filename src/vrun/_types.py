@@ -192,6 +192,39 @@ class LockState(TypedDict):
     digest: str
 
 
+#: How a project's ``uv.lock`` stands for a session (:class:`UvLockState`'s ``status``): ``current``,
+#: ``stale`` (uv says it no longer matches ``pyproject.toml``) or ``invalid`` (uv cannot use it).
+UvLockStatus = Literal["current", "stale", "invalid"]
+
+
+class UvLockAnswer(TypedDict):
+    """What ``uv export --locked`` answered for a session, as :mod:`vrun.plan.uvlock` memoizes it: the
+    memo's ``schema``, the ``status``, the ``problem`` (``None`` when current) and the ``pins`` as uv
+    printed them (requirement lines; ``[]`` unless current)."""
+
+    schema: int
+    status: UvLockStatus
+    problem: str | None
+    pins: list[str]
+
+
+class UvLockState(TypedDict):
+    """Whether a session installs from the project's ``uv.lock`` (:func:`vrun.plan.uvlock.uv_lock_state`).
+
+    :param path: the lock's absolute path; :param file: ``uv.lock``.
+    :param status: see :data:`UvLockStatus`; :param problem: ``None`` when current, else one phrase.
+    :param pins: the session's pins (requirement lines with markers, local paths absolute), ``[]``
+        unless current; :param command: the ``uv export`` command that gives them (for ``explain``).
+    """
+
+    path: str
+    file: str
+    status: UvLockStatus
+    problem: str | None
+    pins: list[str]
+    command: list[str]
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -203,10 +236,19 @@ class InstallSpec(TypedDict):
     :param requirement_files: ``-r`` files; :param constraint_files: ``-c`` files (absolute).
     :param project: the project root when the project is installed, else ``None``.
     :param project_name: the project's PEP 503 name (from ``[project].name``), or ``None``.
-    :param mode: ``install_project``: ``"editable"``, ``"wheel"`` or ``None``.
+    :param mode: ``install_project``: ``"editable"``, ``"wheel"``, ``"sdist"`` or ``None``.
     :param extras: the project's extras to install.
     :param names: the PEP 503 names that must land in the env (checked after installing).
     :param lock: the current lock file to install from instead of resolving, or ``None``.
+    :param source: for ``"wheel"`` and ``"sdist"``, the digest of the project's source
+        (:func:`vrun.plan.source.source_digest`): the env holds the project built from it when its
+        stamp says so (:func:`vrun.env.layout.project_stamp`); else ``None``.
+    :param source_files: the paths that digest recorded (files and folders, absolute): inputs of
+        the plan, not of the env key, so a build does not check them (they change the project's
+        build, which the stamp follows, not the env).
+    :param pins: with a ``uv.lock`` for ``lock``: the requirement lines it pins for the session,
+        installed exactly; the requirements and files then go on top, constrained by them. ``None``
+        for a PEP 751 ``lock`` (read as it is, and covering the requirements) or no lock.
     """
 
     requirements: list[str]
@@ -218,6 +260,9 @@ class InstallSpec(TypedDict):
     extras: list[str]
     names: list[str]
     lock: str | None
+    source: str | None
+    source_files: list[str]
+    pins: list[str] | None
 
 
 #: One command of a session plan: its argv template (placeholders unexpanded), whether it runs
@@ -238,13 +283,20 @@ class SessionPlanBase(TypedDict):
         skips the session).
     :param backend: the backend that builds the env (``auto`` resolved once there is an interpreter).
     :param system_site_packages: the env sees the interpreter's site-packages.
-    :param commands: its commands in order (:data:`PlannedCommand`).
-    :param set_env: ``[name, value]`` pairs its ``env`` sets (placeholders unexpanded), in order.
+    :param commands: its commands in order (:data:`PlannedCommand`); :param commands_pre: those run
+        before them (a failure skips ``commands``); :param commands_post: those run after them, even
+        when one failed.
+    :param set_env: ``[name, value]`` pairs its ``env_file`` files and then its ``env`` set
+        (placeholders unexpanded), in order.
     :param build_env: the variables its install's builds see; :param pass_env: the name patterns it
         lets through from the caller; :param cwd: the absolute directory its commands run in.
     :param requires: the sessions that must pass before it starts (names in the plan).
     :param posargs: a command takes ``{posargs}``; :param explicit: the user named it (it gets them).
+    :param named: the command line named it by its full name (``vrun test-3.12``; not ``vrun
+        test``, a bare ``vrun``, ``-k`` or ``-t``); :param matrix: it is one entry of a ``python``
+        list (with ``named``, whether a missing interpreter skips it: :func:`vrun.run.rules.missing_skip`).
     :param notes: lines to log before it runs (a backend fallback, a stale lock file).
+    :param warnings: lines to log as warnings before it runs (a stale ``uv.lock``).
     :param timeout: seconds all its commands may take, or ``None``.
     :param external: the programs outside the env its commands may run without a note.
     :param tags: its tags; :param parallel: it may run beside others under ``-p``.
@@ -257,7 +309,9 @@ class SessionPlanBase(TypedDict):
     missing_interpreter: bool
     backend: str
     system_site_packages: bool
+    commands_pre: list[PlannedCommand]
     commands: list[PlannedCommand]
+    commands_post: list[PlannedCommand]
     set_env: list[list[str]]
     build_env: dict[str, str]
     pass_env: list[str]
@@ -265,7 +319,10 @@ class SessionPlanBase(TypedDict):
     requires: list[str]
     posargs: bool
     explicit: bool
+    named: bool
+    matrix: bool
     notes: list[str]
+    warnings: list[str]
     timeout: float | None
     external: list[str]
     tags: list[str]
@@ -281,6 +338,8 @@ class RunnableSessionPlan(SessionPlanBase):
     :param marker: the signature of the env's marker when the env was ready (the loop reuses the env
         while the marker keeps it; it stores a new one after building), else ``None``.
     :param install: what to install; :param lock: its lock file's state.
+    :param uv_lock: the state of the project's ``uv.lock`` when the session would install from it,
+        else ``None``.
     """
 
     error: None
@@ -292,6 +351,7 @@ class RunnableSessionPlan(SessionPlanBase):
     marker: Signature
     install: InstallSpec
     lock: LockState
+    uv_lock: UvLockState | None
 
 
 class UnrunnableSessionPlan(SessionPlanBase):
@@ -311,6 +371,7 @@ class UnrunnableSessionPlan(SessionPlanBase):
     marker: None
     install: None
     lock: None
+    uv_lock: None
 
 
 #: A planned session, runnable or not (``session_plan["error"] is None`` tells which, and narrows it).

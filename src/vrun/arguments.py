@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from vrun import __version__
-from vrun.config.keys import BACKEND_CHOICES
+from vrun.config.keys import BACKEND_CHOICES, DOWNLOAD_CHOICES
 from vrun.config.load import BUILTIN_COMMANDS
 
 
@@ -57,11 +57,23 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
         help="refuse to build unless each session's lock file (vrun lock) exists and matches its "
         "requirements",
     )
+    parser.add_argument(
+        "--download-python",
+        choices=DOWNLOAD_CHOICES,
+        default=None,
+        help="auto: install a session's missing Python with uv (uv's managed Pythons); never: fail or "
+        "skip instead (default: $VRUN_PYTHON_DOWNLOADS, else the config's python_downloads, else auto)",
+    )
 
 
 #: The run options of :func:`_build_flags` and of the session loop's own flags (``-x``,
 #: ``--install-only``, ``-p``, ``--parallel-child``), at the values that change nothing.
-_BUILD_DEFAULTS = {"recreate": False, "no_install": False, "skip_missing_interpreters": False}
+_BUILD_DEFAULTS = {
+    "recreate": False,
+    "no_install": False,
+    "skip_missing_interpreters": False,
+    "download_python": None,
+}
 _LOOP_DEFAULTS = {"fail_fast": False, "install_only": False, "parallel": 0, "parallel_child": None}
 
 
@@ -254,6 +266,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
 
 _VALUE_OPTIONS = frozenset(
     {"--color", "-f", "--config", "--backend", "-k", "--keyword", "-t", "--tag", "-p", "--parallel"}
+    | {"--download-python"}
     | {"--report", "--junitxml", "--parallel-child"}
 )
 

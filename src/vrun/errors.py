@@ -88,19 +88,35 @@ class InterpreterNotFoundError(VrunError):
     :param session: the session that asked for it, or ``None``.
     :param searched: where discovery looked, e.g. ``["PATH", "pyenv", "uv"]``.
     :param found: descriptions of the interpreters that were found, e.g. ``["3.11.7 (/usr/bin/python3)"]``.
+    :param hint: how to get one (:func:`vrun.plan.pythons.missing_hint` names the command that
+        works on this machine), or ``None`` for a general one.
+    :param failure: why installing it (``python_downloads = "auto"``) failed, or ``None`` when
+        that was not tried.
     """
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, spec: str, session: str | None, searched: Sequence[str], found: Sequence[str]) -> None:
+    def __init__(
+        self,
+        spec: str,
+        session: str | None,
+        searched: Sequence[str],
+        found: Sequence[str],
+        hint: str | None = None,
+        failure: str | None = None,
+    ) -> None:
         who = f" for session {session}" if session else ""
         msg = f"no Python matching {spec!r}{who}; searched {', '.join(searched)}"
         if found:
             msg += f"; found {', '.join(found)}"
-        super().__init__(msg, "install it (e.g. `pyenv install`, `uv python install`), or change `python`")
+        if failure:
+            msg += f"; installing it with uv failed: {failure}"
+        super().__init__(msg, hint or "install it, or change `python`")
         self.spec = spec
         self.session = session
+        self.searched = list(searched)
         self.found = list(found)
+        self.failure = failure
 
 
 class BuildError(VrunError):

@@ -29,8 +29,19 @@ if TYPE_CHECKING:
     #: A parsed value: text, or a placeholder ``(name, ARG or None)``.
     Token = Union[str, tuple[str, Union[str, None]]]
 
-#: vrun's placeholders. ``posargs`` and ``env`` take an ARG; the others take none.
-NAMES = ("posargs", "env", "env_dir", "env_tmp_dir", "env_site_packages_dir", "project_root", "session")
+#: vrun's placeholders. ``posargs``, ``env`` and ``matrix`` take an ARG; the others take none.
+#: ``{matrix:FACTOR}`` is replaced when the config is loaded (:func:`substitute`), so it never
+#: reaches the session loop; the others when the session runs (:class:`Expander`).
+NAMES = (
+    "posargs",
+    "env",
+    "env_dir",
+    "env_tmp_dir",
+    "env_site_packages_dir",
+    "project_root",
+    "session",
+    "matrix",
+)
 #: Placeholders that may stand in a set_env value (posargs belong to commands).
 ENV_VALUE_NAMES = tuple(name for name in NAMES if name != "posargs")
 #: tox's substitutions (tox 4 names and their tox 3 spellings, tox 4 "Substitutions") and what vrun
@@ -142,6 +153,21 @@ def parse(text: str) -> list[Token]:
     return merged
 
 
+def literal(text: str) -> str:
+    """``text`` escaped so that :func:`parse` reads it back as the plain text ``text``: every
+    placeholder and every escape in it gets one more pair of braces (``{session}`` becomes
+    ``{{session}}``, ``{{session}}`` becomes ``{{{session}}}``); other braces are text already.
+    For values that come from outside vrun's syntax (a dotenv file's) and must be taken as written."""
+    if "{" not in text:
+        return text
+    out, last = [], 0
+    for start, end, _name, _arg in _scan(text):
+        out += [text[last:start], "{", text[start:end], "}"]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def spans(text: str) -> list[tuple[int, int]]:
     """Where the placeholders with an ARG are in ``text``: a command string is split into words
     around them, so that ``{posargs:-q tests}`` and ``{env:X:a b}`` stay one word each."""
@@ -174,6 +200,32 @@ def uses(text: str, name: str) -> bool:
         if isinstance(token, tuple) and (token[0] == name or (token[1] is not None and uses(token[1], name))):
             return True
     return False
+
+
+def substitute(text: str, name: str, value: Callable[[str | None], str]) -> str:
+    """``text`` with every ``{NAME...}`` placeholder of ``name`` replaced by ``value(ARG)`` (``ARG``
+    ``None`` for a bare ``{NAME}``), those nested in another placeholder's ARG included
+    (``{posargs:-k {matrix:django}}``); escapes (``{{NAME}}``), other placeholders and text stay
+    byte for byte. The config loader replaces ``{matrix:FACTOR}`` this way (docs/config.md,
+    "Matrices"), before anything else reads the value.
+
+    :raises: whatever ``value`` raises (an unknown factor is the caller's error to name).
+    """
+    if "{" + name not in text:
+        return text
+    out = []
+    last = 0
+    for start, end, found, arg in _scan(text):
+        if found == name:
+            replacement = value(arg)
+        elif found is not None and arg is not None and "{" + name in arg:
+            replacement = "{" + found + ":" + substitute(arg, name, value) + "}"
+        else:
+            continue
+        out += [text[last:start], replacement]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _env_arg(arg: str) -> tuple[str, str | None]:
@@ -216,6 +268,8 @@ def problem(text: str, names: Sequence[str] = NAMES, depth: int = 0) -> tuple[st
                 else f"placeholders: {', '.join(f'{{{n}}}' for n in NAMES)}"
             )
             return f"unknown placeholder {shown}", f"{hint} ({literal})"
+        if name == "matrix":  # the loader replaced every one it may (substitute): this one it may not
+            return f"{shown} cannot be used in this value", "{matrix:FACTOR} stands in a session's own keys"
         if name not in names:
             allowed = ", ".join(f"{{{n}}}" for n in names) or "none"
             return f"{shown} cannot be used in this value", f"placeholders it takes: {allowed}"

@@ -14,6 +14,7 @@ from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_USAGE, UsageError, VrunError
 from vrun.plan.planner import RecordingEnviron, make_plan
+from vrun.plan.pythons import downloads_policy
 from vrun.run.loop import ready_env
 from vrun.run.rules import RunOptions
 
@@ -144,20 +145,26 @@ def single_plan(
     """A plan of ``session`` alone, as the session loop would get it.
 
     :param build: the plan is for building the env: ``locked`` (``--locked``) and
-        ``locked = true`` apply.
+        ``locked = true`` apply, and a missing interpreter is installed as ``python_downloads``
+        says (:func:`vrun.plan.pythons.downloads_policy`).
     :raises VrunError: when its interpreter is missing (exit 2).
     :raises LockError: with ``build``, the session must install from a lock file it lacks (exit 1).
     """
+    environ = RecordingEnviron(os.environ)
     with inputs.recording() as recorder:
+        downloads = None  # a plan that builds nothing installs no Python either
+        if build:
+            downloads = downloads_policy(config.python_downloads, args.download_python, environ)
         plan = make_plan(
             config,
             [session],
             explicit=set(),
-            environ=RecordingEnviron(os.environ),
+            environ=environ,
             backend=args.backend,
             probe=probe,
             locked=locked,
             refuse=build,
+            downloads=downloads,
         )
     plan["inputs"] = dict(recorder.files)  # a build checks them (vrun.env.build.changed_inputs)
     refuse_error(plan["sessions"][0])

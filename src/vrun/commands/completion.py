@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from vrun import SUBCOMMANDS
-from vrun.config.keys import BACKEND_CHOICES
+from vrun.config.keys import BACKEND_CHOICES, DOWNLOAD_CHOICES
 from vrun.config.load import SESSION_NAME
 from vrun.errors import UsageError
 
@@ -84,6 +84,7 @@ _vrun_complete() {
     case "$prev" in
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return 0 ;;
         --backend) COMPREPLY=($(compgen -W "@BACKENDS@" -- "$cur")); return 0 ;;
+        --download-python) COMPREPLY=($(compgen -W "@DOWNLOADS@" -- "$cur")); return 0 ;;
         --shell) COMPREPLY=($(compgen -W "bash zsh fish sh dash csh tcsh" -- "$cur")); return 0 ;;
         -f|--config|-o|--output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         -k|--keyword|-t|--tag|--keep) return 0 ;;
@@ -137,6 +138,7 @@ _vrun() {
     case ${words[CURRENT-1]} in
         --color) compadd -- auto always never; return ;;
         --backend) compadd -- @BACKENDS@; return ;;
+        --download-python) compadd -- @DOWNLOADS@; return ;;
         --shell) compadd -- bash zsh fish sh dash csh tcsh; return ;;
         -f|--config|-o|--output) _files; return ;;
         -k|--keyword|-t|--tag|--keep) return ;;
@@ -186,7 +188,9 @@ complete -c vrun -n '__fish_seen_subcommand_from help' -a '@SUBCOMMANDS@'
 
 #: ``--backend``'s values, as the config's ``backend`` key takes them.
 _BACKEND_WORDS = " ".join(BACKEND_CHOICES)
-_VALUES = {"color": "auto always never", "backend": _BACKEND_WORDS}
+#: ``--download-python``'s values, as the config's ``python_downloads`` key takes them.
+_DOWNLOAD_WORDS = " ".join(DOWNLOAD_CHOICES)
+_VALUES = {"color": "auto always never", "backend": _BACKEND_WORDS, "download-python": _DOWNLOAD_WORDS}
 
 
 def _fish_options() -> str:
@@ -207,7 +211,7 @@ def script(shell: str) -> str:
     """The completion script for ``shell``.
 
     The scripts complete vrun's subcommands, its top-level options (and the values of
-    ``--color``, ``--backend``, ``--shell``, files for ``-f``), ``bash|zsh|fish`` after
+    ``--color``, ``--backend``, ``--download-python``, ``--shell``, files for ``-f``), ``bash|zsh|fish`` after
     ``completion``, and session names, which they get by running
     ``vrun completion --list-sessions`` (:data:`LIST_SESSIONS_COMMAND`) in the current directory.
     After ``--`` (posargs) they complete file names.
@@ -228,6 +232,7 @@ def script(shell: str) -> str:
         ("@VALUE_OPTIONS@", _value_options()),
         ("@SHELLS@", " ".join(SHELLS)),
         ("@BACKENDS@", _BACKEND_WORDS),
+        ("@DOWNLOADS@", _DOWNLOAD_WORDS),
         ("@NO_SESSIONS@", " ".join(_NO_SESSIONS)),
         ("@LIST_SESSIONS@", LIST_SESSIONS_COMMAND),
         ("@FISH_OPTIONS@", _fish_options()),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from vrun import output
 from vrun.commands._common import load_named
 from vrun.config.load import Config, Session
+from vrun.config.reqfiles import display
 from vrun.config.selection import select_sessions
 from vrun.env.layout import marker_problem, read_marker
 from vrun.env.rebuild import differences, previous_env, rebuild_reason, redact, show_value
@@ -34,7 +35,7 @@ from vrun.plan.planner import RecordingEnviron, plan_session
 if TYPE_CHECKING:
     from typing import Literal, TypedDict
 
-    from vrun._types import KeyComponents, KeyDifference, SessionPlan
+    from vrun._types import KeyComponents, KeyDifference, RunnableSessionPlan, SessionPlan
 
     class ComparedWith(TypedDict):
         """The env a key was compared with (``vrun explain``'s ``compared_with``): its directory, its
@@ -43,6 +44,15 @@ if TYPE_CHECKING:
         env_dir: str
         env_key: str
         last_used: bool
+
+    class Versions(TypedDict):
+        """Where a session's versions come from (``vrun explain``'s ``versions``): the lock file it
+        installs from (``uv.lock``, ``pylock.<session>.toml``) or ``None``, the line that says so,
+        and the pins a ``uv.lock`` gives (``[]`` otherwise: a PEP 751 file lists its own)."""
+
+        lock: str | None
+        text: str
+        pins: list[str]
 
     class Explanation(TypedDict):
         """What ``vrun explain`` says about one planned session (the ``--json`` shape); :func:`explanation`
@@ -60,6 +70,8 @@ if TYPE_CHECKING:
         reason: str | None
         compared_with: ComparedWith | None
         changes: list[KeyDifference]
+        versions: Versions | None
+        env_file: list[str]
 
 
 def planned(config: Config, names: Sequence[str], backend: str | None) -> list[tuple[Session, SessionPlan]]:
@@ -108,7 +120,9 @@ def explanation(config: Config, session: Session, session_plan: SessionPlan) -> 
         ``ready``, ``stale``, ``incomplete``, ``absent``), ``reused`` (the next run reuses the env as
         is), ``reason`` (why the next run builds, the line it logs; ``""`` when reused),
         ``compared_with`` (``env_dir``, ``env_key`` and ``last_used`` of the env the key was compared
-        with, or ``None``) and ``changes`` (:func:`vrun.env.rebuild.differences` against that env).
+        with, or ``None``), ``changes`` (:func:`vrun.env.rebuild.differences` against that env) and
+        ``env_file`` (the session's dotenv files, relative to the project root: read for its
+        commands, they are not in the key).
     """
     item: Explanation = {
         "session": session.name,
@@ -123,9 +137,12 @@ def explanation(config: Config, session: Session, session_plan: SessionPlan) -> 
         "reason": None,
         "compared_with": None,
         "changes": [],
+        "versions": None,
+        "env_file": [display(f.path, str(config.root)) for f in session.env_file],
     }
     if session_plan["error"] is not None:
         return item
+    item["versions"] = versions(session_plan)
     root, env_dir = str(config.root), session_plan["env_dir"]
     problem = marker_problem(env_dir, session_plan["digest"])
     if problem is None:
@@ -155,6 +172,29 @@ def explanation(config: Config, session: Session, session_plan: SessionPlan) -> 
     return item
 
 
+def versions(session_plan: RunnableSessionPlan) -> Versions:
+    """Where a planned session's versions come from: its current ``pylock.<session>.toml``, the
+    project's current ``uv.lock`` (:mod:`vrun.plan.uvlock`, with the ``uv export`` command and its
+    pins), or the installer's fresh resolution, with the reason when a lock is there but unused."""
+    lock, uv_lock = session_plan["lock"], session_plan["uv_lock"]
+    if lock["status"] == "current":
+        return {"lock": lock["file"], "text": f"from {lock['file']}, exactly", "pins": []}
+    if uv_lock is not None and uv_lock["status"] == "current":
+        count = len(uv_lock["pins"])
+        command = " ".join(uv_lock["command"])
+        text = f"from uv.lock ({command}: {count} pin{'s' * (count != 1)}); deps on top, constrained by them"
+        return {"lock": "uv.lock", "text": text, "pins": list(uv_lock["pins"])}
+    problem = (
+        uv_lock["problem"]
+        if uv_lock is not None
+        else lock["problem"]
+        if lock["status"] != "missing"
+        else None
+    )
+    why = problem or "no lock file applies"
+    return {"lock": None, "text": f"resolved afresh by the installer ({why})", "pins": []}
+
+
 def value_lines(name: str, value: object, depth: int) -> list[str]:
     """``name: value`` indented two spaces per ``depth``; a table as ``name:`` followed by its keys,
     one level deeper; an empty one, an empty list or ``None`` as ``none``
@@ -178,6 +218,11 @@ def explanation_lines(item: Explanation) -> list[str]:
     lines.append(f"  key: {item['env_key']}, the hash of these inputs:")
     for name, value in (item["components"] or {}).items():
         lines += value_lines(name, value, 2)
+    if item["versions"] is not None:
+        lines.append(f"  versions: {item['versions']['text']}")
+        lines += [f"    {pin}" for pin in item["versions"]["pins"]]
+    if item["env_file"]:
+        lines.append(f"  not in the key: env_file {', '.join(item['env_file'])} (only the commands read it)")
     compared = item["compared_with"]
     if item["reused"]:
         lines.append("  env on disk: reused as is (its marker matches this key)")

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
     class ListedSession(TypedDict):
         """One session of ``vrun list --json``: its names, python spec (a script session without one:
-        its script's requires-python, :func:`vrun.plan.planner.python_spec`), tags and description, whether
-        it runs by default, and its env's ``state`` (:func:`vrun.plan.planner.session_state`, or
-        ``incomplete``) with the ``detail`` and the ``env_key`` digest."""
+        its script's requires-python, :func:`vrun.plan.planner.python_spec`), matrix values (factor ->
+        value, ``{}`` outside a matrix), tags and description, whether it runs by default, and its
+        env's ``state`` (:func:`vrun.plan.planner.session_state`, or ``incomplete``) with the
+        ``detail`` and the ``env_key`` digest."""
 
         name: str
         base_name: str
         python: str | None
+        matrix: dict[str, str]
         state: str
         env_key: str | None
         tags: list[str]
@@ -59,6 +61,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
                 "name": session.name,
                 "base_name": session.base_name,
                 "python": python_spec(session),
+                "matrix": dict(session.matrix),
                 "state": state,
                 "env_key": digest,
                 "tags": list(session.tags),

@@ -167,20 +167,32 @@ def sessions_to_lock(config: Config, names: Sequence[str]) -> list[Session]:
 
 
 def check_locks(session_plans: Sequence[RunnableSessionPlan]) -> int:
-    """``vrun lock --check``: report each session's lock file; writes nothing.
+    """``vrun lock --check``: report each session's lock file; writes nothing. A session that
+    installs from the project's ``uv.lock`` (:mod:`vrun.plan.uvlock`) is reported by that file's state,
+    as uv judges it.
 
     :returns: 0 when every lock file is current, 1 when any is missing, stale or unusable (each
         named in an ``error:`` line).
     """
-    stale = [p for p in session_plans if p["lock"]["problem"] is not None]
+
+    def state(session_plan: RunnableSessionPlan) -> tuple[str, str | None]:
+        uv_lock = session_plan["uv_lock"]
+        found = uv_lock if uv_lock is not None else session_plan["lock"]
+        return found["file"], found["problem"]
+
+    stale = [p for p in session_plans if state(p)[1] is not None]
     for session_plan in session_plans:
-        if session_plan["lock"]["problem"] is None:
-            output.info(f"{session_plan['lock']['file']} is current ({session_plan['name']})")
+        file, problem = state(session_plan)
+        if problem is None:
+            output.info(f"{file} is current ({session_plan['name']})")
     for i, session_plan in enumerate(stale):
         hint = None
         if i == len(stale) - 1:
-            hint = f"run `vrun lock {' '.join(e['name'] for e in stale)}` and commit the result"
-        output.error(f"session {session_plan['name']}: {session_plan['lock']['problem']}", hint)
+            ours = [e["name"] for e in stale if e["uv_lock"] is None]
+            fixes = [f"`vrun lock {' '.join(ours)}`"] if ours else []
+            fixes += ["`uv lock`"] if len(ours) < len(stale) else []
+            hint = f"run {' and '.join(fixes)} and commit the result"
+        output.error(f"session {session_plan['name']}: {state(session_plan)[1]}", hint)
     return 1 if stale else 0
 
 
@@ -227,7 +239,9 @@ def _tool_table(session: Session, state: LockState) -> str:
 
 def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
     """``vrun lock [SESSION...]``: write each session's lock file, or ``--check`` them
-    (:mod:`vrun.plan.lockfile`)."""
+    (:mod:`vrun.plan.lockfile`). Without names, a session that installs from the project's
+    ``uv.lock`` (:mod:`vrun.plan.uvlock`) is left to ``uv lock`` (said in one line); named, it gets a
+    lock file of its own, which then decides its versions (docs/lock.md, "uv.lock")."""
     from vrun.plan.planner import plan_session
 
     if posargs is not None:
@@ -246,6 +260,12 @@ def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
     session_plans = [refuse_error(session_plan) for session_plan in planned]
     if args.check:
         return check_locks(session_plans)
+    if not args.sessions:  # a session that installs from uv.lock is uv's to lock, unless named
+        for session_plan in session_plans:
+            if session_plan["uv_lock"] is not None:
+                output.info(f"{session_plan['name']} installs from uv.lock (`uv lock` updates it)")
+        kept = [(s, p) for s, p in zip(sessions, session_plans) if p["uv_lock"] is None]
+        sessions, session_plans = [s for s, _ in kept], [p for _, p in kept]
     write_locks(
         config,
         sessions,
@@ -254,4 +274,10 @@ def cmd_lock(args: argparse.Namespace, posargs: list[str] | None) -> int:
         upgrade=args.upgrade,
         upgrade_packages=args.upgrade_package,
     )
+    for session_plan in session_plans:
+        if session_plan["uv_lock"] is not None:
+            output.info(
+                f"{session_plan['lock']['file']} now decides {session_plan['name']}'s versions, not uv.lock "
+                "(delete it to go back)"
+            )
     return 0

@@ -13,6 +13,7 @@ from vrun.config.load import BUILTIN_COMMANDS
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 from vrun.plan.planner import RecordingEnviron, make_plan
+from vrun.plan.pythons import downloads_policy
 from vrun.run.loop import run_plan
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
             notices=notices,
             locked=args.locked,
             refuse=True,
+            named=args.sessions,
+            downloads=downloads_policy(config.python_downloads, args.download_python, environ),
         )
     plan.update(
         {"inputs": dict(recorder.files), "environ": dict(recorder.environ), "started_ns": recorder.started_ns}

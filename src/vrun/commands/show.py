@@ -26,12 +26,12 @@ from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
 from vrun.env.rebuild import show_value
 from vrun.environ import NameFilter
-from vrun.run.compose import compose
+from vrun.run.compose import PHASES, compose
 
 if TYPE_CHECKING:
     from typing import TypedDict
 
-    from vrun._types import InterpreterFacts, LockState, LockStatus, SessionPlan
+    from vrun._types import InterpreterFacts, LockState, LockStatus, SessionPlan, UvLockState
 
     class ShownPython(TypedDict):
         """``vrun show``'s ``python``: the session's spec, and the interpreter found (or ``None``s)."""
@@ -48,6 +48,16 @@ if TYPE_CHECKING:
         shell: bool
         line: str
 
+    class ShownEnvFile(TypedDict):
+        """One file of the session's ``env_file``: its path (relative to the project root), whether
+        it may be missing and exists, and the variables it gives the commands (those ``env`` or a
+        later file does not set again)."""
+
+        file: str
+        optional: bool
+        found: bool
+        variables: list[str]
+
     class ShownLock(TypedDict):
         """The session's lock file as ``vrun show`` shows it (:class:`vrun._types.LockState`'s parts)."""
 
@@ -61,6 +71,7 @@ if TYPE_CHECKING:
 
         session: str
         base_name: str
+        matrix: dict[str, str]
         description: str
         python: ShownPython
         error: str | None
@@ -79,9 +90,12 @@ if TYPE_CHECKING:
         system_site_packages: bool
         build_env: dict[str, str]
         lock: ShownLock | None
+        commands_pre: list[ShownCommand]
         commands: list[ShownCommand]
+        commands_post: list[ShownCommand]
         takes_posargs: bool
         cwd: str
+        env_file: list[ShownEnvFile]
         set_env: dict[str, str]
         pass_env: dict[str, list[str]]
         passed_by_default: list[str]
@@ -102,19 +116,24 @@ def resolved(
 
     :param posargs: what followed ``--`` (``None``: no ``--``), as a run would substitute them.
     :param environ: the caller's environment, to find the variables pass_env lets through.
-    :returns: ``session``, ``base_name``, ``description``; ``python`` (``spec``, and the
+    :returns: ``session``, ``base_name``, ``matrix`` (a matrix entry's values, factor -> value),
+        ``description``; ``python`` (``spec``, and the
         ``implementation``, ``version``, ``executable`` found, ``None`` when none was); ``error``
         (no interpreter found); ``backend``; ``env_dir``, ``env_key``, ``env_ready``;
         ``script`` (a script session's PEP 723 script, relative to the project root; its block's
         dependencies head ``requirements``); ``requirements``, ``requirement_files``,
         ``constraint_files`` (relative to the project root), ``groups``, ``group_requirements``,
         ``extras``, ``install_project``
-        (``"editable"``, ``"wheel"`` or ``None``), ``system_site_packages``; ``commands`` (each
-        ``argv`` as run, ``shell``, and ``line`` as vrun echoes it), ``takes_posargs``; ``cwd``;
-        ``set_env`` (name -> value, placeholders substituted); ``pass_env`` (pattern -> the names
+        (``"editable"``, ``"wheel"`` or ``None``), ``system_site_packages``; ``commands_pre``,
+        ``commands``, ``commands_post`` (each ``argv`` as run, ``shell``, and ``line`` as vrun
+        echoes it), ``takes_posargs``; ``cwd``; ``env_file`` (each file's ``file``, ``optional``,
+        ``found`` and the ``variables`` it gives the commands); ``set_env`` (name -> value,
+        placeholders substituted, what ``env_file`` sets included); ``pass_env`` (pattern -> the names
         of current variables it passes); ``passed_by_default`` (names passed by vrun's default
         allow-list); ``build_env`` (name -> value); ``lock`` (``file``, ``status``, ``problem``
-        of its lock file, :func:`vrun.plan.lockfile.lock_state`; ``None`` without an interpreter);
+        of its lock file, :func:`vrun.plan.lockfile.lock_state`, or of the project's ``uv.lock`` when
+        the session installs from it, :func:`vrun.plan.uvlock.uv_lock_state`; ``None`` without an
+        interpreter);
         ``timeout`` (seconds or ``None``), ``requires``, ``tags``, ``parallel``.
     """
     root, name = str(config.root), session.name
@@ -122,16 +141,29 @@ def resolved(
     # Shown, not run: {env_tmp_dir} is only named, an unset {env:VAR} stays as written.
     shown = compose(session_plan, posargs, caller=environ, project_root=root, tmp="path", strict=False)
     set_env, passed = shown.set_env, shown.environ
-    commands: list[ShownCommand] = [
-        {"argv": c.argv, "shell": c.shell, "line": c.line} for c in shown.commands
+    commands: dict[str, list[ShownCommand]] = {phase: [] for phase in PHASES}
+    for c in shown.commands:
+        commands[c.phase].append({"argv": c.argv, "shell": c.shell, "line": c.line})
+    own = {name for name, _ in session.env}
+    source = {n: f.path for f in session.env_file for n, _ in f.set_env if n not in own}
+    env_files: list[ShownEnvFile] = [
+        {
+            "file": display(f.path, root),
+            "optional": f.optional,
+            "found": f.found,
+            "variables": [n for n in dict(f.set_env) if source.get(n) == f.path],
+        }
+        for f in session.env_file
     ]
     names = sorted(k for k in passed if k in environ and k not in set_env and k != "VIRTUAL_ENV")
     by_pattern = {p: [n for n in names if NameFilter([p])(n)] for p in session_plan["pass_env"]}
     matched = {n for found in by_pattern.values() for n in found}
-    lock: LockState | None = session_plan["lock"]
+    # the lock the session would install from: its own lock file, else the project's uv.lock
+    lock: LockState | UvLockState | None = session_plan["uv_lock"] or session_plan["lock"]
     return {
         "session": name,
         "base_name": session.base_name,
+        "matrix": dict(session.matrix),
         "description": session.description,
         "python": {
             "spec": session_plan["python"],
@@ -159,9 +191,12 @@ def resolved(
             if lock is None
             else {"file": lock["file"], "status": lock["status"], "problem": lock["problem"]}
         ),
-        "commands": commands,
+        "commands_pre": commands["commands_pre"],
+        "commands": commands["commands"],
+        "commands_post": commands["commands_post"],
         "takes_posargs": session_plan["posargs"],
         "cwd": session_plan["cwd"],
+        "env_file": env_files,
         "set_env": set_env,
         "pass_env": by_pattern,
         "passed_by_default": [n for n in names if n not in matched],
@@ -186,6 +221,11 @@ def resolved_lines(item: ShownSession) -> list[str]:
     lines = [
         f"session {item['session']}{description}",
         f"  python: {spec} -> {found}",
+        *(
+            [f"  matrix: {', '.join(f'{k}={v}' for k, v in item['matrix'].items())}"]
+            if item["matrix"]
+            else []
+        ),
         f"  backend: {item['backend']}",
         f"  env: {item['env_dir']} ({state})" if item["env_dir"] else "  env: none (no interpreter)",
     ]
@@ -214,10 +254,25 @@ def resolved_lines(item: ShownSession) -> list[str]:
         lines.append(f"  lock: {lock['file']} (current: installs what it pins)")
     else:
         lines.append(f"  lock: {lock['file']} ({lock['status']}, not used: {lock['problem']})")
-    lines.append("  commands:" if item["commands"] else "  commands: none")
-    lines += [f"    {command['line']}" for command in item["commands"]]
+    for key, listed in (
+        ("commands_pre", item["commands_pre"]),
+        ("commands", item["commands"]),
+        ("commands_post", item["commands_post"]),
+    ):
+        if listed or key == "commands":  # commands_pre and commands_post only when there are some
+            lines.append(f"  {key}:" if listed else f"  {key}: none")
+            lines += [f"    {command['line']}" for command in listed]
+    files = {}
+    for shown_file in item["env_file"]:
+        state = "optional, " if shown_file["optional"] else ""
+        state += f"{len(shown_file['variables'])} set" if shown_file["found"] else "not found"
+        lines.append(f"  env_file: {shown_file['file']} ({state})")
+        files.update(dict.fromkeys(shown_file["variables"], shown_file["file"]))
     lines.append("  set_env:" if item["set_env"] else "  set_env: none")
-    lines += [f"    {key}={value}" for key, value in item["set_env"].items()]
+    lines += [
+        f"    {key}={value}" + (f"  (from {files[key]})" if key in files else "")
+        for key, value in item["set_env"].items()
+    ]
     lines.append("  pass_env:" if item["pass_env"] else "  pass_env: none")
     lines += [
         f"    {pattern}: {', '.join(found) or 'none set'}" for pattern, found in item["pass_env"].items()

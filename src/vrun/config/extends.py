@@ -1,4 +1,5 @@
-"""How a session's table is put together before it is validated: ``extends`` and matrix ``overrides``.
+"""How a session's table is put together before it is validated: ``extends``, and the merge rule
+that matrix ``overrides`` use too (:mod:`vrun.config.matrix`).
 
 One merge rule serves both (docs/config.md, "extends" and "Matrix overrides"), the rule of hatch's
 ``template`` and tox 4's ``base``: a key the session (or the override) sets replaces the inherited
@@ -14,16 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vrun.config.keys import (
-    NOT_INHERITED,
-    OVERRIDE_KEYS,
-    SESSION_KEYS,
-    Context,
-    check_keys,
-    string,
-    suggest,
-    table,
-)
+from vrun.config.keys import NOT_INHERITED, Context, string, suggest
 from vrun.config.tomlfile import key_part
 
 TYPE_CHECKING = False
@@ -54,6 +46,11 @@ class Table:
 def merged(base: Table, own: TomlTable, where: str, *, skip: tuple[str, ...] = ()) -> Table:
     """``base`` with ``own`` (the table at dotted key ``where``) laid over it by the merge rule;
     keys in ``skip`` are taken from ``own`` only."""
+    # A python list is a matrix too: a table that sets one kind replaces an inherited other.
+    if "matrix" in own and "python" not in own and isinstance(base.values.get("python"), list):
+        skip = (*skip, "python")
+    elif isinstance(own.get("python"), list) and "matrix" not in own:
+        skip = (*skip, "matrix")
     out = Table(
         {k: v for k, v in base.values.items() if k not in skip},
         {k: v for k, v in base.origin.items() if k not in skip},
@@ -102,47 +99,3 @@ def resolve(ctx: Context, tables: dict[str, TomlTable]) -> dict[str, Table]:
         return done[base]
 
     return {base: visit(base, [base]) for base in tables}
-
-
-def entry_tables(ctx: Context, session: Table, matrix: tuple[str, ...], where: str) -> dict[str, Table]:
-    """The tables of the matrix entries that ``overrides`` changes: python spec -> merged table.
-
-    ``overrides`` is a table of tables keyed by the matrix's python specs, exactly as written in
-    ``python``. Overrides the session (its table at dotted key ``where``) inherited by ``extends``
-    for a spec its own matrix lacks are dropped; its own such overrides are an error.
-
-    :raises ConfigError: ``overrides`` without a matrix, a spec not in the matrix, a key an entry
-        cannot override (:data:`vrun.config.keys.OVERRIDE_KEYS`), a value that is not a table.
-    """
-    if "overrides" not in session.values:
-        return {}
-    key = session.key("overrides")
-    own = session.origin["overrides"] == where
-    overrides = table(ctx, key, session.values["overrides"])
-    if not overrides or (not matrix and not own):
-        return {}
-    if not matrix:
-        raise ctx.error(
-            key,
-            "overrides change entries of a python matrix, and this session has none",
-            'give the session python = ["3.11", "3.12"], or set the keys in the session itself',
-        )
-    out: dict[str, Table] = {}
-    for spec, raw in overrides.items():
-        entry_key = f"{key}.{key_part(spec)}"
-        if spec not in matrix:
-            if not own:
-                continue
-            hint = suggest(spec, list(matrix)) or f"the matrix: {', '.join(matrix)}"
-            raise ctx.error(entry_key, f"python {spec!r} is not in the session's matrix", hint)
-        values = table(ctx, entry_key, raw)
-        for name in values:
-            if name not in OVERRIDE_KEYS and name in SESSION_KEYS:
-                raise ctx.error(
-                    f"{entry_key}.{key_part(name)}",
-                    f"{name} cannot be overridden for one entry of a matrix",
-                    "requires is shared by a matrix's entries" if name == "requires" else None,
-                )
-        check_keys(ctx, entry_key + ".", values, OVERRIDE_KEYS)
-        out[spec] = merged(session, values, entry_key, skip=("overrides",))
-    return out

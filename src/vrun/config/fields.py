@@ -14,9 +14,10 @@ import shlex
 from collections.abc import Sequence
 
 from vrun import inputs, placeholders
-from vrun.config import reqfiles
+from vrun.config import dotenv, reqfiles
 from vrun.config.keys import (
     BACKEND_CHOICES,
+    DOWNLOAD_CHOICES,
     INSTALL_MODES,
     PYPROJECT_NAME,
     UNSET,
@@ -168,7 +169,7 @@ def install_project(ctx: Context, key: str, value: object) -> str | None:
     else:
         shown = f"{value!r}" if isinstance(value, str) else got(value)
         hint = suggest(value, INSTALL_MODES) if isinstance(value, str) else None
-        raise ctx.error(key, f'expected "editable", "wheel" or false, got {shown}', hint)
+        raise ctx.error(key, f'expected "editable", "wheel", "sdist" or false, got {shown}', hint)
     is_project = inputs.is_file(str(ctx.root / PYPROJECT_NAME)) or inputs.is_file(str(ctx.root / "setup.py"))
     if mode and not is_project:
         raise ctx.error(
@@ -293,6 +294,76 @@ def build_env(ctx: Context, key: str, value: TomlValue) -> tuple[tuple[str, str]
     return tuple((name, expand.text(item)) for name, item in _variables(ctx, key, value, ("project_root",)))
 
 
+def env_file(ctx: Context, key: str, value: TomlValue) -> tuple[dotenv.EnvFile, ...]:
+    """``env_file``: dotenv files (a path, or an array of paths, relative to the config's directory)
+    whose variables the commands get, below ``env`` (:func:`vrun.config.dotenv.set_env`); the syntax
+    is :mod:`vrun.config.dotenv`'s, ``uv run --env-file``'s and python-dotenv's.
+
+    A path written with a leading ``-`` may be missing (systemd's ``EnvironmentFile=-FILE``); any
+    other missing file is an error. Each file is read through :mod:`vrun.inputs`, and each variable
+    a ``${NAME}`` in it reads from the environment is recorded: both are inputs of the plan (a
+    change makes the next run plan again), never of the env key.
+
+    :raises ConfigError: a missing or unreadable file, a line :func:`vrun.config.dotenv.parse`
+        cannot read, a variable a session may not set; naming the entry's key, the file and the line.
+    """
+    if not isinstance(value, (str, list)):
+        raise ctx.error(
+            key, f"expected a path or an array of paths, got {got(value)}", 'write env_file = ".env"'
+        )
+    entries = (string(ctx, key, value),) if isinstance(value, str) else str_list(ctx, key, value)
+    files: list[dotenv.EnvFile] = []
+    known: dict[str, str] = {}  # what earlier lines and files set: ${NAME} reads it first
+    for i, entry in enumerate(entries):
+        entry_key = key if isinstance(value, str) else f"{key}[{i}]"
+        optional = entry.startswith("-")
+        name = entry[1:] if optional else entry
+        if not name.strip():
+            raise ctx.error(entry_key, f"{entry!r} names no file", 'write env_file = ".env"')
+        path = os.path.normpath(os.path.join(ctx.root, os.path.expanduser(name)))
+        if not inputs.is_file(path):
+            if optional and not os.path.lexists(path):
+                files.append(dotenv.EnvFile(path, optional=True, found=False, set_env=()))
+                continue
+            problem = "is not a file" if os.path.lexists(path) else "does not exist"
+            raise ctx.error(
+                entry_key,
+                f"env file {name!r} {problem} ({path})",
+                f"paths in env_file are relative to {ctx.root}; "
+                f'write "-{name}" for a file that may be missing',
+            )
+        try:
+            text = inputs.read_bytes(path).decode("utf-8")
+            bindings = dotenv.parse(text)
+        except OSError as exc:
+            raise ctx.error(entry_key, f"cannot read env file {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ctx.error(entry_key, f"env file {name}: not UTF-8 text at byte {exc.start}") from None
+        except dotenv.DotenvError as exc:
+            raise ctx.error(entry_key, f"{name}:{exc.line}: {exc.problem}", exc.hint) from None
+        lines = {binding.name: binding.line for binding in bindings}
+        pairs = dotenv.resolve(bindings, known, _started_in)
+        for variable, item in pairs:
+            where = f"{name}:{lines[variable]}"
+            if variable in RESERVED_ENV:
+                raise ctx.error(
+                    entry_key, f"{where}: a session cannot set {variable}: {RESERVED_ENV[variable]}"
+                )
+            if "\0" in item or "\0" in variable:
+                raise ctx.error(entry_key, f"{where}: a NUL character cannot be in an environment variable")
+        escaped = tuple((variable, placeholders.literal(item)) for variable, item in pairs)
+        files.append(dotenv.EnvFile(path, optional=optional, found=True, set_env=escaped))
+    return tuple(files)
+
+
+def _started_in(name: str) -> str | None:
+    """Variable ``name`` of the environment vrun was started in, recorded as a plan input (as
+    :class:`vrun.plan.planner.RecordingEnviron` records planning's lookups)."""
+    found = os.environ.get(name)
+    inputs.active().environ.setdefault(name, found)
+    return found
+
+
 def cwd(ctx: Context, key: str, value: object) -> str:
     """``cwd``: an existing directory, relative to the config's; the config's by default."""
     if value is UNSET:
@@ -332,11 +403,19 @@ def external(ctx: Context, key: str, value: TomlValue) -> tuple[str, ...]:
     return names
 
 
+def choice(ctx: Context, key: str, value: TomlValue, choices: Sequence[str]) -> str:
+    """A string that must be one of ``choices`` (an error names them, and the closest one)."""
+    name = string(ctx, key, value)
+    if name not in choices:
+        raise ctx.error(key, f"expected one of {', '.join(choices)}, got {name!r}", suggest(name, choices))
+    return name
+
+
 def backend(ctx: Context, key: str, value: TomlValue) -> str:
     """``backend``: ``"auto"`` (the default: uv where it can build the env), ``"uv"`` or ``"virtualenv"``."""
-    name = string(ctx, key, value)
-    if name not in BACKEND_CHOICES:
-        raise ctx.error(
-            key, f"expected one of {', '.join(BACKEND_CHOICES)}, got {name!r}", suggest(name, BACKEND_CHOICES)
-        )
-    return name
+    return choice(ctx, key, value, BACKEND_CHOICES)
+
+
+def python_downloads(ctx: Context, key: str, value: TomlValue) -> str:
+    """``python_downloads``: ``"auto"`` (a missing interpreter is installed with uv) or ``"never"``."""
+    return choice(ctx, key, value, DOWNLOAD_CHOICES)

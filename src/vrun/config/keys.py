@@ -26,14 +26,30 @@ if TYPE_CHECKING:
 
 #: The values of ``backend``: ``auto`` is uv where it can build the session's env, else virtualenv.
 BACKEND_CHOICES = ("auto", "uv", "virtualenv")
+#: The values of ``python_downloads`` (``--download-python``, ``VRUN_PYTHON_DOWNLOADS``): ``auto``
+#: installs a missing interpreter with uv's managed Pythons (:mod:`vrun.plan.pythons`); nox's
+#: ``--download-python`` has the same two, and ``always``, which vrun does not.
+DOWNLOAD_CHOICES = ("auto", "never")
 #: The install modes of ``install_project``.
-INSTALL_MODES = ("editable", "wheel")
+INSTALL_MODES = ("editable", "wheel", "sdist")
+#: The install modes that install a built copy of the project (rebuilt when its source changes).
+BUILT_MODES = ("wheel", "sdist")
 #: The project metadata file whose ``[tool.vrun]`` table may hold the configuration.
 PYPROJECT_NAME = "pyproject.toml"
-TOP_KEYS = ("default", "python", "backend", "sessions", "project_inputs", "locked")
+TOP_KEYS = (
+    "default",
+    "python",
+    "backend",
+    "sessions",
+    "project_inputs",
+    "locked",
+    "uv_lock",
+    "python_downloads",
+)
 SESSION_KEYS = (
     "description",
     "python",
+    "matrix",
     "deps",
     "groups",
     "extras",
@@ -55,18 +71,28 @@ SESSION_KEYS = (
     "overrides",
     "locked",
     "script",
+    "uv_lock",
+    "commands_pre",
+    "commands_post",
+    "env_file",
 )
 #: What ``extends`` does not inherit: it describes, or makes, the session that names it.
 NOT_INHERITED = ("description", "extends")
-#: Keys a matrix entry's ``[sessions.NAME.overrides."SPEC"]`` may set: every session key except
-#: the matrix itself, what names the sessions it builds on, and ``requires`` (a matrix's entries
-#: share one).
-OVERRIDE_KEYS = tuple(k for k in SESSION_KEYS if k not in ("python", "extends", "overrides", "requires"))
+#: Keys a matrix entry's ``[sessions.NAME.overrides."CONDITION"]`` may set: every session key
+#: except the matrix itself, what names the sessions it builds on, and ``requires`` (a matrix's
+#: entries share one).
+OVERRIDE_KEYS = tuple(
+    k for k in SESSION_KEYS if k not in ("python", "matrix", "extends", "overrides", "requires")
+)
+#: The arrays an override's ``add`` table appends to instead of replacing (hatch's overrides
+#: append, tox's factor-conditional lines add): docs/config.md, "Matrix overrides".
+ADD_KEYS = ("deps", "groups", "extras", "commands", "pass_env", "tags", "external")
 #: Keys other tools use for the same thing, suggested when ``difflib`` finds nothing close.
 ALIASES = {
     "dependencies": "deps",
     "requirements": "deps",
     "setenv": "env",
+    "dotenv": "env_file",
     "set_env": "env",
     "passenv": "pass_env",
     "basepython": "python",
@@ -79,6 +105,8 @@ ALIASES = {
     "allowlist_externals": "external",
     "whitelist_externals": "external",
     "template": "extends",
+    "parametrize": "matrix",
+    "factors": "matrix",
     "base": "extends",
 }
 #: PEP 685 / core metadata: a valid extra name.
@@ -122,6 +150,8 @@ class Context:
     path: Path
     root: Path
     prefix: str
+    #: the top-level ``uv_lock``: what a session without its own falls back to.
+    uv_lock: bool = True
 
     def error(self, key: str, problem: str, hint: str | None = None) -> ConfigError:
         """A :class:`ConfigError` for ``key`` (prefixed ``tool.vrun.`` in a pyproject.toml)."""

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vrun import SUBCOMMANDS, inputs
-from vrun.config import extends, fields
+from vrun.config import extends, fields, matrix
+from vrun.config.dotenv import EnvFile
 from vrun.config.extends import Table
 from vrun.config.keys import (
     EXTRA_NAME,
@@ -69,11 +70,15 @@ __all__ = ["BUILTIN_COMMANDS", "CONFIG_NAME", "Command", "Config", "Session", "f
 
 @dataclass(frozen=True)
 class Session:
-    """A session as configured; a ``python`` list is already expanded into one per version.
+    """A session as configured; a matrix (``matrix``, or a ``python`` list) is already expanded
+    into one session per entry, its overrides applied and its ``{matrix:...}`` replaced.
 
-    :param name: the full name, e.g. ``test-3.11`` for a matrix entry, ``lint`` otherwise.
+    :param name: the full name, e.g. ``test-3.11`` or ``test-3.12-django4.2`` for a matrix entry
+        (:func:`vrun.config.matrix.entry_name`), ``lint`` otherwise.
     :param base_name: the name under ``[sessions]``, e.g. ``test``.
     :param python: the interpreter spec, or ``None`` for the interpreter running vrun.
+    :param matrix: a matrix entry's values, ``(factor, value)`` pairs with ``python`` first
+        (:data:`vrun.config.matrix.Pairs`); ``()`` outside a matrix.
     :param requirements: PEP 508 strings from ``deps`` as written (stripped); local projects as
         absolute paths, editable ones as ``-e PATH``.
     :param requirement_files: absolute paths of ``-r FILE`` entries, in order.
@@ -81,7 +86,8 @@ class Session:
     :param groups: PEP 735 dependency-group names.
     :param group_requirements: the groups' requirements, resolved (``include-group`` expanded).
     :param extras: the project's extras to install with it.
-    :param install_project: ``"editable"``, ``"wheel"`` or ``None`` (do not install the project).
+    :param install_project: ``"editable"``, ``"wheel"``, ``"sdist"`` or ``None`` (do not install
+        the project).
     :param commands: the commands, in order.
     :param env: set_env: variables set for the commands, in config order.
     :param pass_env: names and ``fnmatch`` globs of caller variables let through.
@@ -98,6 +104,14 @@ class Session:
         run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
     :param script: a script session's PEP 723 script and what its block says
         (:mod:`vrun.config.script`); its dependencies are at the head of :attr:`requirements`.
+    :param uv_lock: install the versions the project's ``uv.lock`` pins, when there is one
+        (:mod:`vrun.plan.uvlock`; ``uv_lock = false``, its own or the top level's, opts out).
+    :param commands_pre: commands run before :attr:`commands`; a failure skips those (tox 4's
+        ``commands_pre``).
+    :param commands_post: commands run after them, even when a command failed (tox 4's
+        ``commands_post``).
+    :param env_file: its dotenv files, read (:mod:`vrun.config.dotenv`); what they set comes before
+        :attr:`env` in its set_env (:func:`vrun.config.dotenv.set_env`). Not part of its env key.
     """
 
     name: str
@@ -125,6 +139,11 @@ class Session:
     build_env: tuple[tuple[str, str], ...] = ()
     locked: bool = False
     script: ScriptMetadata | None = None
+    uv_lock: bool = True
+    commands_pre: tuple[Command, ...] = ()
+    commands_post: tuple[Command, ...] = ()
+    env_file: tuple[EnvFile, ...] = ()
+    matrix: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,8 @@ class Config:
     :param python: the top-level default interpreter spec, or ``None``.
     :param project_inputs: globs (relative to the root) of further files that decide the project's
         metadata, beyond those vrun finds itself (see docs/envs.md).
+    :param python_downloads: ``python_downloads`` as written (``"auto"`` or ``"never"``), or ``None``
+        when absent (:func:`vrun.plan.pythons.downloads_policy` decides then).
     """
 
     path: Path
@@ -148,6 +169,7 @@ class Config:
     default: tuple[str, ...] | None = None
     python: str | None = None
     project_inputs: tuple[str, ...] = ()
+    python_downloads: str | None = None
 
 
 def find_config(start: Path) -> Path:
@@ -243,9 +265,14 @@ def _tool_vrun(data: TomlTable) -> TomlValue | None:
     return tool.get("vrun") if isinstance(tool, dict) else None
 
 
-def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> None:
-    """Apply the session-name rule; ``spec`` is set when ``name`` comes from a python matrix."""
-    origin = f"python {spec!r} makes the session name {name!r}, which" if spec else f"{name!r}"
+def _check_name(ctx: Context, key: str, name: str, pairs: matrix.Pairs = ()) -> None:
+    """Apply the session-name rule; ``pairs`` are set when ``name`` is a matrix entry's."""
+    if len(pairs) == 1 and pairs[0][0] == "python":
+        origin = f"python {pairs[0][1]!r} makes the session name {name!r}, which"
+    elif pairs:
+        origin = f"the matrix entry {matrix.describe(pairs)} makes the session name {name!r}, which"
+    else:
+        origin = f"{name!r}"
     if not SESSION_NAME.fullmatch(name):
         raise ctx.error(
             key,
@@ -264,26 +291,42 @@ def _check_name(ctx: Context, key: str, name: str, spec: str | None = None) -> N
 
 def _session(
     ctx: Context, base: str, session: Table, python: str | None, backend: str, locked: bool
-) -> list[Session]:
-    """Validate one session (its table with what it extends merged in); a python list yields one
-    session per version, each with its ``overrides`` applied."""
+) -> list[tuple[Session, str]]:
+    """Validate one session (its table with what it extends merged in): one session per entry of
+    its matrix (:mod:`vrun.config.matrix`), each with the dotted key that made it, its overrides
+    applied and its ``{matrix:...}`` replaced; a session without a matrix is its one entry."""
     values = session.values
-    spec = fields.pythons(ctx, session.key("python"), values["python"]) if "python" in values else python
-    matrix = spec if isinstance(spec, tuple) else None
-    python = spec if isinstance(spec, str) else python
-    template = _fields(ctx, base, session, python, backend, locked)
-    if matrix is None:
-        extends.entry_tables(ctx, session, (), f"sessions.{key_part(base)}")  # rejects stray overrides
-        return [template]
-    changed = extends.entry_tables(ctx, session, matrix, f"sessions.{key_part(base)}")
-    return [
-        dataclasses.replace(
-            _fields(ctx, base, changed[spec], python, backend, locked) if spec in changed else template,
-            name=f"{base}-{spec}",
-            python=spec,
+    own = f"sessions.{key_part(base)}"
+    if "python" in values and not isinstance(values["python"], list):
+        spec = fields.pythons(ctx, session.key("python"), values["python"])
+        python = spec if isinstance(spec, str) else python
+    found = matrix.entries(ctx, base, session)
+    entries = found if found is not None else [matrix.Entry((), own)]
+
+    def validate(table: Table) -> Session:
+        return _fields(ctx, base, table, python, backend, locked)
+
+    tables = matrix.entry_tables(ctx, session, entries, own, validate)
+    template: Session | None = None
+    out = []
+    for entry in entries:
+        table = tables.get(entry.pairs)
+        if table is None:
+            template = template or validate(session)
+        validated = validate(table) if table is not None else template
+        assert validated is not None  # one of the two branches above made it
+        out.append(
+            (
+                dataclasses.replace(
+                    validated,
+                    name=matrix.entry_name(base, entry.pairs),
+                    python=dict(entry.pairs).get("python", python),
+                    matrix=entry.pairs,
+                ),
+                entry.key,
+            )
         )
-        for spec in matrix
-    ]
+    return out
 
 
 def _fields(
@@ -350,6 +393,10 @@ def _fields(
         build_env=get("build_env", fields.build_env, default=()),
         locked=get("locked", boolean, default=locked),
         script=metadata,
+        uv_lock=get("uv_lock", boolean, default=ctx.uv_lock),
+        commands_pre=get("commands_pre", fields.commands, shell, default=()),
+        commands_post=get("commands_post", fields.commands, shell, default=()),
+        env_file=get("env_file", fields.env_file, default=()),
     )
 
 
@@ -379,9 +426,15 @@ def _load(path: Path) -> Config:
     )
     backend = fields.backend(ctx, "backend", data["backend"]) if "backend" in data else "auto"
     locked = boolean(ctx, "locked", data["locked"]) if "locked" in data else False
+    ctx.uv_lock = boolean(ctx, "uv_lock", data["uv_lock"]) if "uv_lock" in data else True
+    downloads = (
+        fields.python_downloads(ctx, "python_downloads", data["python_downloads"])
+        if "python_downloads" in data
+        else None
+    )
 
     sessions: dict[str, Session] = {}
-    matrix: dict[str, tuple[str, ...]] = {}
+    by_base: dict[str, tuple[str, ...]] = {}
     owners: dict[str, str] = {}  # every session name (base or full) -> the key that made it
     base_of: dict[str, str] = {}
 
@@ -398,9 +451,9 @@ def _load(path: Path) -> Config:
         tables[base] = table(ctx, key, raw)
         check_keys(ctx, key + ".", tables[base], SESSION_KEYS)
     merged = extends.resolve(ctx, tables)
-    validated: dict[str, list[Session]] = {}
+    validated: dict[str, list[tuple[Session, str]]] = {}
 
-    def validate(base: str) -> list[Session]:  # what a session extends first: its errors name it
+    def validate(base: str) -> list[tuple[Session, str]]:  # what a session extends first: its errors name it
         if base not in validated:
             parent = tables[base].get("extends")
             if isinstance(parent, str):
@@ -411,20 +464,20 @@ def _load(path: Path) -> Config:
     for base in tables:
         key = f"sessions.{key_part(base)}"
         claim(base, key)
-        entries = validate(base)
+        made = validate(base)
+        entries = [entry for entry, _ in made]
         if [entry.name for entry in entries] != [base]:
-            where = merged[base].key("python")
-            for i, entry in enumerate(entries):
-                _check_name(ctx, f"{where}[{i}]", entry.name, spec=entry.python)
-                claim(entry.name, f"{where}[{i}]")
+            for entry, where in made:
+                _check_name(ctx, where, entry.name, entry.matrix)
+                claim(entry.name, where)
         for entry in entries:
             sessions[entry.name] = entry
             base_of[entry.name] = base
         base_of[base] = base
-        matrix[base] = tuple(entry.name for entry in entries)
+        by_base[base] = tuple(entry.name for entry in entries)
 
     requires: dict[str, tuple[str, ...]] = {}
-    for base, names in matrix.items():
+    for base, names in by_base.items():
         first = sessions[names[0]]
         key = merged[base].key("requires") if "requires" in merged[base].values else ""
         for i, name in enumerate(first.requires):
@@ -437,7 +490,7 @@ def _load(path: Path) -> Config:
         default = str_list(ctx, "default", data["default"])
         for i, name in enumerate(default):
             _check_reference(ctx, f"default[{i}]", name, base_of)
-    return Config(path, path.parent, sessions, matrix, default, python, project_inputs)
+    return Config(path, path.parent, sessions, by_base, default, python, project_inputs, downloads)
 
 
 def script_config(config: Config | None, path: str, *, cwd: str, root: str) -> tuple[Config, Session]:

@@ -17,10 +17,11 @@ from vrun.errors import UsageError
 def keyword_match(expr: str, session: Session) -> bool:
     """Evaluate a ``-k`` expression (pytest's syntax: words, ``and``, ``or``, ``not``, parens).
 
-    A word matches when it is a substring of the session's name, one of its tags, or its
-    Python spec (case-insensitive).
+    A word matches when it is a substring of the session's name, one of its tags, its Python
+    spec, or one of its matrix values written ``FACTOR=VALUE`` (``-k django=4.2``), case-insensitive.
     """
     haystack = [session.name.lower(), *(t.lower() for t in session.tags), (session.python or "").lower()]
+    haystack += [f"{factor}={value}".lower() for factor, value in session.matrix]
     tokens: list[str] = re.findall(r"\(|\)|[^\s()]+", expr)
     pos = 0
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from vrun import output
 from vrun.env.choice import BACKENDS, UV_HINT, find_uv
 from vrun.env.flock import EnvLock
-from vrun.env.installplan import InstallPlan, lock_requirements
+from vrun.env.installplan import InstallPlan, constraint_lines, lock_requirements
 from vrun.environ import installer_environ
 from vrun.errors import BuildError, Interrupted, UsageError
 from vrun.process import run_command
@@ -147,7 +147,9 @@ def install_locked(
 ) -> None:
     """Install exactly what ``plan.lock`` pins into ``env_dir``, then the seed and the project, all
     with ``--no-deps``: two installer calls (uv takes nothing beside a lock file; pip's hash-checking
-    mode allows no unhashed requirement, such as the project).
+    mode allows no unhashed requirement, such as the project). With a ``uv.lock``'s pins
+    (``plan.pins``), the requirements and ``-r``/``-c`` files go on top, in a call of their own that
+    resolves their dependencies under the pins as constraints (so nothing the lock pins moves).
 
     :param base: the installer's ``install`` command, e.g. ``[uv, "pip", "install", "--python", PY]``.
     :param pip: the installer is pip, which cannot read a PEP 751 file yet: it gets the file's pins
@@ -155,21 +157,39 @@ def install_locked(
     :raises BuildError: the lock file cannot be read, or an install failed.
     """
     what = "pip install" if pip else "uv pip install"
-    base = [*base, "--no-deps", *([] if output.verbose() else ["--quiet"])]
+    base = [*base, *([] if output.verbose() else ["--quiet"])]
     env = installer_environ(env_dir, environ)
+    source = os.path.basename(str(plan.lock))
     with tempfile.TemporaryDirectory(prefix="vrun-lock-") as work:
         pinned = str(plan.lock)
-        if pip:
+        if plan.pins is not None or pip:
             try:
-                lines = lock_requirements(pinned)
+                lines = list(plan.pins) if plan.pins is not None else lock_requirements(pinned)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a hand-edited file
                 raise BuildError(f"cannot read the lock file {pinned}: {exc}") from exc
-            pinned = os.path.join(work, "pinned.txt")
-            with open(pinned, "w", encoding="utf-8") as fh:
-                fh.write("".join(f"{line}\n" for line in lines))
-        run_tool([*base, "-r", pinned], what=f"{what} (the lock file)", environ=env, cwd=cwd, lock=lock)
+            pinned = _write_lines(work, "pinned.txt", lines)
+        run_tool(
+            [*base, "--no-deps", "-r", pinned],
+            what=f"{what} (what {source} pins)",
+            environ=env,
+            cwd=cwd,
+            lock=lock,
+        )
+        on_top = plan.on_top_args() if plan.pins is not None else []
+        if on_top:
+            constraints = _write_lines(work, "constraints.txt", constraint_lines(plan.pins or ()))
+            argv = [*base, *on_top, "-c", constraints]
+            run_tool(argv, what=f"{what} (on top of {source})", environ=env, cwd=cwd, lock=lock)
     if plan.project_args():
-        run_tool([*base, *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock)
+        run_tool([*base, "--no-deps", *plan.project_args()], what=what, environ=env, cwd=cwd, lock=lock)
+
+
+def _write_lines(folder: str, name: str, lines: Sequence[str]) -> str:
+    """Write ``lines`` as the requirements file ``folder/name``; return its path."""
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{line}\n" for line in lines))
+    return path
 
 
 class VirtualenvBackend:

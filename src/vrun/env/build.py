@@ -27,7 +27,9 @@ from vrun.env.layout import (
     link_last_used,
     marker_problem,
     prepare_venvs_dir,
+    project_stamp,
     touch_used,
+    write_project_stamp,
 )
 from vrun.errors import BuildError, EnvNotReadyError
 from vrun.inputs import write_atomic
@@ -52,6 +54,7 @@ def install_plan(session_plan: RunnableSessionPlan) -> InstallPlan:
         names=tuple(install["names"]),
         project_name=install["project_name"],
         lock=install["lock"],
+        pins=tuple(install["pins"]) if install["pins"] is not None else None,
     )
 
 
@@ -154,6 +157,8 @@ def _create_and_install(
                 hint="an installer setting sends packages elsewhere: check target, prefix, root and user in "
                 "pip.conf (or uv.toml), and PIP_TARGET, PIP_PREFIX, PIP_ROOT, PIP_USER",
             )
+    if todo.project is not None:
+        record_project(session_plan, todo)
     changed = changed_inputs(plan, environ)
     if changed:
         raise BuildError(
@@ -173,9 +178,11 @@ def changed_inputs(plan: Plan, environ: Mapping[str, str]) -> list[str]:
     metadata, the config) that have changed since: an install that read one of them again (pip and
     uv read ``-r`` files and project metadata themselves) may hold what no env key says. Files
     that did not exist or were only looked at as directories, vrun's own cache and ``.venvs/``
-    (written by the build itself), and vrun's own modules (they decide the plan, not what an
-    install holds: an upgrade of vrun meanwhile does not make this env wrong) are not checked. A
-    ``stat`` per file.
+    (written by the build itself), vrun's own modules (they decide the plan, not what an
+    install holds: an upgrade of vrun meanwhile does not make this env wrong) and the project's
+    source (``install["source_files"]``: not in the env key; a changed source reinstalls the project
+    at the next run, and a build writes ``*.egg-info`` beside it) are not checked. A ``stat`` per
+    file.
     """
     import vrun
     from vrun.inputs import DIR_ONLY, cache_dir, holds
@@ -185,33 +192,70 @@ def changed_inputs(plan: Plan, environ: Mapping[str, str]) -> list[str]:
         os.path.join(cache_dir(environ), ""),
         os.path.join(os.path.dirname(os.path.abspath(vrun.__file__)), ""),
     )
+    source = {
+        path
+        for session_plan in plan.get("sessions") or ()
+        if session_plan["install"] is not None
+        for path in session_plan["install"]["source_files"]
+    }
     return [
         path
         for path, sig in plan["inputs"].items()
-        if sig is not None and sig[0] != DIR_ONLY and not path.startswith(own) and not holds(path, sig)
+        if sig is not None
+        and sig[0] != DIR_ONLY
+        and not path.startswith(own)
+        and path not in source
+        and not holds(path, sig)
     ]
 
 
 def reinstall_project(
     plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
 ) -> None:
-    """Reinstall the project alone into a reused env (``install_project = "wheel"``), under ``lock``."""
-    output.info(
-        f"reinstalling the project into {os.path.basename(session_plan['env_dir'])} (install_project = wheel)"
-    )
+    """Rebuild the project (or take its build from the cache) and reinstall it alone into a reused
+    env (``install_project = "wheel"`` or ``"sdist"``) whose stamp names another source, under
+    ``lock``; then stamp the env with the plan's source digest.
+
+    :raises BuildError: the build (``sdist``) or the install failed.
+    """
+    mode, env_dir = session_plan["install"]["mode"], session_plan["env_dir"]
+    why = "its source changed" if project_stamp(env_dir) else "the env has no record of its source"
+    name = os.path.basename(env_dir)
+    output.info(f"reinstalling the project into {name}: {why} (install_project = {mode})")
     from vrun.env.wheel import project_wheel
 
     backend = get_backend(session_plan["backend"])
     todo = install_plan(session_plan)
     environ = with_build_env(session_plan, environ)
     with _safe_umask():
+        try:
+            write_project_stamp(env_dir, None)  # a failed reinstall is retried next run
+        except OSError as exc:
+            raise BuildError(f"cannot reinstall the project: {exc.strerror or exc}") from exc
         wheel = project_wheel(session_plan, plan["root"], environ, backend)
         if wheel is not None:
             todo = todo.replace(project=wheel)
         with output.step(session_plan["name"], "reinstalling the project", log=False):
-            backend.install(
-                session_plan["env_dir"], todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True
-            )
+            backend.install(env_dir, todo, environ=environ, cwd=plan["root"], lock=lock, reinstall=True)
+        record_project(session_plan, todo)
+
+
+def record_project(session_plan: RunnableSessionPlan, todo: InstallPlan) -> None:
+    """After the project was installed as ``todo`` says: an editable build of vrun's gets the
+    metadata of an editable install (:func:`vrun.env.wheel.mark_editable`), and the env records the
+    source digest a built project came from (:func:`vrun.env.layout.write_project_stamp`).
+
+    :raises BuildError: either cannot be written.
+    """
+    env_dir = session_plan["env_dir"]
+    try:
+        if todo.editable and todo.project is not None and todo.project.endswith(".whl"):
+            from vrun.env.wheel import mark_editable
+
+            mark_editable(env_dir, todo.project, session_plan["install"]["project"] or "")
+        write_project_stamp(env_dir, session_plan["install"]["source"])
+    except OSError as exc:
+        raise BuildError(f"cannot record the project's install in {env_dir}: {exc.strerror or exc}") from exc
 
 
 def with_build_env(session_plan: RunnableSessionPlan, environ: Mapping[str, str]) -> Mapping[str, str]:

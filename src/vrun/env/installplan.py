@@ -6,7 +6,9 @@ install, :meth:`InstallPlan.missing_from` checks the requested distributions are
 site-packages (their ``.dist-info``, named as the wheel spec escapes them). A plan with a lock file
 (:mod:`vrun.plan.lockfile`) installs what the lock pins instead of its requirements, then the project
 with ``--no-deps`` (:meth:`InstallPlan.project_args`); :func:`lock_requirements` turns a PEP 751
-file into requirement lines for pip, which cannot read one yet.
+file into requirement lines for pip, which cannot read one yet. A plan with a ``uv.lock``
+(:mod:`vrun.plan.uvlock`) carries its pins as requirement lines (:attr:`InstallPlan.pins`) and installs
+its requirements on top of them, constrained by them (:func:`constraint_lines`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ class InstallPlan:
     :param names: PEP 503-normalized names that must be installed in the env afterwards (the
         named requirements and the project), checked by :meth:`missing_from`.
     :param lock: a PEP 751 lock file to install exactly, without resolving, instead of the
-        requirements and ``-r``/``-c`` files (the project then goes on top with ``--no-deps``).
+        requirements and ``-r``/``-c`` files (the project then goes on top with ``--no-deps``); or a
+        ``uv.lock``, whose pins are :attr:`pins`.
+    :param pins: the requirement lines ``lock`` pins (a ``uv.lock``'s export), installed exactly;
+        the requirements and ``-r``/``-c`` files then go on top (:meth:`on_top_args`). ``None``:
+        ``lock`` is a PEP 751 file, read as it is, which covers the requirements.
     """
 
     __slots__ = (
@@ -44,6 +50,7 @@ class InstallPlan:
         "extras",
         "lock",
         "names",
+        "pins",
         "project",
         "project_name",
         "requirement_files",
@@ -63,6 +70,7 @@ class InstallPlan:
         project_name: str | None = None,
         seed: tuple[str, ...] = (),
         lock: str | None = None,
+        pins: tuple[str, ...] | None = None,
     ) -> None:
         # A plain class, not a dataclass: importing ``dataclasses`` (with ``inspect``) is a
         # noticeable part of building an env with uv (benchmarks/README.md, "Import costs").
@@ -76,6 +84,7 @@ class InstallPlan:
         self.project_name = project_name
         self.seed = seed
         self.lock = lock
+        self.pins = pins
 
     def replace(self, **changes: Any) -> InstallPlan:
         """A copy with ``changes`` applied (like :func:`dataclasses.replace`)."""
@@ -91,13 +100,18 @@ class InstallPlan:
     def describe(self) -> str:
         """A short description for the log, e.g. ``"2 requirements, 1 -r file, the project (editable)"``."""
         parts = []
+        covered = self.lock is not None and self.pins is None  # a PEP 751 file holds the requirements
         if self.lock is not None:
             parts.append(f"what {os.path.basename(self.lock)} pins")
-        elif self.requirements:
-            parts.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
+        requested = []
+        if self.requirements and not covered:
+            requested.append(f"{len(self.requirements)} requirement{'s' * (len(self.requirements) != 1)}")
         for label, files in (("-r", self.requirement_files), ("-c", self.constraint_files)):
-            if files and self.lock is None:
-                parts.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
+            if files and not covered:
+                requested.append(f"{label} {', '.join(os.path.basename(p) for p in files)}")
+        if requested and self.lock is not None:
+            requested[-1] += " on top"
+        parts += requested
         if self.project is not None:
             built = ", built by vrun" if self.project.endswith(".whl") else ""
             parts.append(f"the project ({'editable' if self.editable else 'wheel'}{built})")
@@ -115,14 +129,19 @@ class InstallPlan:
 
     def args(self) -> list[str]:
         """The arguments of ``pip install`` (and ``uv pip install``) for this plan."""
-        out: list[str] = list(self.seed)
+        return [*self.seed, *self.on_top_args(), *self._project()]
+
+    def on_top_args(self) -> list[str]:
+        """The arguments that install the requirements and ``-r``/``-c`` files alone: what goes on
+        top of a ``uv.lock``'s pins."""
+        out: list[str] = []
         for req in self.requirements:
             out += ["-e", req[2:].strip()] if req.startswith("-e") else [req]
         for path in self.requirement_files:
             out += ["-r", path]
         for path in self.constraint_files:
             out += ["-c", path]
-        return out + self._project()
+        return out
 
     def project_args(self) -> list[str]:
         """The arguments that install the seed and the project alone, for installing them with
@@ -171,6 +190,17 @@ def file_uri(path: str) -> str:
     does (RFC 8089), without importing :mod:`pathlib` and :mod:`urllib` on the build path
     (benchmarks/README.md, "Import costs")."""
     return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+
+
+#: A pin that can be a constraint: a name and an exact version.
+_NAMED_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==")
+
+
+def constraint_lines(pins: tuple[str, ...]) -> list[str]:
+    """The pins (requirement lines) that can constrain an install on top of them, with their
+    markers: ``name==version`` ones, since pip takes no editable, path or URL requirement as a
+    constraint ("Editable requirements are not allowed as constraints")."""
+    return [line for line in pins if _NAMED_PIN.match(line)]
 
 
 #: Hash algorithms pip's ``--hash`` accepts (pip's ``FAVORITE_HASH`` and ``STRONG_HASHES``).

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vrun.env.flock import EnvLock, lock_for
-from vrun.env.layout import MARKER, USED, check_venvs_dir, read_marker, split_env_name, venvs_dir
+from vrun.env.layout import (
+    MARKER,
+    USED,
+    check_venvs_dir,
+    read_marker,
+    remove_tmp_dir,
+    split_env_name,
+    venvs_dir,
+)
 from vrun.errors import EnvDirError, EnvInUseError
 
 if TYPE_CHECKING:
@@ -124,8 +132,9 @@ def remove_env(root: Path, env_dir: Path) -> int:
     """Delete one env; return the bytes freed.
 
     Only a direct child of the real path of ``.venvs/``, not a symlink, named like a vrun env,
-    holding vrun's marker (or an incomplete build), is deleted, under its exclusive lock;
-    symlinks inside are removed, never followed (:func:`shutil.rmtree`).
+    holding vrun's marker (or an incomplete build), is deleted, under its exclusive lock, with its
+    temp dir (:func:`vrun.env.layout.remove_tmp_dir`); symlinks inside are removed, never followed
+    (:func:`shutil.rmtree`).
 
     :raises EnvDirError: for anything else, naming the path.
     :raises EnvInUseError: when another vrun process holds the env's lock (it is running a
@@ -142,6 +151,8 @@ def remove_env(root: Path, env_dir: Path) -> int:
             return 0
         size = dir_size(env_dir)
         shutil.rmtree(env_dir)
+        with contextlib.suppress(OSError):  # its {env_tmp_dir}: what is left there is nobody's
+            remove_tmp_dir(str(env_dir))
         for link in Path(venvs_dir(str(root))).iterdir():
             if link.is_symlink() and os.readlink(link) == env_dir.name:
                 link.unlink(missing_ok=True)

@@ -7,8 +7,10 @@ Layout (docs/architecture.md, "Envs on disk")::
       CACHEDIR.TAG          backup tools skip the folder (https://bford.info/cachedir/)
       test-1a2b3c4d5e/      one env; its name is ``<session>-<key digest>``
         vrun.json           the marker, written last and atomically: the env is complete
+        vrun-project        the source digest the installed project was built from (wheel, sdist)
       test-1a2b3c4d5e.lock  flock(2) lock: exclusive to build or delete, shared while in use
       test -> test-1a2b3c4d5e   the env last used by session ``test``
+      .tmp/test-1a2b3c4d5e/ the env's ``{env_tmp_dir}``, outside its prefix
 
 An env directory without a valid marker is an interrupted build: it is never used, and whoever
 next holds its lock exclusively wipes and rebuilds it (:mod:`vrun.env.build`). Listing and removing
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 VENVS = ".venvs"
 MARKER = "vrun.json"
 USED = "vrun-used"
+#: The file in an env naming the source digest its built project came from (:func:`project_stamp`).
+PROJECT_STAMP = "vrun-project"
 #: Bumped whenever the layout of an env, its marker or its key changes; old envs then go stale.
 SCHEMA_VERSION = 2
 #: Hex characters of the key digest in an env's name (40 bits).
@@ -304,8 +308,49 @@ def last_used(root: str, session: str) -> str | None:
 
 # ---------------------------------------------------------------- inside one env
 
-#: The per-session temp dir's name inside the env (tox's ``{envtmpdir}`` is ``<envdir>/tmp`` too).
-TMP = "tmp"
+
+def project_stamp(env_dir: str) -> str | None:
+    """The source digest (:func:`vrun.plan.source.source_digest`) of the project built and installed
+    into the env (``install_project = "wheel"`` or ``"sdist"``), or ``None`` when there is none, so
+    that a run whose source is unchanged reinstalls nothing. One small read: the session loop
+    checks it on every run of such a session."""
+    try:
+        with open(os.path.join(env_dir, PROJECT_STAMP), "rb") as fh:
+            return fh.read(64).decode("ascii", "replace").strip() or None
+    except OSError:
+        return None
+
+
+def write_project_stamp(env_dir: str, digest: str | None) -> None:
+    """Record that the env's project was built from the source with ``digest`` (atomically);
+    ``None`` removes the record (the next run reinstalls the project).
+
+    :raises OSError: it cannot be written or removed.
+    """
+    path = os.path.join(env_dir, PROJECT_STAMP)
+    if digest is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    from vrun.inputs import write_atomic
+
+    write_atomic(path, digest + "\n")
+
+
+#: The folder of the envs' temp dirs in ``.venvs/`` (:func:`tmp_path`).
+TMP = ".tmp"
+
+
+def tmp_path(env_dir: str) -> str:
+    """The temp dir of the env at ``env_dir`` (``{env_tmp_dir}``): ``.venvs/.tmp/<env name>``.
+
+    Outside the env's prefix, unlike tox's ``{envtmpdir}`` (``<envdir>/tmp``): a test suite that
+    tells files of its own from the installed packages by their place under ``sys.prefix`` (flask's,
+    with ``--basetemp={env_tmp_dir}``) sees its temp files as its own.
+    """
+    return os.path.join(os.path.dirname(env_dir), TMP, os.path.basename(env_dir))
 
 
 def site_packages_dirs(env_dir: str) -> list[str]:
@@ -342,26 +387,54 @@ def site_packages(env_dir: str) -> str:
 
 
 def tmp_dir(env_dir: str, *, empty: bool) -> str:
-    """``<env_dir>/tmp``, made to exist; ``empty``: emptied first (removed and made anew).
+    """The env's temp dir (:func:`tmp_path`), made to exist with its parents; ``empty``: emptied
+    first (removed and made anew).
 
-    Only ever deletes inside the env: a symlink at that name is removed, never followed, and
-    :func:`shutil.rmtree` does not follow the symlinks inside the directory either.
+    Only ever deletes inside ``.venvs/.tmp/``, never through a symlink: a symlink at ``.venvs/.tmp``
+    is refused, one at the temp dir's name is removed, never followed, and :func:`shutil.rmtree`
+    does not follow the symlinks inside the directory either.
 
     :raises VrunError: it cannot be removed or made (naming the path and why).
     """
-    path = os.path.join(env_dir, TMP)
-    if os.path.islink(env_dir):  # vrun never deletes through a symlink out of .venvs/
-        raise VrunError(f"cannot prepare the temp dir {path}: the env {env_dir} is a symlink")
+    path = tmp_path(env_dir)
     try:
-        if empty and os.path.islink(path):
-            os.unlink(path)
-        elif empty and os.path.isdir(path):
-            import shutil
-
-            shutil.rmtree(path)
-        elif empty and os.path.lexists(path):
-            os.unlink(path)
+        _check_tmp_parent(path)
+        if empty:
+            _remove(path)
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise VrunError(f"cannot prepare the temp dir {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def remove_tmp_dir(env_dir: str) -> None:
+    """Remove the env's temp dir (:func:`tmp_path`) if it is there, as :func:`tmp_dir` empties it: for
+    ``vrun rm`` and ``vrun gc``, which remove the env.
+
+    :raises OSError: it cannot be removed (``.venvs/.tmp`` a symlink included).
+    """
+    path = tmp_path(env_dir)
+    if os.path.lexists(path):
+        _check_tmp_parent(path)
+        _remove(path)
+
+
+def _check_tmp_parent(path: str) -> None:
+    """Make ``.venvs/.tmp`` (the parent of ``path``) a real directory, refusing a symlink there.
+
+    :raises OSError: it is a symlink or cannot be made.
+    """
+    parent = os.path.dirname(path)
+    if os.path.islink(parent):  # vrun never deletes through a symlink out of .venvs/
+        raise OSError(f"{parent} is a symlink")
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+
+
+def _remove(path: str) -> None:
+    """Remove ``path`` whatever it is, never following a symlink (a symlink is removed itself)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)

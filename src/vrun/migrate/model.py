@@ -6,12 +6,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Union
 
 from vrun import SUBCOMMANDS
 from vrun.config import reqfiles, tomlfile
+from vrun.config.extends import Table
 from vrun.config.fields import SHELL_OPERATORS, split_keeping_placeholders
+from vrun.config.keys import Context
+from vrun.config.matrix import Pairs, entries, entry_name, fill, parse_condition
 from vrun.output import quote
 from vrun.placeholders import spans
 
@@ -19,29 +24,53 @@ from vrun.placeholders import spans
 RESERVED = frozenset(SUBCOMMANDS)
 
 
+#: A ``matrix`` value to emit: factor -> values, or a list of such tables (their union).
+Matrix = Union[dict[str, list[str]], list[dict[str, list[str]]]]
+
+
 @dataclass
 class Session:
-    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out."""
+    """One ``[sessions.NAME]`` table to emit; ``None``/empty values are left out.
+
+    :param matrix: the session's ``matrix`` (python among its factors), or ``None`` (a ``python``
+        list makes a matrix of Pythons alone).
+    :param overrides: condition (``"django=42"``, ``"3.12"``) -> the keys those entries set, an
+        ``add`` table of arrays among them (docs/config.md, "Matrix overrides").
+    """
 
     name: str
     description: str = ""
     python: str | list[str] | None = None
     script: str | None = None  # a PEP 723 script: the session's dependencies are in its block
+    matrix: Matrix | None = None
     deps: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
     install_project: str | bool | None = None  # None: vrun's default
     system_site_packages: bool = False
     pass_env: list[str] = field(default_factory=list)
+    env_file: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    build_env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     tags: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
+    commands_pre: list[str | list[str]] = field(default_factory=list)
     commands: list[str | list[str]] = field(default_factory=list)
+    commands_post: list[str | list[str]] = field(default_factory=list)
+    locked: bool = False  # tox-uv's lock runner fails on a stale uv.lock
+    uv_lock: bool | None = None  # None: vrun's default (install from uv.lock when there is one)
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: how many of the source's commands could not be translated (each has a note)
+    dropped: int = 0
 
-    def body(self) -> dict[str, object]:
-        """Every key but ``name`` and ``python``: what must match for envs to share a matrix."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "python")}
+    def has_commands(self) -> bool:
+        """Whether any of ``commands_pre``, ``commands``, ``commands_post`` holds a command."""
+        return bool(self.commands_pre or self.commands or self.commands_post)
+
+
+#: :class:`Session` fields that are bookkeeping, not keys of the table written.
+NOT_EMITTED = ("dropped",)
 
 
 class Notes:
@@ -88,13 +117,17 @@ def _quote(word: str) -> str:
     return quote(word)
 
 
-def requirement(entry: str, where: str, root: Path, notes: Notes) -> str | None:
+def requirement(
+    entry: str, where: str, root: Path, notes: Notes, entries: Sequence[Pairs] = ()
+) -> str | None:
     """A ``deps`` entry as vrun takes it, or ``None`` after adding a note naming ``where``.
 
     :param entry: a tox ``deps`` line or a nox ``session.install`` argument: a PEP 508 requirement
         (checked with ``packaging``), or pip's ``-r FILE`` / ``-c FILE`` in any spelling that
         :func:`vrun.config.reqfiles.file_option` reads; a leading ``{project_root}/`` is dropped.
+        A ``{matrix:FACTOR}`` in it must make a requirement with the values of each of ``entries``.
     :param root: the project directory; a ``-r``/``-c`` file that does not exist there is dropped.
+    :param entries: the values of the matrix entries of the session it is for.
     :return: the requirement, or ``-r FILE`` / ``-c FILE``; ``None`` for other pip options, missing
         files and invalid requirements.
     """
@@ -115,9 +148,13 @@ def requirement(entry: str, where: str, root: Path, notes: Notes) -> str | None:
         return None
     from packaging.requirements import InvalidRequirement, Requirement
 
+    def unfilled(arg: str | None) -> str:
+        raise ValueError(arg)
+
     try:
-        Requirement(entry)
-    except InvalidRequirement:
+        for pairs in entries if "{matrix" in entry else [()]:
+            Requirement(fill(entry, pairs, unfilled))
+    except (InvalidRequirement, ValueError):
         notes.add(f"{where}: {entry!r} is not a PEP 508 requirement; dropped")
         return None
     return entry
@@ -138,7 +175,7 @@ def install_value(
 ) -> str | bool | None:
     """The ``install_project`` value to write for a session that wants ``wanted``.
 
-    :param wanted: ``"editable"``, ``"wheel"``, or ``None`` for "do not install the project".
+    :param wanted: ``"editable"``, ``"wheel"``, ``"sdist"``, or ``None`` for "do not install the project".
     :param script: the session is a script session, whose default is not to install the project.
     :return: ``False`` to turn off vrun's default, a mode that differs from it, or ``None`` to leave
         the key out (the default already does it, or there is no project to install).
@@ -192,21 +229,100 @@ def drop_excluded_pythons(
 
     gone: set[str] = set()
     for s in sessions:
-        if s.install_project is False or s.python is None or project_default(root) is None:
+        if s.install_project is False or project_default(root) is None:
             continue
-        pythons = [s.python] if isinstance(s.python, str) else s.python
-        out = [py for py in pythons if excluded(py)]
+        out = [py for py in dict.fromkeys(_pythons(s)) if excluded(py)]
         if not out:
             continue
         notes.add(
             f"{source}: {s.name} on Python {', '.join(out)} left out: the project's requires-python "
             f"is {wanted!r}"
         )
-        kept = [py for py in pythons if py not in out]
-        if not kept:
-            gone.add(s.name)
-        s.python = kept if isinstance(s.python, list) else s.python
+        before = entry_names(s)
+        if not _without_pythons(s, set(out)):
+            gone.update([s.name, *before])
+        else:
+            gone.update(set(before) - set(entry_names(s)))
+    return remove(sessions, default, gone)
+
+
+def remove(sessions: list[Session], default: list[str] | None, gone: set[str]) -> list[str] | None:
+    """Take the sessions named in ``gone`` out of ``sessions`` (in place) and out of the others'
+    ``requires``; return ``default`` without them."""
     sessions[:] = [s for s in sessions if s.name not in gone]
     for s in sessions:
         s.requires = [r for r in s.requires if r not in gone]
     return [d for d in default if d not in gone] if default is not None else None
+
+
+def drop_untranslated(
+    sessions: list[Session], default: list[str] | None, source: str, notes: Notes
+) -> list[str] | None:
+    """Leave out, in place, each session whose source had commands none of which could be
+    translated (each already has a note): written, it would build an env and run nothing, and
+    pass. Each one left out gets a note; return ``default`` without them (:func:`remove`)."""
+    gone = [s.name for s in sessions if s.dropped and not s.has_commands()]
+    for name in gone:
+        notes.add(
+            f"{source or 'the guess'}: session {name} left out: none of its commands could be "
+            "translated (see the notes above); write them by hand"
+        )
+    return remove(sessions, default, set(gone))
+
+
+def _tables(s: Session) -> list[dict[str, list[str]]]:
+    """The tables of ``s``'s matrix (one for a dict, none without a matrix)."""
+    if s.matrix is None:
+        return []
+    return [s.matrix] if isinstance(s.matrix, dict) else list(s.matrix)
+
+
+def _pythons(s: Session) -> list[str]:
+    """Every Python ``s`` runs on: its python list, its matrix's python values, else its python."""
+    if isinstance(s.python, list):
+        return list(s.python)
+    tables = _tables(s) or [{}]
+    return [py for t in tables for py in (t.get("python") or ([s.python] if s.python else []))]
+
+
+def _without_pythons(s: Session, out: set[str]) -> bool:
+    """Take the Pythons ``out`` from ``s`` in place (its matrix's tables left with none go, and the
+    overrides naming one); ``False`` when nothing of ``s`` is left."""
+    if isinstance(s.python, list):
+        s.python = [py for py in s.python if py not in out]
+        if not s.python:
+            return False
+    elif s.matrix is None:
+        return s.python not in out
+    else:
+        kept = []
+        for t in _tables(s):
+            if "python" in t:
+                t["python"] = [py for py in t["python"] if py not in out]
+                if t["python"]:
+                    kept.append(t)
+            elif s.python not in out:
+                kept.append(t)
+        if not kept:
+            return False
+        s.matrix = kept[0] if isinstance(s.matrix, dict) else kept
+    s.overrides = {
+        condition: keys
+        for condition, keys in s.overrides.items()
+        if not any(f == "python" and v in out for f, v in parse_condition(condition))
+    }
+    return True
+
+
+def entry_pairs(s: Session) -> list[Pairs]:
+    """The values of ``s``'s matrix entries as vrun will load them (:func:`vrun.config.matrix.entries`
+    on the table to write); ``[]`` without a matrix."""
+    values: dict[str, object] = {"matrix": s.matrix} if s.matrix is not None else {"python": s.python}
+    table = Table(values, dict.fromkeys(values, f"sessions.{s.name}"))  # type: ignore[arg-type]
+    found = entries(Context(Path("vrun.toml"), Path("."), ""), s.name, table)
+    return [entry.pairs for entry in found or []]
+
+
+def entry_names(s: Session) -> list[str]:
+    """The names of ``s``'s matrix entries as vrun will load them; ``[]`` without a matrix."""
+    return [entry_name(s.name, pairs) for pairs in entry_pairs(s)]

@@ -15,11 +15,13 @@ import re
 from pathlib import Path
 
 from vrun.config.load import SESSION_NAME
+from vrun.config.matrix import FACTOR_NAME, VALUE, Pairs
 from vrun.migrate.model import (
     RESERVED,
     Notes,
     Session,
     command_item,
+    entry_pairs,
     install_value,
     requirement,
     script_command,
@@ -36,11 +38,15 @@ class Noxfile:
         self.constants: dict[str, object] = {}  # module-level name -> its literal value
         self.nox_names = {"nox"}
         self.session_names: set[str] = set()  # aliases of nox.session
+        self.parametrize_names: set[str] = set()  # aliases of nox.parametrize
+        self.param_names: set[str] = set()  # aliases of nox.param
         self.not_default: set[str] = set()  # sessions with default=False
         #: names bound to a script's ``nox.project.load_toml("x.py")`` (``"toml"``) or to its
         #: ``["dependencies"]`` (``"deps"``): at module level, and in the function being read
         self.scripts: dict[str, tuple[str, str]] = {}
         self.local: dict[str, tuple[str, str]] = {}
+        self.factors: set[str] = set()  # the parametrized arguments of the function being read
+        self.entries: list[Pairs] = []  # the values of its matrix entries
 
     def translate(self) -> tuple[list[Session], list[str] | None]:
         """The sessions of the noxfile's ``@nox.session`` functions, and the default sessions.
@@ -65,6 +71,10 @@ class Noxfile:
                 for alias in node.names:
                     if alias.name == "session":
                         self.session_names.add(alias.asname or "session")
+                    elif alias.name == "parametrize":
+                        self.parametrize_names.add(alias.asname or "parametrize")
+                    elif alias.name == "param":
+                        self.param_names.add(alias.asname or "param")
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 bound = None if node.value is None else self.script_value(node.value)
@@ -109,15 +119,101 @@ class Noxfile:
             return _NOT_LITERAL
 
     def words(self, arg: ast.expr) -> list[str] | None:
-        """The strings a call argument stands for: a literal string, or ``*`` a literal list or
-        tuple of strings; ``None`` for anything else."""
+        """The strings a call argument stands for: a literal string, ``*`` a literal list or
+        tuple of strings, or a parametrized argument (``django``, ``f"django=={django}"``) as
+        ``{matrix:django}``; ``None`` for anything else."""
         if isinstance(arg, ast.Starred):
             value = self.literal(arg.value)
             if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
                 return list(value)
             return None
+        if isinstance(arg, ast.Name) and arg.id in self.factors:
+            return ["{matrix:" + arg.id + "}"]
+        if isinstance(arg, ast.JoinedStr):
+            text = self.fstring(arg)
+            return None if text is None else [text]
         value = self.literal(arg)
         return [value] if isinstance(value, str) else None
+
+    def fstring(self, node: ast.JoinedStr) -> str | None:
+        """An f-string whose fields are parametrized arguments as text with ``{matrix:NAME}``, or
+        ``None`` (another field, a conversion or format spec, a brace in its text)."""
+        out = []
+        for part in node.values:
+            if (
+                isinstance(part, ast.Constant)
+                and isinstance(part.value, str)
+                and not set("{}") & set(part.value)
+            ):
+                out.append(part.value)
+            elif (
+                isinstance(part, ast.FormattedValue)
+                and isinstance(part.value, ast.Name)
+                and part.value.id in self.factors
+                and part.conversion == -1
+                and part.format_spec is None
+            ):
+                out.append("{matrix:" + part.value.id + "}")
+            else:
+                return None
+        return "".join(out)
+
+    def is_parametrize(self, node: ast.expr) -> bool:
+        """Whether ``node`` is a ``@nox.parametrize(...)`` call."""
+        if not isinstance(node, ast.Call):
+            return False
+        dotted = _dotted(node.func)
+        return dotted in self.parametrize_names or any(dotted == f"{n}.parametrize" for n in self.nox_names)
+
+    def parametrize(self, call: ast.Call, where: str) -> list[dict[str, list[str]]] | None:
+        """A ``@nox.parametrize(names, values)`` as matrix tables (nox's "Parametrizing sessions"):
+        one argument gives one factor, several a table per tuple of values; ``None``, with a note,
+        when its names or values are not literals vrun can name entries with."""
+        shown = f"{where}: @{ast.unparse(call)[:60]}"
+        names_value = self.literal(call.args[0]) if call.args else None
+        names = (
+            [n.strip() for n in names_value.split(",")]
+            if isinstance(names_value, str)
+            else list(names_value)
+            if isinstance(names_value, (list, tuple))
+            else None
+        )
+        if not names or not all(isinstance(n, str) and FACTOR_NAME.fullmatch(n) for n in names):
+            self.notes.add(f"{shown} not translated: its argument names are not literal")
+            return None
+        node = call.args[1] if len(call.args) > 1 else None
+        items: list[object] = []
+        ids = any(k.arg == "ids" for k in call.keywords)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            for element in node.elts:
+                if isinstance(element, ast.Call) and (
+                    _dotted(element.func) in self.param_names
+                    or any(_dotted(element.func) == f"{n}.param" for n in self.nox_names)
+                ):
+                    ids = ids or any(k.arg == "id" for k in element.keywords)
+                    values = [self.literal(a) for a in element.args]
+                    items.append(values[0] if len(names) == 1 and len(values) == 1 else tuple(values))
+                else:
+                    items.append(self.literal(element))
+        elif node is not None and isinstance(self.literal(node), (list, tuple)):
+            items = list(self.literal(node))  # type: ignore[call-overload]
+        rows = [item if len(names) > 1 else (item,) for item in items]
+        text = [[_text(v) for v in row] if isinstance(row, (list, tuple)) else None for row in rows]
+        if not rows or any(row is None or len(row) != len(names) or None in row for row in text):
+            self.notes.add(f"{shown} not translated: its values are not literal strings or numbers")
+            return None
+        bad = [v for row in text for v in row or [] if v is not None and not VALUE.fullmatch(v)]
+        if bad:
+            self.notes.add(
+                f"{shown} not translated: {bad[0]!r} cannot name a vrun matrix entry (letters, digits, "
+                "'_', '.', '+', '-')"
+            )
+            return None
+        if ids:
+            self.notes.add(f"{shown}: ids not translated; vrun names each entry by its values")
+        if len(names) == 1:
+            return [{names[0]: list(dict.fromkeys(str(row[0]) for row in text if row))}]
+        return [{name: [str(v)] for name, v in zip(names, row or [])} for row in text]
 
     def is_session_decorator(self, node: ast.expr) -> ast.Call | bool:
         """The call when ``node`` is ``@nox.session(...)``, ``True`` for a bare ``@nox.session``."""
@@ -132,11 +228,20 @@ class Noxfile:
         """The session a decorated function defines, or ``None`` when it is not a nox session."""
         call: ast.Call | None = None
         found = False
+        where = f"noxfile.py:{node.lineno} {node.name}"
+        tables: list[dict[str, list[str]]] = [{}]  # the matrix @nox.parametrize makes, a product
+        self.factors = set()
         for decorator in node.decorator_list:
             hit = self.is_session_decorator(decorator)
             if hit is not False:
                 found = True
                 call = hit if isinstance(hit, ast.Call) else None
+            elif self.is_parametrize(decorator):
+                assert isinstance(decorator, ast.Call)
+                made = self.parametrize(decorator, where)
+                if made is not None:
+                    tables = [{**t, **m} for t in tables for m in made]
+                    self.factors.update(made[0])
             else:
                 self.notes.add(
                     f"noxfile.py:{node.lineno}: @{ast.unparse(decorator)} on {node.name} not translated"
@@ -144,7 +249,6 @@ class Noxfile:
         if not found:
             return None
         session = Session(name=node.name)
-        where = f"noxfile.py:{node.lineno} {node.name}"
         not_default = False
         for keyword in call.keywords if call else []:
             value = self.literal(keyword.value)
@@ -173,6 +277,17 @@ class Noxfile:
                 continue  # reuse is automatic in vrun
             else:
                 self.notes.add(f"{where}: @nox.session({arg}=...) not translated")
+        if self.factors:
+            if any("python" in t for t in tables):
+                session.python = None  # parametrized: nox takes the parameter's
+            elif isinstance(session.python, list):
+                tables = [{"python": list(session.python), **t} for t in tables]
+                session.python = None
+            if len(tables) == 1 and list(tables[0]) == ["python"]:
+                session.python = tables[0]["python"]
+            else:
+                session.matrix = tables[0] if len(tables) == 1 else tables
+        self.entries = entry_pairs(session)
         doc = ast.get_docstring(node)
         if doc:
             session.description = " ".join(doc.strip().splitlines()[0].split())
@@ -213,6 +328,8 @@ class Noxfile:
                 argv = self.run_args(call, line)
                 if argv:
                     session.commands.append(command_item(argv))
+                else:
+                    session.dropped += 1
                 for keyword in call.keywords:
                     if keyword.arg not in ("external", "silent"):
                         self.notes.add(f"{line}: {method}({keyword.arg}=...) not translated")
@@ -242,10 +359,20 @@ class Noxfile:
                     return install
         code = ast.unparse(statement).splitlines()[0]
         self.notes.add(f"{line}: `{code}` not translated")
+        runs = (f"{param}.run", f"{param}.run_always", f"{param}.run_install")
+        session.dropped += sum(
+            isinstance(node, ast.Call) and _dotted(node.func) in runs for node in ast.walk(statement)
+        )
         return install
 
     def install(self, call: ast.Call, session: Session, line: str, install: str | None) -> str | None:
-        """A ``session.install(...)`` call: deps, groups, extras; the project's install mode."""
+        """A ``session.install(...)`` call: deps, groups, extras; the project's install mode.
+
+        Its arguments are pip's (``uv pip install``'s): each option is taken with its value, so
+        that the value is never read as a requirement. ``.`` (``.[extras]``) installs the project,
+        ``-e .`` editable; ``-e PATH`` is a local editable dep; ``-r FILE`` and ``-c FILE`` become
+        deps; ``--group NAME`` (pip 25.1's ``[PATH:]NAME``) a dependency group; any other option is
+        noted, with its value."""
         args: list[str] = []
         for arg in call.args:
             if isinstance(arg, ast.Starred):
@@ -264,27 +391,37 @@ class Noxfile:
             self.notes.add(f"{line}: session.install argument `{ast.unparse(arg)}` not translated")
         i = 0
         while i < len(args):
-            word = args[i]
-            if word in ("-r", "-c", "--requirement", "--constraint") and i + 1 < len(args):
-                req = requirement(f"{word} {args[i + 1]}", line, self.root, self.notes)
+            option, value, used = _option(args, i)
+            i += used
+            if option is None:
+                project = self.project(value or "", "wheel", session, line)
+                if project:
+                    install = project if install != "editable" else install
+                else:
+                    req = requirement(value or "", line, self.root, self.notes, self.entries)
+                    if req:
+                        session.deps.append(req)
+            elif option in ("-r", "--requirement", "-c", "--constraint") and value:
+                req = requirement(f"{option} {value}", line, self.root, self.notes, self.entries)
                 if req:
                     session.deps.append(req)
-                i += 2
-                continue
-            if word == "-e" and i + 1 < len(args):
-                install = self.project(args[i + 1], "editable", session, line) or install
-                i += 2
-                continue
-            project = self.project(word, "wheel", session, line)
-            if project:
-                install = project if install != "editable" else install
-            elif word.startswith("-"):
-                self.notes.add(f"{line}: session.install option {word!r} not translated")
+            elif option in ("-e", "--editable") and value:
+                project = self.project(value, "editable", session, line)
+                if project:
+                    install = project
+                elif (self.root / value).is_dir():
+                    session.deps.append(f"-e {value}")
+                else:
+                    self.notes.add(f"{line}: session.install -e {value!r} not translated")
+            elif option == "--group" and value:
+                path, _, name = value.rpartition(":")
+                if path and path not in ("pyproject.toml", "./pyproject.toml"):
+                    self.notes.add(f"{line}: --group {value!r} (another pyproject.toml) not translated")
+                elif name not in session.groups:
+                    session.groups.append(name)
             else:
-                req = requirement(word, line, self.root, self.notes)
-                if req:
-                    session.deps.append(req)
-            i += 1
+                shown = option if value is None else f"{option} {value}"
+                self.notes.add(f"{line}: session.install option {shown!r} not translated")
         return install
 
     def project(self, arg: str, mode: str, session: Session, line: str) -> str | None:
@@ -367,6 +504,51 @@ class Noxfile:
 
 
 _NOT_LITERAL = object()
+
+#: Options of ``pip install`` (and ``uv pip install``) that take a value, long and short forms.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "--group",
+        "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--only-binary",
+        "--no-binary", "--platform", "--python-version", "--implementation", "--abi", "-t",
+        "--target", "--root", "--prefix", "--src", "--upgrade-strategy", "-C", "--config-settings",
+        "--global-option", "--trusted-host", "--progress-bar", "--cache-dir", "--log", "--proxy",
+        "--retries", "--timeout", "--exists-action", "--cert", "--client-cert", "--index-strategy",
+        "--extra", "--python", "-p", "--resolution", "--prerelease", "--keyring-provider",
+        "--override", "--exclude-newer",
+    }
+)  # fmt: skip
+
+
+def _option(args: list[str], i: int) -> tuple[str | None, str | None, int]:
+    """The install argument at ``args[i]``: ``(option, its value or None, how many words it took)``,
+    or ``(None, the word, 1)`` when it is no option. ``--opt=V``, ``--opt V``, ``-xV`` and ``-x V``
+    are read as pip reads them (:data:`_VALUE_OPTIONS` take a value)."""
+    word = args[i]
+    following = args[i + 1] if i + 1 < len(args) else None
+    if word.startswith("--"):
+        name, sep, value = word.partition("=")
+        if sep:
+            return name, value, 1
+        if name in _VALUE_OPTIONS:
+            return name, following, 2
+        return name, None, 1
+    if word.startswith("-") and len(word) > 1:
+        short, rest = word[:2], word[2:]
+        if short in _VALUE_OPTIONS:
+            return (short, rest.lstrip("="), 1) if rest else (short, following, 2)
+        return word, None, 1
+    return None, word, 1
+
+
+def _text(value: object) -> str | None:
+    """A parametrized value as a matrix value: a string as it is, a number as Python writes it;
+    ``None`` for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _dotted(node: ast.AST) -> str:

@@ -107,15 +107,13 @@ class IniTox(ToxReader):
             lines.append(re.sub(r"(\s)*(?<!\\)#.*", "", line).replace("\\#", "#"))
         return "\n".join(lines)
 
-    def env_list(self) -> list[str] | None:
+    def env_items(self) -> list[str] | None:
         core = self.sections["tox"]
         value = core.get("env_list", core.get("envlist"))
-        if value is None:
-            return None
-        return self.expand_all(split_top(self.clean(value)))
+        return None if value is None else split_top(self.clean(value))
 
-    def defined_envs(self) -> list[str]:
-        return list(self.env_sections)
+    def section_items(self) -> list[str]:
+        return [s[len("testenv:") :].strip() for s in self.sections if s.startswith("testenv:")]
 
     def lookup(self, section: str, key: str, depth: int = 0) -> str | None:
         """``section``'s value for ``key`` in any of its spellings, cleaned; ``None`` if unset."""
@@ -125,12 +123,27 @@ class IniTox(ToxReader):
                 return self.clean(table[spelling])
         return None
 
+    def env_value(self, env: str, key: str) -> str | None:
+        """Env ``env``'s value for ``key`` as tox 4 reads it for a ``{[testenv:ENV]key}`` reference:
+        from the section that defines the env, a generative one included (``[testenv:docs-{build,
+        linkcheck}]`` defines ``docs-build``), else from ``[testenv]``; its conditional lines
+        filtered for that env's factors. ``None`` if unset."""
+        section = self.env_sections.get(env, f"testenv:{env}")
+        value = self.lookup(section, key)
+        if value is None:
+            value = self.lookup("testenv", key)
+        return None if value is None else _filter_factors(value, set(env.split("-")))
+
     def refs(self, value: str, env: str, depth: int = 0) -> str:
         """Replace ``{[section]key}`` references (tox 4: the other section's value, unfiltered here)."""
 
         def one(match: re.Match[str]) -> str:
             section, key = match.group(1), match.group(2)
-            found = self.lookup(section, TOX_SPELLINGS.get(key, key))
+            canonical = TOX_SPELLINGS.get(key, key)
+            if section.startswith("testenv:"):  # an env's config, as tox 4 resolves it
+                found = self.env_value(section[len("testenv:") :].strip(), canonical)
+            else:
+                found = self.lookup(section, canonical)
             if found is None or depth > 10:
                 self.notes.add(f"{self.source}: reference {match.group(0)} not found; dropped")
                 return ""
@@ -167,26 +180,42 @@ class IniTox(ToxReader):
                 args = split_command(text)
             except ValueError:
                 self.notes.add(f"{where}: cannot split {line!r}; dropped")
+                self.dropped += 1
                 continue
             argv = self.argv(args, where)
             if argv:
                 yield argv
 
-    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> list[tuple[str, str]]:
-        pairs = []
+    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> tuple[list[tuple[str, str]], list[str]]:
+        pairs, files = [], []
         for raw_line in str(raw.get("set_env", "")).splitlines():
             line = raw_line.strip()
             if not line:
                 continue
             if line.startswith("file|"):
-                self.notes.add(f"{where}: {line!r} (a dotenv file) not translated")
+                files.append(line[len("file|") :])
                 continue
             name, sep, value = line.partition("=")
             if not sep or not name.strip():
                 self.notes.add(f"{where}: {line!r} not translated")
                 continue
             pairs.append((name.strip(), value.strip()))
-        return pairs
+        return pairs, files
+
+    def package_set_env(self) -> list[tuple[str, str]]:
+        pairs: dict[str, str] = {}
+        for section in ("pkgenv", "testenv:.pkg"):
+            value = self.lookup(section, "set_env")
+            if value is not None:
+                found, files = self.set_env(
+                    {"set_env": self.refs(value, section)}, f"{self.source} [{section}]"
+                )
+                pairs.update(found)
+                for name in files:
+                    self.notes.add(
+                        f"{self.source} [{section}] set_env: file|{name} not translated for the build"
+                    )
+        return list(pairs.items())
 
 
 def _filter_factors(value: str, factors: set[str]) -> str:

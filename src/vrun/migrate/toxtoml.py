@@ -28,9 +28,13 @@ class TomlTox(ToxReader):
         self.source = source
         self.data = data
         for key, value in data.items():
-            if key in ("env_list", "env_run_base", "env", "min_version", "requires"):
+            if key in ("env_list", "env_run_base", "env_pkg_base", "env", "min_version", "requires"):
                 if key == "requires":
                     notes.add(f"{source} requires (tox plugins): not translated")
+                if key == "env_pkg_base" and isinstance(value, dict):  # its set_env: build_env
+                    for name in value:
+                        if name != "set_env":
+                            notes.add(f"{source} [env_pkg_base] {name}: not translated")
                 continue
             if key in ("no_package", "skipsdist") and value is True:
                 self.no_package = True
@@ -53,20 +57,20 @@ class TomlTox(ToxReader):
         envs = self.data.get("env", {})
         return envs if isinstance(envs, dict) else {}
 
-    def env_list(self) -> list[str] | None:
+    def env_items(self) -> list[str] | None:
         value = self.data.get("env_list")
         if value is None:
             return None
-        envs: list[str] = []
+        items: list[str] = []
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                envs += expand(item, self.notes)
+                items.append(item)
             else:
                 self.notes.add(f"{self.source} env_list: {item!r} not translated")
-        return list(dict.fromkeys(envs))  # repeats left out, as in :meth:`expand_all`
+        return items
 
-    def defined_envs(self) -> list[str]:
-        return [env for name in self.envs() for env in expand(name, self.notes)]
+    def section_items(self) -> list[str]:
+        return list(self.envs())
 
     def raw(self, env: str) -> dict[str, TomlValue]:
         """``env``'s settings: its ``[env.NAME]`` table's, else ``env_run_base``'s, refs resolved."""
@@ -149,20 +153,24 @@ class TomlTox(ToxReader):
             words = split_command(command) if isinstance(command, str) else command
             if not isinstance(words, list):
                 self.notes.add(f"{where}: {command!r} not translated")
+                self.dropped += 1
                 continue
             args = [w for item in words for w in self.word(item, where)]
             argv = self.argv(args, where)
             if argv:
                 yield argv
 
-    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> list[tuple[str, str]]:
+    def set_env(self, raw: Mapping[str, TomlValue], where: str) -> tuple[list[tuple[str, str]], list[str]]:
         value = raw.get("set_env", {})
-        pairs = []
+        pairs: list[tuple[str, str]] = []
+        files: list[str] = []
         if not isinstance(value, dict):
             self.notes.add(f"{where}: {value!r} not translated")
-            return []
+            return [], []
         for name, item in value.items():
-            if isinstance(item, (str, int, float, bool)) and not isinstance(item, bool):
+            if name == "file" and isinstance(item, str):  # tox 4: set_env = { file = ".env" }
+                files.append(item)
+            elif isinstance(item, (str, int, float, bool)) and not isinstance(item, bool):
                 pairs.append((name, str(item)))
             elif isinstance(item, dict):
                 words = self.word(item, where)
@@ -170,7 +178,23 @@ class TomlTox(ToxReader):
                     pairs.append((name, words[0]))
             else:
                 self.notes.add(f"{where} {name}: {item!r} not translated")
-        return pairs
+        return pairs, files
+
+    def package_set_env(self) -> list[tuple[str, str]]:
+        pairs: dict[str, str] = {}
+        for label, table in (
+            ("env_pkg_base", self.data.get("env_pkg_base")),
+            ('env.".pkg"', self.envs().get(".pkg")),
+        ):
+            if isinstance(table, dict) and "set_env" in table:
+                where = f"{self.source} [{label}] set_env"
+                found, files = self.set_env(
+                    {"set_env": self.resolve(table["set_env"], ".pkg", "set_env")}, where
+                )
+                pairs.update(found)
+                for name in files:
+                    self.notes.add(f"{where}: file {name!r} not translated for the build")
+        return list(pairs.items())
 
     def items(self, value: TomlValue, lines: bool = False) -> list[str]:
         """A TOML list's string items (a lone string is one item); others are noted."""

@@ -27,7 +27,7 @@ from vrun.config.load import CONFIG_NAME, EXAMPLE_SESSION
 from vrun.config.tomlfile import dumps_value, key_part
 from vrun.errors import ConfigError, UsageError
 from vrun.migrate.guess import guess
-from vrun.migrate.model import Notes, Session, drop_excluded_pythons
+from vrun.migrate.model import NOT_EMITTED, Notes, Session, drop_excluded_pythons, drop_untranslated
 from vrun.migrate.nox import Noxfile
 from vrun.migrate.toxini import IniTox, parse_ini
 from vrun.migrate.toxtoml import TomlTox
@@ -74,6 +74,7 @@ def translate(root: Path) -> tuple[str, list[str]]:
             "groups, tests or ruff settings to guess sessions from",
             f"write {CONFIG_NAME} with a session, e.g. {EXAMPLE_SESSION} (docs/config.md)",
         )
+    default = drop_untranslated(sessions, default, source, notes)
     default = drop_excluded_pythons(root, sessions, default, source or "pyproject.toml", notes)
     return _emit(source, sessions, default, notes.list()), notes.list()
 
@@ -198,13 +199,22 @@ def _emit(source: str, sessions: list[Session], default: list[str] | None, notes
     if default:
         lines += [f"default = {dumps_value(default)}", ""]
     for session in sessions:
-        lines.append(f"[sessions.{key_part(session.name)}]")
+        table = f"sessions.{key_part(session.name)}"
+        lines.append(f"[{table}]")
         for f in fields(session):
             value = getattr(session, f.name)
-            if f.name == "name" or value is None or value in ("", [], {}):
+            if f.name in ("name", "overrides", *NOT_EMITTED) or value is None or value in ("", [], {}):
                 continue
-            if f.name == "system_site_packages" and value is False:
+            if f.name in ("system_site_packages", "locked") and value is False:
                 continue
             lines.append(f"{f.name} = {dumps_value(value)}")
         lines.append("")
+        for condition, keys in session.overrides.items():
+            lines.append(f"[{table}.overrides.{key_part(condition)}]")
+            for name, value in keys.items():
+                if name == "add" and isinstance(value, dict):
+                    lines += [f"add.{key_part(k)} = {dumps_value(v)}" for k, v in value.items()]
+                else:
+                    lines.append(f"{key_part(name)} = {dumps_value(value)}")
+            lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from vrun._types import Plan
 
 #: The shape of a stored plan (:mod:`vrun.plan.planner` builds it); a new shape never reads an old plan.
-PLAN_SCHEMA = 8
+PLAN_SCHEMA = 13
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 #: The directory of the vrun package running (the one :func:`vrun.plan.planner.record_code_identity` records).
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -291,29 +291,43 @@ def refuse_unlocked(
 ) -> None:
     """Refuse to run when a session that must install from its lock file cannot.
 
+    A session's lock is its ``pylock.<session>.toml``, or the project's ``uv.lock`` when it installs
+    from that one (``session_plan["uv_lock"]``, :mod:`vrun.plan.uvlock`): either must be current.
+
     :param locked: ``--locked``: every session must; otherwise those with ``locked = true``.
     :raises LockError: naming each such session, its lock file and what differs, before anything
         is built (exit 1).
     """
     from vrun.errors import LockError
 
-    problems, names = [], []
+    problems, names, by_uv = [], [], []
     for session_plan, session in zip(session_plans, sessions):
-        state = session_plan["lock"]
-        if (locked or session.locked) and state is not None and state["problem"] is not None:
+        state, uv_state = session_plan["lock"], session_plan["uv_lock"]
+        if not (locked or session.locked) or state is None:
+            continue
+        if uv_state is not None and uv_state["problem"] is not None:
+            problems.append(uv_state["problem"])
+            by_uv.append(session.name)
+        elif uv_state is None and state["problem"] is not None:
             problems.append(state["problem"])
             names.append(session.name)
     if problems:
         why = "--locked" if locked else "locked = true"
+        every = [*names, *by_uv]
         who = (
-            f"session {names[0]} must install from its lock file"
-            if len(names) == 1
-            else (f"sessions {', '.join(names)} must install from their lock files")
+            f"session {every[0]} must install from its lock file"
+            if len(every) == 1
+            else (f"sessions {', '.join(every)} must install from their lock files")
         )
+        fixes = (
+            [f"`vrun lock {' '.join(names)}` to update {'it' if len(names) == 1 else 'them'}"]
+            if names
+            else []
+        )
+        fixes += ["`uv lock` to update uv.lock"] if by_uv else []
         raise LockError(
             f"{who} ({why}), but {'; '.join(problems)}",
-            hint=f"run `vrun lock {' '.join(names)}` to update {'it' if len(names) == 1 else 'them'}, "
-            "then commit the result",
+            hint=f"run {' and '.join(fixes)}, then commit the result",
         )
 
 

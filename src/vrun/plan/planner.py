@@ -12,27 +12,30 @@ duplicate running).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import vrun
 from vrun import inputs
-from vrun.config import reqfiles, tomlfile
-from vrun.config.load import Config, Session
+from vrun.config import dotenv, reqfiles, tomlfile
+from vrun.config.keys import BUILT_MODES
+from vrun.config.load import Command, Config, Session
 from vrun.config.selection import required_names
 from vrun.env.layout import MARKER, env_path, marker_problem
 from vrun.errors import ConfigError, InterpreterNotFoundError, UsageError
 from vrun.placeholders import has_posargs
 from vrun.plan.cache import PLAN_SCHEMA
-from vrun.plan.interpreters import NotProbedError, find_interpreter
+from vrun.plan.interpreters import NotProbedError
 from vrun.plan.lockfile import lock_state, refuse_unlocked
+from vrun.plan.pythons import find_or_install
 
 if TYPE_CHECKING:
     from vrun._types import (
         InstallSpec,
         InterpreterFacts,
         Plan,
+        PlannedCommand,
         SessionPlan,
         SessionPlanBase,
         UnrunnableSessionPlan,
@@ -101,10 +104,16 @@ def make_plan(
     probe: bool = True,
     locked: bool = False,
     refuse: bool = False,
+    named: Collection[str] = (),
+    downloads: str | None = None,
 ) -> Plan:
     """Plan ``sessions`` (in run order). Records vrun's code identity; the caller records the rest.
 
-    :param explicit: the sessions the user named (they get the posargs).
+    :param explicit: the sessions the user selected (they get the posargs).
+    :param named: the names the command line gave (a matrix entry among them is ``named``).
+    :param downloads: ``python_downloads`` for this plan (:func:`vrun.plan.pythons.downloads_policy`):
+        ``"auto"`` installs a missing interpreter with uv; ``None`` (read-only commands) installs
+        nothing and leaves the setting out of the hint.
     :param environ: the planning environment (a :class:`RecordingEnviron`).
     :param backend: ``--backend``, or ``None``.
     :param notices: lines to show before running (e.g. two configs found).
@@ -119,7 +128,14 @@ def make_plan(
     record_code_identity()
     session_plans = [
         plan_session(
-            config, session, environ, backend=backend, explicit=session.name in explicit, probe=probe
+            config,
+            session,
+            environ,
+            backend=backend,
+            explicit=session.name in explicit,
+            probe=probe,
+            named=session.name in named,
+            downloads=downloads,
         )
         for session in sessions
     ]
@@ -143,6 +159,8 @@ def plan_session(
     backend: str | None = None,
     explicit: bool = False,
     probe: bool = True,
+    named: bool = False,
+    downloads: str | None = None,
 ) -> SessionPlan:
     """Plan one session: a :data:`~vrun._types.SessionPlan` of plain values (docs/envs.md, "The plan
     cache: the warm path").
@@ -151,6 +169,9 @@ def plan_session(
     instead of an env: the loop reports it as that session's failure, or skips it.
 
     :param probe: run interpreters to learn about them (``False`` for read-only commands).
+    :param named: the command line named the session by its full name.
+    :param downloads: ``"auto"``: a missing interpreter is installed with uv (:mod:`vrun.plan.pythons`);
+        ``"never"`` or ``None``: not (``None``: a command that builds nothing).
     :raises ConfigError: when ``session.python`` is not a valid spec (naming the file and key).
     """
     root = str(config.root)
@@ -164,27 +185,39 @@ def plan_session(
         "missing_interpreter": False,
         "backend": chosen,
         "system_site_packages": session.system_site_packages,
-        "commands": [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in session.commands],
-        "set_env": [list(pair) for pair in session.env],
+        "commands_pre": planned_commands(session.commands_pre),
+        "commands": planned_commands(session.commands),
+        "commands_post": planned_commands(session.commands_post),
+        "set_env": [list(pair) for pair in dotenv.set_env(session.env_file, session.env)],
         "build_env": dict(session.build_env),
         "pass_env": list(session.pass_env),
         "cwd": session.cwd,
         "requires": required_names(config, session),
-        "posargs": any(has_posargs(c.argv) for c in session.commands),
+        "posargs": any(
+            has_posargs(c.argv) for c in (*session.commands_pre, *session.commands, *session.commands_post)
+        ),
         "explicit": explicit,
+        "named": named,
+        "matrix": session.name != session.base_name,
         "notes": [],
+        "warnings": [],
         "timeout": session.timeout,
         "external": list(session.external),
         "tags": list(session.tags),
         "parallel": session.parallel,
     }
     try:
-        interp = find_interpreter(spec, session=session.name, environ=environ, probe=probe)
+        interp = find_or_install(
+            spec, session=session.name, environ=environ, downloads=downloads, probe=probe
+        )
     except NotProbedError:
         raise
     except InterpreterNotFoundError as exc:
         base.update({"error_hint": exc.hint, "missing_interpreter": True})
-        return _unrunnable(base, exc.message, f"no interpreter for {spec!r}")
+        reason = f"no interpreter for {spec!r}"
+        if exc.failure:
+            reason += f" (uv could not install it: {exc.failure})"
+        return _unrunnable(base, exc.message, reason)
     except UsageError as exc:
         if session.python is None and session.script is not None:  # requires-python, which packaging took
             raise ConfigError(
@@ -214,6 +247,7 @@ def plan_session(
             return _unrunnable(base, problem, f"python {interp.version} does not satisfy requires-python")
     from vrun.env.choice import select_backend
     from vrun.plan.envkey import compute_key, with_lock
+    from vrun.plan.uvlock import uv_lock_state
 
     facts: InterpreterFacts = {
         "executable": interp.executable,
@@ -240,6 +274,12 @@ def plan_session(
         base["notes"].append(
             f"{lock['problem']}; installing without it (`vrun lock {session.name}` updates it)"
         )
+    installs_from, pins = (lock["path"] if lock["status"] == "current" else None), None
+    uv_lock = uv_lock_state(config, session, interp, environ) if lock["status"] == "missing" else None
+    if uv_lock is not None and uv_lock["status"] == "current":
+        key, installs_from, pins = with_lock(key, uv_lock["path"], root), uv_lock["path"], uv_lock["pins"]
+    elif uv_lock is not None:
+        base["warnings"].append(f"{uv_lock['problem']}; resolving afresh instead (`uv lock` updates it)")
     env_dir = env_path(root, session.name, key.digest)
     marker = os.path.join(env_dir, MARKER)
     ready = marker_problem(env_dir, key.digest) is None
@@ -255,8 +295,9 @@ def plan_session(
         # compares this signature, and builds when the env is gone or changed), so a deleted env
         # does not cost a new plan.
         "marker": inputs.signature(marker) if ready else None,
-        "install": install_spec(config, session, lock["path"] if lock["status"] == "current" else None),
+        "install": install_spec(config, session, installs_from, pins, environ=environ),
         "lock": lock,
+        "uv_lock": uv_lock,
     }
 
 
@@ -278,6 +319,11 @@ def _satisfies(requires_python: str, version: str) -> bool:
     return SpecifierSet(requires_python).contains(version, prereleases=True)
 
 
+def planned_commands(commands: Sequence[Command]) -> list[PlannedCommand]:
+    """``commands`` as a plan holds them (:data:`vrun._types.PlannedCommand`): argv, shell, source."""
+    return [(list(c.argv), c.shell, c.source or " ".join(c.argv)) for c in commands]
+
+
 def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSessionPlan:
     """The plan of a session that cannot run: ``error`` (an ``error:`` line), the short ``reason`` its
     result gives, and no interpreter, env or lock."""
@@ -292,13 +338,26 @@ def _unrunnable(base: SessionPlanBase, error: str, reason: str) -> UnrunnableSes
         "marker": None,
         "install": None,
         "lock": None,
+        "uv_lock": None,
     }
 
 
-def install_spec(config: Config, session: Session, lock: str | None = None) -> InstallSpec:
+def install_spec(
+    config: Config,
+    session: Session,
+    lock: str | None = None,
+    pins: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> InstallSpec:
     """What to install, as plain values, with the PEP 503 names that must land in the env.
 
     :param lock: the lock file to install from instead of resolving (a current one), or ``None``.
+    :param environ: the planning environment (``os.environ`` when ``None``); for a session that
+        installs a built copy of the project (``"wheel"``, ``"sdist"``), where the source digest's
+        memo is (:func:`vrun.plan.source.source_digest`).
+    :param pins: what ``lock`` (a ``uv.lock``) pins for the session (:mod:`vrun.plan.uvlock`); the
+        requirements then go on top of them. ``None`` for a PEP 751 lock, which covers them.
     """
     root = str(config.root)
     project_name = None
@@ -315,8 +374,15 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         lines += reqfiles.requirement_lines(session.requirement_files, root)
         names = list(dict.fromkeys(reqfiles.iter_names(lines)))
         names += [project_name] if project_name else []
+    source: str | None = None
+    source_files: list[str] = []
+    if session.install_project in BUILT_MODES:
+        from vrun.plan.source import source_digest
+
+        source, source_files = source_digest(root, os.environ if environ is None else environ)
+    groups = session.group_requirements if pins is None else ()  # a uv.lock pins its groups itself
     return {
-        "requirements": [*session.requirements, *session.group_requirements],
+        "requirements": [*session.requirements, *groups],
         "requirement_files": list(session.requirement_files),
         "constraint_files": list(session.constraint_files),
         "project": root if session.install_project else None,
@@ -325,6 +391,9 @@ def install_spec(config: Config, session: Session, lock: str | None = None) -> I
         "extras": list(session.extras),
         "names": names,
         "lock": lock,
+        "source": source,
+        "source_files": source_files,
+        "pins": list(pins) if pins is not None else None,
     }
 
 

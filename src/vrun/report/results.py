@@ -126,14 +126,15 @@ def _write(path: str | os.PathLike[str], text: str | bytes) -> None:
 
 
 def failing_command(record: SessionResult) -> CommandRecord | None:
-    """The command that failed the session: the last one that ran and exited non-zero.
+    """The command that failed the session: the first one that ran and exited non-zero (a
+    ``commands_post`` may fail after it; the first failure decides, as in tox 4).
 
     :returns: None when the session did not fail through a command (it passed, was skipped,
         or failed before any command ran, e.g. an install error).
     """
     if record["status"] != "failed":
         return None
-    for command in reversed(record["commands"]):
+    for command in record["commands"]:
         code = command["exit_code"]
         if code is not None and code != 0:
             return command

@@ -28,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from vrun._types import SessionPlan
+    from vrun._types import PlannedCommand, SessionPlan
 
 
 class Values:
@@ -36,7 +36,9 @@ class Values:
 
     ``{env_dir}``, ``{project_root}`` and ``{session}`` are given; ``{env_site_packages_dir}`` is
     found in the env's tree when first used (:func:`vrun.env.layout.site_packages`), and
-    ``{env_tmp_dir}`` is ``<env_dir>/tmp``, made ready when first used as ``tmp`` says.
+    ``{env_tmp_dir}`` is ``.venvs/.tmp/<env name>`` (:func:`vrun.env.layout.tmp_path`: outside the
+    env's prefix), made ready with its parents when first used as ``tmp`` says: :func:`compose`
+    expands every command and set_env value before the first command runs.
 
     :param caller: the environment vrun was started in: ``{env:VAR}`` reads it.
     :param tmp: ``"fresh"``: ``{env_tmp_dir}`` is emptied (once) before it is used, as before each
@@ -82,7 +84,7 @@ class Values:
         """
         if name == "env_tmp_dir":
             if self._ready:
-                return os.path.join(self.env_dir, layout.TMP)
+                return layout.tmp_path(self.env_dir)
             self._ready = True
             return layout.tmp_dir(self.env_dir, empty=self.tmp == "fresh")
         if name == "env_site_packages_dir":
@@ -204,9 +206,27 @@ def unset_variable(
     found = missing({f"env.{k}": v for k, v in session_plan["set_env"]}, caller.get)
     if found is None:
         names = {k for k, _ in session_plan["set_env"]} | {"PATH", "VIRTUAL_ENV"}
-        texts = {f"commands[{i}]": " ".join(c[0]) for i, c in enumerate(session_plan["commands"])}
+        texts = {
+            f"{phase}[{i}]": " ".join(c[0])
+            for phase, planned in phases(session_plan)
+            for i, c in enumerate(planned)
+        }
         found = missing(texts, lambda v: "" if v in names else caller.get(v), posargs)
     return None if found is None else _unset(session_plan["name"], *found)
+
+
+#: The keys of a session's commands, in the order they run (tox 4's ``commands_pre``,
+#: ``commands``, ``commands_post``): :func:`vrun.run.loop.run_commands` has the rule between them.
+PHASES = ("commands_pre", "commands", "commands_post")
+
+
+def phases(session_plan: SessionPlan) -> list[tuple[str, list[PlannedCommand]]]:
+    """``session_plan``'s planned commands by key, in :data:`PHASES` order."""
+    return [
+        ("commands_pre", session_plan["commands_pre"]),
+        ("commands", session_plan["commands"]),
+        ("commands_post", session_plan["commands_post"]),
+    ]
 
 
 class Command:
@@ -217,20 +237,23 @@ class Command:
     :ivar shell: the command is one line for ``/bin/sh -c`` (``argv`` has one item).
     :ivar line: the command as vrun shows it: :func:`vrun.output.join` of ``argv``, a shell
         command as it is.
+    :ivar phase: the key it comes from, one of :data:`PHASES`.
     """
 
-    __slots__ = ("argv", "line", "shell")
+    __slots__ = ("argv", "line", "phase", "shell")
 
-    def __init__(self, argv: list[str], shell: bool) -> None:
+    def __init__(self, argv: list[str], shell: bool, phase: str = "commands") -> None:
         self.argv = argv
         self.shell = shell
+        self.phase = phase
         self.line = argv[0] if shell else join(argv)
 
 
 class Composed:
     """A session's commands with everything they run with; :func:`compose` makes it.
 
-    :ivar commands: the :class:`Command` s, in order.
+    :ivar commands: the :class:`Command` s, in the order they run: ``commands_pre``, ``commands``,
+        ``commands_post`` (each knows its :attr:`~Command.phase`).
     :ivar environ: the environment each of them gets (:func:`vrun.environ.command_environ`).
     :ivar set_env: the session's set_env, placeholders expanded (name -> value).
     :ivar cwd: the directory they run in.
@@ -290,7 +313,8 @@ def compose(
     strict: bool = True,
     command: Sequence[str] | None = None,
 ) -> Composed:
-    """Compose ``session_plan``'s commands with their environment: the one place that does it.
+    """Compose ``session_plan``'s commands (``commands_pre``, ``commands``, ``commands_post``, in
+    that order) with their environment: the one place that does it.
 
     The environment: :func:`vrun.environ.command_environ` from the caller's, set_env expanded once
     (:func:`set_env_values`). Each command expanded with ``posargs`` (:func:`expand_argv`,
@@ -323,16 +347,17 @@ def compose(
         commands, cwd = [Command(list(command), False)], os.getcwd()
     else:
         commands, cwd = [], session_plan["cwd"]
-        for template, shell, _source in session_plan["commands"]:
-            try:
-                argv = expand_argv(
-                    template, posargs, shell=shell, values=values, environ=environ, strict=strict
-                )
-            except VrunError:
-                if strict:
-                    raise
-                argv = list(template)
-            commands.append(Command(argv, shell))
+        for phase, planned in phases(session_plan):
+            for template, shell, _source in planned:
+                try:
+                    argv = expand_argv(
+                        template, posargs, shell=shell, values=values, environ=environ, strict=strict
+                    )
+                except VrunError:
+                    if strict:
+                        raise
+                    argv = list(template)
+                commands.append(Command(argv, shell, phase))
     return Composed(
         commands,
         environ=environ,

@@ -23,13 +23,13 @@ import time
 
 from vrun import output
 from vrun.env.flock import holders, lock_for
-from vrun.env.layout import MARKER, link_last_used, touch_used, venvs_usable
-from vrun.errors import EXIT_USAGE, Interrupted, VrunError
+from vrun.env.layout import MARKER, link_last_used, project_stamp, touch_used, venvs_usable
+from vrun.errors import EXIT_USAGE, CommandNotFoundError, Interrupted, VrunError
 from vrun.inputs import signature
 from vrun.output import ci_name
 from vrun.process import handle, restore, run_command, signal_name
-from vrun.run.compose import compose, preview_argvs, unset_variable
-from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, new_result, skip_reason
+from vrun.run.compose import compose, phases, preview_argvs, unset_variable
+from vrun.run.rules import EXIT_TIMEOUT, RunOptions, exit_status, missing_skip, new_result, skip_reason
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def run_plan(
     ``$GITHUB_STEP_SUMMARY``. The exit status: :func:`exit_status`.
     """
     for session_plan in plan["sessions"]:
-        if posargs and session_plan["explicit"] and session_plan["commands"] and not session_plan["posargs"]:
-            example = session_plan["commands"][0][2]
+        planned = [c for _, commands in phases(session_plan) for c in commands]
+        if posargs and session_plan["explicit"] and planned and not session_plan["posargs"]:
+            example = (session_plan["commands"] or planned)[0][2]
             output.error(
                 f"session {session_plan['name']} does not take posargs ({' '.join(posargs)})",
                 f'add {{posargs}} to one of its commands, e.g. commands = ["{example} {{posargs}}"]',
@@ -115,7 +116,8 @@ def run_sessions(
 ) -> list[SessionResult]:
     """The session loop. Never raises for a session's own failure: a missing interpreter, a failed
     build or a failed command becomes its result. An interrupt stops the loop after that session."""
-    in_ci = ci_name(environ) is not None
+    ci = ci_name(environ)
+    in_ci = ci is not None
     results: dict[str, SessionResult] = {}
     for session_plan in plan["sessions"]:
         start = time.monotonic()
@@ -125,19 +127,14 @@ def run_sessions(
             result.update({"status": "skipped", "reason": reason})
             output.warning(f"skipping {session_plan['name']}: {reason}")
             continue
-        if (
-            session_plan["error"] is not None
-            and session_plan["missing_interpreter"]
-            and options.skip_missing
-            and not in_ci
-        ):
-            result.update({"status": "skipped", "reason": f"no interpreter for {session_plan['python']!r}"})
-            output.warning(f"skipping {session_plan['name']}: {session_plan['error']}")
+        skip = missing_skip(session_plan, options, ci)
+        if skip is not None:
+            result.update({"status": "skipped", "reason": session_plan["error_reason"] or ""})
+            output.warning(skip)
             continue
         if session_plan["error"] is not None and session_plan["missing_interpreter"] and options.skip_missing:
             output.warning(  # in_ci: a missing interpreter there is a broken CI image, not a skip
-                f"--skip-missing-interpreters is ignored under CI ({ci_name(environ)}): "
-                f"{session_plan['name']} fails"
+                f"--skip-missing-interpreters is ignored under CI ({ci}): {session_plan['name']} fails"
             )
         fold = None
         if in_ci and not options.child:  # report.ci is imported only under CI: not on the warm path
@@ -153,6 +150,8 @@ def run_sessions(
         )
         for note in session_plan["notes"]:
             output.info(note)
+        for warning in session_plan["warnings"]:
+            output.warning(warning)
         try:
             _run_one(
                 plan, session_plan, posargs if session_plan["explicit"] else None, options, environ, result
@@ -218,7 +217,7 @@ def _run_one(
             return
         try:
             run_commands(plan, session_plan, posargs, environ, result)
-        except VrunError as exc:  # a command not found (127) or not executable (126)
+        except VrunError as exc:  # {env_tmp_dir} cannot be made, the env has no site-packages
             _fail(result, exc)
             _not_run(
                 result, preview_argvs(session_plan, plan["root"], posargs, environ)[len(result["commands"]) :]
@@ -246,11 +245,13 @@ def ready_env(
     marker it wrote goes back into the plan (``plan["changed"]``), so a plan stored again finds
     the env ready next time.
     The marker is not a recorded input of the plan: an env deleted or rebuilt behind vrun's back
-    is rebuilt here, from the same plan. With ``install_project = "wheel"`` a reused env gets
-    the project reinstalled (its source may
-    have changed; tox does the same).
+    is rebuilt here, from the same plan. With ``install_project = "wheel"`` or ``"sdist"`` a reused
+    env gets the project rebuilt and reinstalled when its source changed: the env's stamp
+    (:func:`vrun.env.layout.project_stamp`, one small read) names another source digest than the
+    plan's.
     """
-    marker = os.path.join(session_plan["env_dir"], MARKER)
+    env_dir = session_plan["env_dir"]
+    marker = os.path.join(env_dir, MARKER)
 
     def waiting() -> None:
         who = holders(lock.path)
@@ -268,7 +269,8 @@ def ready_env(
         ):
             touch_used(session_plan["env_dir"])
             link_last_used(plan["root"], session_plan["name"], session_plan["env_dir"])
-            if session_plan["install"]["mode"] == "wheel" and not options.no_install:
+            source = session_plan["install"]["source"]  # a built project: reinstalled if its source changed
+            if source is not None and not options.no_install and project_stamp(env_dir) != source:
                 _reinstall(plan, session_plan, environ, lock)
             return False
         lock.release()
@@ -291,9 +293,10 @@ def ready_env(
 def _reinstall(
     plan: Plan, session_plan: RunnableSessionPlan, environ: Mapping[str, str], lock: EnvLock
 ) -> None:
-    """Reinstall the project into a reused env (``install_project = "wheel"``) under the *exclusive*
-    lock, so no other vrun runs commands in the env while it changes; when another process is using
-    the env, skip it with a warning rather than wait for it (a ``vrun shell`` may hold it for hours)."""
+    """Reinstall the project into a reused env (``install_project = "wheel"`` or ``"sdist"``) under
+    the *exclusive* lock, so no other vrun runs commands in the env while it changes, unless another
+    process did it meanwhile; when another process is using the env, skip it with a warning rather
+    than wait for it (a ``vrun shell`` may hold it for hours)."""
     if not lock.acquire(exclusive=True, blocking=False):
         lock.acquire(exclusive=False)  # flock(2) may drop the shared lock while trying to convert it
         output.warning(
@@ -302,9 +305,10 @@ def _reinstall(
         )
         return
     try:
-        from vrun.env.build import reinstall_project
+        if project_stamp(session_plan["env_dir"]) != session_plan["install"]["source"]:
+            from vrun.env.build import reinstall_project
 
-        reinstall_project(plan, session_plan, environ, lock)
+            reinstall_project(plan, session_plan, environ, lock)
     finally:
         lock.acquire(exclusive=False)
 
@@ -316,31 +320,55 @@ def run_commands(
     environ: Mapping[str, str],
     result: SessionResult,
 ) -> None:
-    """Run the session's commands in order in its env (:func:`vrun.run.compose.compose` composes
-    them); stop at the first failure.
+    """Run the session's commands in its env (:func:`vrun.run.compose.compose` composes them), as
+    tox 4 runs them (``tox.session.cmd.run.single.run_commands``): ``commands_pre``, then
+    ``commands`` if every one of those passed, then ``commands_post`` whatever happened before.
+    Within each key the first failure stops that key's commands.
 
-    Each command's argv, exit status and duration go into ``result["commands"]``; a failure sets
-    the result's status, reason and exit code (the command's own status, 128+N for signal N,
-    :data:`EXIT_TIMEOUT` past the session's ``timeout``).
+    The first failure decides the session's result: its reason and exit code (the command's own
+    status, 128+N for signal N, 127 or 126 for a program not found or not executable,
+    :data:`EXIT_TIMEOUT` past the session's ``timeout``); a ``commands_post`` failing after it is
+    logged. The session's ``timeout`` covers all three keys: past it nothing more runs,
+    ``commands_post`` included; so it is after an interrupt. Each command's argv, exit status and
+    duration go into ``result["commands"]``, those that did not run with exit status ``None``.
 
-    :raises CommandNotFoundError: a command's program is not found, or not executable.
     :raises Interrupted: vrun received SIGINT, SIGTERM or SIGHUP while a command ran.
     """
     composed = compose(session_plan, posargs, caller=environ, project_root=plan["root"])
     deadline = None if composed.timeout is None else time.monotonic() + composed.timeout
-    for index, command in enumerate(composed.commands):
-        argv, outcome = run_composed(composed, command, deadline)
-        result["commands"].append(
-            {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
-        )
-        if outcome.received is not None:
-            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
-            raise Interrupted(outcome.received)
-        reason = failure_reason(outcome, command, composed.timeout)
-        if reason is not None:
-            code = EXIT_TIMEOUT if outcome.timed_out else outcome.status
+    failed = False
+    stopped: str | None = None  # the key whose remaining commands do not run
+    commands = composed.commands
+    for index, command in enumerate(commands):
+        if command.phase == stopped or (command.phase == "commands" and failed):
+            _not_run(result, [command.argv])
+            continue
+        try:
+            argv, outcome = run_composed(composed, command, deadline)
+        except CommandNotFoundError as exc:
+            output.error(exc.message, exc.hint)
+            _not_run(result, [command.argv])
+            reason, code, timed_out = exc.message, exc.exit_code, False
+        else:
+            result["commands"].append(
+                {"argv": argv, "exit_code": outcome.status, "duration": outcome.duration, "output_tail": None}
+            )
+            if outcome.received is not None:
+                _not_run(result, [c.argv for c in commands[index + 1 :]])
+                raise Interrupted(outcome.received)
+            found = failure_reason(outcome, command, composed.timeout)
+            if found is None:
+                continue
+            reason, timed_out = found, outcome.timed_out
+            code = EXIT_TIMEOUT if timed_out else outcome.status
+        stopped = command.phase
+        if not failed:
+            failed = True
             result.update({"status": "failed", "reason": reason, "exit_code": code})
-            _not_run(result, [c.argv for c in composed.commands[index + 1 :]])
+        else:
+            output.warning(f"{command.phase} failed too: {reason}")
+        if timed_out:
+            _not_run(result, [c.argv for c in commands[index + 1 :]])
             return
 
 

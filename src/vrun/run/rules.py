@@ -25,7 +25,7 @@ class RunOptions:
     :param recreate: rebuild envs even when one is ready (``-r``).
     :param no_install: reuse envs as they are; fail a session whose env is not ready (``--no-install``).
     :param skip_missing_interpreters: a session whose interpreter is missing is SKIPPED instead of
-        FAILED; never in CI (:func:`vrun.output.ci_name`), as tox does.
+        FAILED; never in CI (:func:`vrun.output.ci_name`), as tox does (:func:`missing_skip`).
     :param fail_fast: after the first failed session start no other; the rest are skipped (``-x``).
     :param install_only: make the envs ready, run no command (``--install-only``).
     :param jobs: run up to this many sessions at once (``-p N``, :mod:`vrun.run.parallel`); 0: one by one.
@@ -63,7 +63,8 @@ def exit_status(results: Sequence[SessionResult]) -> int:
     126 not executable, 124 past ``timeout``), 2 for an error in its configuration, 1 when its env
     could not be built. Several sessions give 1 when any failed, or was skipped because a
     session it requires did not pass (each command's own status is in the log and the report).
-    Else 0.
+    A run in which every session was skipped (their Pythons missing: :func:`missing_skip`) gives 1:
+    it tested nothing, so it did not pass (tox 4 does the same: tox-dev/tox#2206, #2828). Else 0.
     """
     for result in results:
         if result["reason"].startswith("interrupted by"):
@@ -73,7 +74,28 @@ def exit_status(results: Sequence[SessionResult]) -> int:
     for result in results:
         if result["status"] == "failed" or result["reason"].startswith("requires "):
             return EXIT_FAILURE
+    if results and all(result["status"] == "skipped" for result in results):
+        return EXIT_FAILURE
     return 0
+
+
+def missing_skip(session_plan: SessionPlan, options: RunOptions, ci: str | None) -> str | None:
+    """Whether the session of ``session_plan``, whose interpreter planning did not find, is skipped
+    rather than failed: the line that says so (naming how to get the interpreter), else ``None``.
+
+    Skipped outside CI (``ci`` is :func:`vrun.output.ci_name`'s answer) with
+    ``--skip-missing-interpreters``, and without it for a matrix entry the command line did not
+    name by its full name (``vrun test`` or a bare ``vrun`` on a laptop with one of the matrix's
+    Pythons missing: the others still run). A session named in full (``vrun test-3.12``), a
+    session that is not a matrix entry, and any session under CI (a missing Python there is a
+    broken CI image, as tox holds) fail. Not for a session whose interpreter was found.
+    """
+    if session_plan["error"] is None or not session_plan["missing_interpreter"] or ci is not None:
+        return None
+    if not options.skip_missing and (session_plan["named"] or not session_plan["matrix"]):
+        return None
+    reason = session_plan["error_reason"]
+    return f"skipping {session_plan['name']}: {reason}; {session_plan['error_hint']}"
 
 
 def new_result(session_plan: SessionPlan) -> SessionResult:
