@@ -128,6 +128,10 @@ def _kind(data: dict[str, Any]) -> str:
     raise AssertionError(f"not a vrun config nor a recognized excerpt: {sorted(data)}")
 
 
+#: A PEP 723 script for the examples' ``script`` keys and for the scripts a tox.ini or noxfile.py names.
+SCRIPT = '# /// script\n# requires-python = ">=3.9"\n# dependencies = []\n# ///\n'
+
+
 def make_inputs(root: Path, config: dict[str, Any], data: dict[str, Any]) -> str:
     """Create the files ``config``'s sessions name; return what pyproject.toml must add."""
     groups: dict[str, list[str]] = {}
@@ -141,6 +145,8 @@ def make_inputs(root: Path, config: dict[str, Any], data: dict[str, Any]) -> str
             elif option is not None or reqfiles.is_local_path(entry):
                 (root / (option[1] if option else entry)).mkdir(parents=True, exist_ok=True)
         groups.update({name: [] for name in session.get("groups", [])})
+        if "script" in session:
+            write_project(root, {session["script"]: SCRIPT})
         if "cwd" in session:
             (root / session["cwd"]).mkdir(parents=True, exist_ok=True)
         env_files = session.get("env_file", [])
@@ -286,6 +292,7 @@ def test_ini_and_python_example(block: Block, tmp_path: Path) -> None:
         return
     files = {name: block.text, "pyproject.toml": '[project]\nname = "example"\nversion = "1"\n'}
     files.update(dict.fromkeys(re.findall(r"[\w-]+\.txt", block.text), ""))
+    files.update({p: SCRIPT for p in re.findall(r"[\w/-]+\.py", block.text) if p != "noxfile.py"})
     write_project(tmp_path, files)
     path, _notes = write_config(tmp_path)
     assert load_config(path).sessions

@@ -312,6 +312,14 @@ SESSION_PROPERTIES: dict[str, Key] = {
         _VARIABLES,
         "build_env",
     ),
+    "script": Key(
+        "A single-file script with a PEP 723 block (# /// script), relative to the project root: its "
+        "dependencies are installed, its requires-python picks or checks the interpreter, and the "
+        "session runs `python SCRIPT {posargs}` unless commands say otherwise. install_project is "
+        "false unless set.",
+        _TEXT,
+        "script",
+    ),
     "commands_pre": Key(
         "Commands run before commands, in the same env (tox's commands_pre); a failure skips "
         "commands, and commands_post still run.",

@@ -57,13 +57,21 @@ class InstallerSettings(InstallerTables):
     files: dict[str, str]
 
 
+#: The ``script`` component of an env key (:meth:`vrun.config.script.ScriptMetadata.component`): what
+#: a PEP 723 block says besides its dependencies (they are in ``requirements``): its
+#: ``requires-python`` and the digest of its ``[tool]`` table, ``None`` where it has none.
+ScriptComponent = TypedDict("ScriptComponent", {"requires-python": "str | None", "tool": "str | None"})
+
+
 class _KeyExtras(TypedDict, total=False):
     """The components an env key has only when they apply, so that the keys of envs without them
-    stay as they were: ``build_env`` (the session's build variables, when it sets any) and ``lock``
-    (the lock file's name -> digest of its contents, when the session installs from a current one)."""
+    stay as they were: ``build_env`` (the session's build variables, when it sets any), ``lock``
+    (the lock file's name -> digest of its contents, when the session installs from a current one)
+    and ``script`` (a script session's PEP 723 block)."""
 
     build_env: dict[str, str]
     lock: dict[str, str]
+    script: ScriptComponent
 
 
 class KeyComponents(_KeyExtras):

@@ -121,7 +121,10 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         "Arguments after `--` are the posargs.",
     )
     top.add_argument(
-        "sessions", nargs="*", metavar="SESSION", help="sessions to run (default: `default`, or all)"
+        "sessions",
+        nargs="*",
+        metavar="SESSION",
+        help="sessions to run (default: `default`, or all), or one SCRIPT.py with a PEP 723 block",
     )
     top.add_argument("--version", action="version", version=f"vrun {__version__}")
     top.add_argument("-k", "--keyword", metavar="EXPR", help="only sessions matching EXPR (pytest -k syntax)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vrun import inputs, output
 from vrun.config.load import Config, Session
 from vrun.config.selection import select_sessions
-from vrun.errors import EXIT_USAGE, VrunError
+from vrun.errors import EXIT_USAGE, UsageError, VrunError
 from vrun.plan.planner import RecordingEnviron, make_plan
 from vrun.plan.pythons import downloads_policy
 from vrun.run.loop import ready_env
@@ -24,10 +25,57 @@ if TYPE_CHECKING:
 def load(args: argparse.Namespace) -> Config:
     """The project's config (``--config FILE``, else the nearest one); its notices (both
     ``vrun.toml`` and ``[tool.vrun]``) are printed as warnings, once."""
-    config, notices = load_with_notices(args)
+    return load_named(args, [])[0]
+
+
+def load_named(args: argparse.Namespace, names: Sequence[str]) -> tuple[Config, list[str]]:
+    """:func:`load`, for a command line naming ``names``: the config with the session of the script
+    among them, if any, and the names with the script's replaced by its session's
+    (:func:`load_with_script`)."""
+    config, notices, names = load_with_script(args, names)
     for notice in notices:
         output.warning(notice)
-    return config
+    return config, names
+
+
+def load_with_script(
+    args: argparse.Namespace, names: Sequence[str], environ: Mapping[str, str] = os.environ
+) -> tuple[Config, list[str], list[str]]:
+    """:func:`load_with_notices` for a command line naming ``names``, one of which may be a script:
+    a path ending in ``.py`` that names no session (``vrun SCRIPT.py [-- ARGS]``, as ``uv run
+    SCRIPT.py``). The script becomes a session of its own (:func:`vrun.config.load.script_config`),
+    added to the project's config, or, outside a project, to a config whose envs live in vrun's user
+    cache (``<cache dir>/scripts/.venvs/``, the folder made here).
+
+    :param environ: the planning environment (it names the cache directory).
+    :returns: the config, its notices, and ``names`` with the script's replaced by its session's name.
+    :raises UsageError: no config is found and no script is named; a script is named with other
+        names (a script runs alone); the script is missing or has no PEP 723 block.
+    :raises ConfigError: the config is invalid, or the script's block is malformed.
+    """
+    from vrun.config.load import script_config
+
+    scripts = [name for name in names if name.endswith(".py")]
+    try:
+        found: tuple[Config, list[str]] | None = load_with_notices(args)
+    except UsageError:  # no config found: a script may still run
+        if not scripts or args.config is not None:
+            raise
+        found = None
+    if found is not None:
+        scripts = [n for n in scripts if n not in found[0].sessions and n not in found[0].matrix]
+        if not scripts:
+            return found[0], found[1], list(names)
+    if len(names) > 1:
+        raise UsageError(
+            f"{scripts[0]} is a script, and a script runs alone",
+            f"run it on its own: vrun {scripts[0]} [-- ARGS]",
+        )
+    config, notices = found if found is not None else (None, [])
+    root = str(config.root) if config is not None else os.path.join(inputs.cache_dir(environ), "scripts")
+    os.makedirs(root, exist_ok=True)
+    config, session = script_config(config, scripts[0], cwd=os.getcwd(), root=root)
+    return config, notices, [session.name]
 
 
 def load_with_notices(args: argparse.Namespace) -> tuple[Config, list[str]]:

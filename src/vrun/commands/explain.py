@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vrun import output
-from vrun.commands._common import load
+from vrun.commands._common import load_named
 from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
 from vrun.config.selection import select_sessions
@@ -261,5 +261,5 @@ def cmd_explain(args: argparse.Namespace, posargs: list[str] | None) -> int:
 
     if posargs is not None:
         raise UsageError("vrun explain takes no posargs", hint="posargs are not part of the env key")
-    config = load(args)
-    return explain(config, args.sessions, backend=args.backend, as_json=args.json)
+    config, names = load_named(args, args.sessions)
+    return explain(config, names, backend=args.backend, as_json=args.json)

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from vrun import output
 from vrun.commands._common import load, one_session, ready, refuse_error, single_plan
 from vrun.errors import UsageError
-from vrun.plan.planner import RecordingEnviron, session_state
+from vrun.plan.planner import RecordingEnviron, python_spec, session_state
 
 if TYPE_CHECKING:
     from typing import TypedDict
 
     class ListedSession(TypedDict):
-        """One session of ``vrun list --json``: its names, python spec, matrix values (factor ->
+        """One session of ``vrun list --json``: its names, python spec (a script session without one:
+        its script's requires-python, :func:`vrun.plan.planner.python_spec`), matrix values (factor ->
         value, ``{}`` outside a matrix), tags and description, whether it runs by default, and its
         env's ``state`` (:func:`vrun.plan.planner.session_state`, or ``incomplete``) with the
         ``detail`` and the ``env_key`` digest."""
@@ -59,7 +60,7 @@ def cmd_list(args: argparse.Namespace, posargs: list[str] | None) -> int:
             {
                 "name": session.name,
                 "base_name": session.base_name,
-                "python": session.python,
+                "python": python_spec(session),
                 "matrix": dict(session.matrix),
                 "state": state,
                 "env_key": digest,

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from vrun import inputs, output
-from vrun.commands._common import load_with_notices, options
+from vrun.commands._common import load_with_script, options
 from vrun.config.load import BUILTIN_COMMANDS
 from vrun.config.selection import select_sessions
 from vrun.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
-    """``vrun [NAME...]``: plan the selected sessions, run them, store the plan when allowed.
+    """``vrun [NAME...]``: plan the selected sessions, run them, store the plan when allowed. One
+    NAME may instead be a script with a PEP 723 block, ``vrun SCRIPT.py [-- ARGS]``: it runs alone,
+    as a session of its own planned and run like any other (:func:`vrun.commands._common.load_with_script`).
 
     Posargs go to the sessions the user selected, not to those pulled in by ``requires``. The plan
     is stored (:mod:`vrun.plan.cache`) only for an invocation in the allow-list (``args.cache_names``).
@@ -51,11 +53,9 @@ def cmd_sessions(args: argparse.Namespace, posargs: list[str] | None) -> int:
         )
     environ = RecordingEnviron(os.environ)
     with inputs.recording() as recorder:
-        config, notices = load_with_notices(args)
-        sessions = select_sessions(config, args.sessions, keyword=args.keyword, tags=args.tag)
-        direct = select_sessions(
-            config, args.sessions, keyword=args.keyword, tags=args.tag, with_requires=False
-        )
+        config, notices, names = load_with_script(args, args.sessions, environ)
+        sessions = select_sessions(config, names, keyword=args.keyword, tags=args.tag)
+        direct = select_sessions(config, names, keyword=args.keyword, tags=args.tag, with_requires=False)
         plan = make_plan(
             config,
             sessions,

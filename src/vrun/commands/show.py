@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from vrun import output
-from vrun.commands._common import load
+from vrun.commands._common import load_named
 from vrun.commands.explain import planned, report_errors
 from vrun.config.load import Config, Session
 from vrun.config.reqfiles import display
@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         env_dir: str | None
         env_key: str | None
         env_ready: bool
+        script: str | None
         requirements: list[str]
         requirement_files: list[str]
         constraint_files: list[str]
@@ -119,8 +120,10 @@ def resolved(
         ``description``; ``python`` (``spec``, and the
         ``implementation``, ``version``, ``executable`` found, ``None`` when none was); ``error``
         (no interpreter found); ``backend``; ``env_dir``, ``env_key``, ``env_ready``;
-        ``requirements``, ``requirement_files``, ``constraint_files`` (relative to the project
-        root), ``groups``, ``group_requirements``, ``extras``, ``install_project``
+        ``script`` (a script session's PEP 723 script, relative to the project root; its block's
+        dependencies head ``requirements``); ``requirements``, ``requirement_files``,
+        ``constraint_files`` (relative to the project root), ``groups``, ``group_requirements``,
+        ``extras``, ``install_project``
         (``"editable"``, ``"wheel"`` or ``None``), ``system_site_packages``; ``commands_pre``,
         ``commands``, ``commands_post`` (each ``argv`` as run, ``shell``, and ``line`` as vrun
         echoes it), ``takes_posargs``; ``cwd``; ``env_file`` (each file's ``file``, ``optional``,
@@ -163,7 +166,7 @@ def resolved(
         "matrix": dict(session.matrix),
         "description": session.description,
         "python": {
-            "spec": session.python,
+            "spec": session_plan["python"],
             "implementation": interp.get("implementation"),
             "version": interp.get("version"),
             "executable": interp.get("executable"),
@@ -173,6 +176,7 @@ def resolved(
         "env_dir": session_plan["env_dir"],
         "env_key": session_plan["digest"],
         "env_ready": session_plan["marker"] is not None,
+        "script": None if session.script is None else display(session.script.path, root),
         "requirements": list(session.requirements),
         "requirement_files": [display(p, root) for p in session.requirement_files],
         "constraint_files": [display(p, root) for p in session.constraint_files],
@@ -225,6 +229,8 @@ def resolved_lines(item: ShownSession) -> list[str]:
         f"  backend: {item['backend']}",
         f"  env: {item['env_dir']} ({state})" if item["env_dir"] else "  env: none (no interpreter)",
     ]
+    if item["script"] is not None:
+        lines.append(f"  script: {item['script']}")
     fields: Mapping[str, object] = item  # looked up by name
     for key, label in (
         ("requirements", "requirements"),
@@ -313,5 +319,5 @@ def cmd_show(args: argparse.Namespace, posargs: list[str] | None) -> int:
     (:mod:`vrun.commands.show`)."""
     from vrun.commands.show import show
 
-    config = load(args)
-    return show(config, args.sessions, posargs, backend=args.backend, as_json=args.json)
+    config, names = load_named(args, args.sessions)
+    return show(config, names, posargs, backend=args.backend, as_json=args.json)

@@ -70,6 +70,7 @@ SESSION_KEYS = (
     "extends",
     "overrides",
     "locked",
+    "script",
     "uv_lock",
     "commands_pre",
     "commands_post",

@@ -40,6 +40,7 @@ from vrun.config.keys import (
     suggest,
     table,
 )
+from vrun.config.script import ScriptMetadata, configured
 from vrun.config.tomlfile import key_part
 from vrun.env.layout import NAME_MAX, NAME_OVERHEAD
 from vrun.errors import ConfigError, UsageError
@@ -101,6 +102,8 @@ class Session:
         env key.
     :param locked: its lock file (:mod:`vrun.plan.lockfile`) must exist and match its requirements, else a
         run refuses to build it (``locked = true``, its own or the top level's; ``--locked``).
+    :param script: a script session's PEP 723 script and what its block says
+        (:mod:`vrun.config.script`); its dependencies are at the head of :attr:`requirements`.
     :param uv_lock: install the versions the project's ``uv.lock`` pins, when there is one
         (:mod:`vrun.plan.uvlock`; ``uv_lock = false``, its own or the top level's, opts out).
     :param commands_pre: commands run before :attr:`commands`; a failure skips those (tox 4's
@@ -135,6 +138,7 @@ class Session:
     parallel: bool = True
     build_env: tuple[tuple[str, str], ...] = ()
     locked: bool = False
+    script: ScriptMetadata | None = None
     uv_lock: bool = True
     commands_pre: tuple[Command, ...] = ()
     commands_post: tuple[Command, ...] = ()
@@ -339,18 +343,30 @@ def _fields(
         return check(ctx, key(name), values[name], *args) if name in values else default
 
     requirements, requirement_files, constraint_files = get("deps", fields.deps, default=((), (), ()))
+    metadata = get("script", configured, default=None)
+    if metadata is not None:
+        requirements = (*metadata.dependencies, *requirements)
     groups = get("groups", str_list, default=())
     extras = get("extras", str_list, default=())
     for i, extra in enumerate(extras):
         if not EXTRA_NAME.fullmatch(extra):
             raise ctx.error(f"{key('extras')}[{i}]", f"invalid extra name {extra!r}")
-    install = fields.install_project(ctx, key("install_project"), values.get("install_project", UNSET))
+    if metadata is not None and "install_project" not in values:
+        install = None  # a script is not the project: installed only when the session says so
+    else:
+        install = fields.install_project(ctx, key("install_project"), values.get("install_project", UNSET))
     if extras and install is None:
         reason = (
-            "install_project is false" if "install_project" in values else "there is no project to install"
+            "install_project is false"
+            if "install_project" in values
+            else "a script session installs the project only with install_project"
+            if metadata is not None
+            else "there is no project to install"
         )
         raise ctx.error(key("extras"), f"extras are the project's, but {reason}")
+    cwd = fields.cwd(ctx, key("cwd"), values.get("cwd", UNSET))
     shell = get("shell", boolean, default=False)
+    default_commands = () if metadata is None else (metadata.command(cwd),)
     return Session(
         name=base,
         base_name=base,
@@ -363,19 +379,20 @@ def _fields(
         group_requirements=fields.groups(ctx, key("groups"), groups) if groups else (),
         extras=extras,
         install_project=install,
-        commands=get("commands", fields.commands, shell, default=()),
+        commands=get("commands", fields.commands, shell, default=default_commands),
         env=get("env", fields.set_env, default=()),
         pass_env=get("pass_env", fields.pass_env, default=()),
         system_site_packages=get("system_site_packages", boolean, default=False),
         tags=get("tags", str_list, default=()),
         requires=get("requires", str_list, default=()),
-        cwd=fields.cwd(ctx, key("cwd"), values.get("cwd", UNSET)),
+        cwd=cwd,
         timeout=get("timeout", fields.timeout, default=None),
         external=get("external", fields.external, default=()),
         backend=get("backend", fields.backend, default=backend),
         parallel=get("parallel", boolean, default=True),
         build_env=get("build_env", fields.build_env, default=()),
         locked=get("locked", boolean, default=locked),
+        script=metadata,
         uv_lock=get("uv_lock", boolean, default=ctx.uv_lock),
         commands_pre=get("commands_pre", fields.commands, shell, default=()),
         commands_post=get("commands_post", fields.commands, shell, default=()),
@@ -474,6 +491,50 @@ def _load(path: Path) -> Config:
         for i, name in enumerate(default):
             _check_reference(ctx, f"default[{i}]", name, base_of)
     return Config(path, path.parent, sessions, by_base, default, python, project_inputs, downloads)
+
+
+def script_config(config: Config | None, path: str, *, cwd: str, root: str) -> tuple[Config, Session]:
+    """The config and the session of ``vrun SCRIPT.py``: the script alone, as a session whose only
+    keys are ``script`` and ``cwd`` (the directory vrun runs in, as ``uv run`` runs a script), so it
+    gets a script session's rules (:func:`_fields`): its block's dependencies, ``python SCRIPT
+    {posargs}``, no project installed, its interpreter by the block's ``requires-python``. It takes
+    no key of the project's config (no top-level ``python`` or ``backend``).
+
+    :param config: the project's config (the session is added to it, its env goes to the
+        project's ``.venvs/``), or ``None`` outside a project.
+    :param path: the script as the command line names it (relative to ``cwd``).
+    :param root: where the env goes outside a project (``root/.venvs/``): a folder of vrun's user
+        cache (inside one, the project's root).
+    :returns: ``config`` with the session added (or a config of its own, rooted at ``root``), and
+        the session: named after the script's file (``report.py``), made unique among the config's.
+    :raises UsageError: there is no file at ``path``, or it holds no ``script`` block.
+    :raises ConfigError: its block is malformed (naming the script and the line).
+    """
+    full = os.path.normpath(os.path.join(cwd, path))
+    if not inputs.is_file(full):
+        where = f"no session named {path!r} in {config.path}, and no" if config is not None else "no"
+        raise UsageError(
+            f"{where} script at {full}",
+            "`vrun SCRIPT.py` runs a script with a PEP 723 block (docs/scripts.md)",
+        )
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "-", os.path.basename(full)).lstrip("_.+-") or "script.py"
+    name = name[: NAME_MAX - NAME_OVERHEAD - len("+script") * 4]
+    taken = set() if config is None else {*config.sessions, *config.matrix}
+    while name in taken:
+        name += "+script"
+    ctx = Context(Path(full), Path(root), "") if config is None else Context(config.path, config.root, "")
+    where = f"sessions.{key_part(name)}"
+    table = Table({"script": full, "cwd": cwd}, {"script": where, "cwd": where})
+    session = _fields(ctx, name, table, None, "auto", False)
+    if session.script is None or session.script.line is None:
+        raise UsageError(
+            f"{path} has no PEP 723 script block: vrun does not know what it needs",
+            "add a block at its top: `# /// script`, `# dependencies = [...]`, `# ///` (docs/scripts.md)",
+        )
+    if config is None:
+        return Config(Path(full), Path(root), {name: session}, {name: (name,)}), session
+    sessions = {**config.sessions, name: session}
+    return dataclasses.replace(config, sessions=sessions, matrix={**config.matrix, name: (name,)}), session
 
 
 def _check_reference(ctx: Context, key: str, name: str, known: dict[str, str]) -> None:

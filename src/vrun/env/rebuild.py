@@ -41,6 +41,7 @@ _LABELS = {
     "system_site_packages": "system_site_packages changed",
     "backend": "backend changed",
     "lock": "lock file changed",
+    "script": "script block changed",
 }
 
 #: Components a key has only while the session uses the thing (``lock``: while it installs from a
@@ -217,6 +218,8 @@ _NOUNS = {
     ("installer", "tool.uv"): "[tool.uv] table",
     ("build_env",): "build variable",
     ("lock",): "lock file",
+    ("script", "requires-python"): "script requires-python",
+    ("script", "tool"): "script [tool] table",
 }
 
 

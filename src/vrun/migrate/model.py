@@ -41,6 +41,7 @@ class Session:
     name: str
     description: str = ""
     python: str | list[str] | None = None
+    script: str | None = None  # a PEP 723 script: the session's dependencies are in its block
     matrix: Matrix | None = None
     deps: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
@@ -169,19 +170,29 @@ def project_default(root: Path) -> str | None:
     return None
 
 
-def install_value(root: Path, wanted: str | None, where: str, notes: Notes) -> str | bool | None:
+def install_value(
+    root: Path, wanted: str | None, where: str, notes: Notes, *, script: bool = False
+) -> str | bool | None:
     """The ``install_project`` value to write for a session that wants ``wanted``.
 
     :param wanted: ``"editable"``, ``"wheel"``, ``"sdist"``, or ``None`` for "do not install the project".
+    :param script: the session is a script session, whose default is not to install the project.
     :return: ``False`` to turn off vrun's default, a mode that differs from it, or ``None`` to leave
         the key out (the default already does it, or there is no project to install).
     """
-    default = project_default(root)
+    default = None if script else project_default(root)
     if wanted is None:
         return False if default else None
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
         return None  # nothing to install (tox would need skipsdist here)
     return None if wanted == default else wanted
+
+
+def script_command(script: str) -> str | list[str]:
+    """The command a script session runs unless told otherwise, as :func:`command_item` writes it:
+    ``python SCRIPT {posargs}`` (:meth:`vrun.config.script.ScriptMetadata.command`), for a
+    translator to leave out of ``commands``."""
+    return command_item(["python", script, "{posargs}"])
 
 
 def drop_excluded_pythons(

@@ -2,7 +2,9 @@
 
 The rules are the nox documentation's ("Configuration & API"): ``@nox.session`` (``python``,
 ``name``, ``tags``, ``requires``, ``default``), ``session.install``, ``session.run``,
-``session.chdir``, ``session.env`` and ``nox.options.sessions``. Values must be literals, or names
+``session.chdir``, ``session.env``, ``nox.options.sessions``, and ``nox.project.load_toml`` of a
+PEP 723 script (``session.install(*nox.project.load_toml("x.py")["dependencies"])`` makes a
+script session). Values must be literals, or names
 bound to literals at module level; anything else is noted, not guessed.
 """
 
@@ -22,6 +24,7 @@ from vrun.migrate.model import (
     entry_pairs,
     install_value,
     requirement,
+    script_command,
 )
 
 
@@ -38,6 +41,10 @@ class Noxfile:
         self.parametrize_names: set[str] = set()  # aliases of nox.parametrize
         self.param_names: set[str] = set()  # aliases of nox.param
         self.not_default: set[str] = set()  # sessions with default=False
+        #: names bound to a script's ``nox.project.load_toml("x.py")`` (``"toml"``) or to its
+        #: ``["dependencies"]`` (``"deps"``): at module level, and in the function being read
+        self.scripts: dict[str, tuple[str, str]] = {}
+        self.local: dict[str, tuple[str, str]] = {}
         self.factors: set[str] = set()  # the parametrized arguments of the function being read
         self.entries: list[Pairs] = []  # the values of its matrix entries
 
@@ -70,9 +77,12 @@ class Noxfile:
                         self.param_names.add(alias.asname or "param")
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                bound = None if node.value is None else self.script_value(node.value)
                 for target in targets:
                     dotted = _dotted(target)
-                    if isinstance(target, ast.Name) and node.value is not None:
+                    if isinstance(target, ast.Name) and bound is not None:
+                        self.scripts[target.id] = bound
+                    elif isinstance(target, ast.Name) and node.value is not None:
                         try:
                             self.constants[target.id] = ast.literal_eval(node.value)
                         except ValueError:
@@ -283,11 +293,15 @@ class Noxfile:
             session.description = " ".join(doc.strip().splitlines()[0].split())
         param = node.args.args[0].arg if node.args.args else "session"
         install: str | None = None
+        self.local = {}
         for statement in node.body:
             if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
                 continue  # the docstring
             install = self.statement(statement, param, session, where, install)
-        session.install_project = install_value(self.root, install, where, self.notes)
+        if session.script is not None and session.commands == [script_command(session.script)]:
+            session.commands = []  # a script session's own default
+        script = session.script is not None
+        session.install_project = install_value(self.root, install, where, self.notes, script=script)
         if session.extras and install is None:
             session.extras = []
         if not SESSION_NAME.fullmatch(session.name) or session.name in RESERVED:
@@ -334,6 +348,10 @@ class Noxfile:
                     return install
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target = statement.targets[0]
+            bound = self.script_value(statement.value)
+            if isinstance(target, ast.Name) and bound is not None:
+                self.local[target.id] = bound
+                return install
             if isinstance(target, ast.Subscript) and _dotted(target.value) == f"{param}.env":
                 name, value = self.literal(target.slice), self.literal(statement.value)
                 if isinstance(name, str) and isinstance(value, str):
@@ -361,6 +379,10 @@ class Noxfile:
                 groups = self.dependency_groups(arg.value)
                 if groups is not None:
                     session.groups += [g for g in groups if g not in session.groups]
+                    continue
+                script = self.script_dependencies(arg.value)
+                if script is not None:
+                    self.use_script(session, script, line)
                     continue
             words = self.words(arg)
             if words is not None:
@@ -420,6 +442,34 @@ class Noxfile:
             if all(isinstance(n, str) for n in names):
                 return [str(n) for n in names]
         return None
+
+    def script_value(self, node: ast.expr) -> tuple[str, str] | None:
+        """What ``node`` is of a PEP 723 script (nox's ``nox.project.load_toml``, which reads the
+        ``script`` block of a file not named ``*.toml``): ``("toml", path)`` for the call,
+        ``("deps", path)`` for its ``["dependencies"]``; ``None`` for anything else."""
+        if isinstance(node, ast.Name):
+            return self.local.get(node.id) or self.scripts.get(node.id)
+        if isinstance(node, ast.Call) and _dotted(node.func).endswith("load_toml") and node.args:
+            path = self.literal(node.args[0])
+            return ("toml", path) if isinstance(path, str) and not path.endswith(".toml") else None
+        if isinstance(node, ast.Subscript) and self.literal(node.slice) == "dependencies":
+            inner = self.script_value(node.value)
+            return ("deps", inner[1]) if inner is not None and inner[0] == "toml" else None
+        return None
+
+    def script_dependencies(self, node: ast.expr) -> str | None:
+        """The script whose dependencies ``node`` (a ``*`` argument of ``session.install``) stands for."""
+        found = self.script_value(node)
+        return found[1] if found is not None and found[0] == "deps" else None
+
+    def use_script(self, session: Session, script: str, line: str) -> None:
+        """Make ``session`` a script session of ``script`` (its dependencies installed), if it exists."""
+        if not (self.root / script).is_file():
+            self.notes.add(f"{line}: script {script!r} does not exist; its dependencies not translated")
+        elif session.script not in (None, script):
+            self.notes.add(f"{line}: a second script, {script!r}; only {session.script!r} translated")
+        else:
+            session.script = script
 
     def run_args(self, call: ast.Call, line: str) -> list[str]:
         """A ``session.run(...)`` call's argv, ``session.posargs`` as ``{posargs}``; ``[]`` if not literal."""

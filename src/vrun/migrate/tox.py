@@ -9,7 +9,7 @@ settings and their meaning are those of the tox 4 documentation ("Configuration"
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from vrun.config.load import SESSION_NAME
@@ -23,6 +23,7 @@ from vrun.migrate.model import (
     install_value,
     project_default,
     requirement,
+    script_command,
 )
 from vrun.migrate.toxsyntax import expand, placeholders, python_factor, python_spec, split_list, split_top
 from vrun.migrate.toxuv import RunnerTranslation
@@ -53,11 +54,17 @@ TOX_KEYS = {
     "labels": ("labels",),
     "allowlist_externals": ("allowlist_externals", "whitelist_externals"),
     "runner": ("runner",),  # tox-uv's runners and lock runner settings: vrun.migrate.toxuv
+    "script": ("script",),
     "uv_sync_flags": ("uv_sync_flags",),
     "uv_sync_locked": ("uv_sync_locked",),
     "only_groups": ("only_groups",),
     "no_default_groups": ("no_default_groups",),
 }
+#: tox's runners of a PEP 723 script (tox 4.52's own, tox-uv's): ``script`` names it, its block
+#: gives the dependencies and ``requires-python``, ``python SCRIPT {posargs}`` is the default command.
+PEP723_RUNNERS = ("virtualenv-pep-723", "uv-venv-pep-723")
+#: Runners whose envs are plain sessions to vrun (tox's default, tox-uv's).
+PLAIN_RUNNERS = ("virtualenv", "uv-venv-runner")
 TOX_SPELLINGS = {spelling: key for key, names in TOX_KEYS.items() for spelling in names}
 #: Variables only a build reads (compilers', setuptools-scm's, the ``*_NO_EXTENSIONS`` switches of
 #: aiohttp, yarl, multidict, frozenlist): a tox env's ``set_env`` of these reaches the builds its
@@ -295,6 +302,9 @@ class ToxReader:
             command_item(argv) for argv in self.commands(raw.get("commands_post"), at("commands_post"))
         ]
         s.dropped = self.dropped - before
+        if self.script(raw, s, at):
+            s.install_project = None  # the runner installs no package: nor does a script session
+            return s, py, "-".join(rest)
         s.install_project = install_value(self.root, self.install_mode(raw, where), where, self.notes)
         runner = RunnerTranslation(
             raw, self.root, self.notes, where=where, at=at, items=self.items, boolean=self.boolean
@@ -306,6 +316,30 @@ class ToxReader:
             self.notes.add(f"{at('extras')}: [{env}] does not install the project; its extras dropped")
             s.extras = []
         return s, py, "-".join(rest)
+
+    def script(self, raw: Mapping[str, TomlValue], s: Session, at: Callable[[str], str]) -> bool:
+        """Make ``s`` a script session when its env runs a PEP 723 script (``runner =
+        "virtualenv-pep-723"`` and ``script``, tox 4.52; tox-uv's ``uv-venv-pep-723``); True if so.
+        That runner takes no ``deps``, ``extras`` or ``dependency_groups`` and installs no package
+        (dropped, with a note), and its default command is vrun's (left out)."""
+        runner = self.text(raw["runner"]).strip() if "runner" in raw else ""
+        if runner not in PEP723_RUNNERS:
+            if runner and runner not in PLAIN_RUNNERS:
+                self.notes.add(f"{at('runner')}: runner {runner!r} not translated")
+            return False
+        script = self.text(raw["script"]).strip() if "script" in raw else ""
+        if not script or not (self.root / script).is_file():
+            problem = "names no script" if not script else f"names {script!r}, which does not exist"
+            self.notes.add(f"{at('runner')}: {runner} {problem}; not translated")
+            return False
+        s.script = script
+        for key in ("deps", "dependency_groups", "extras"):
+            if raw.get(key):
+                self.notes.add(f"{at(key)}: the PEP 723 runner ignores it (the script's block says); dropped")
+        s.deps, s.groups, s.extras = [], [], []
+        if s.commands == [script_command(script)]:
+            s.commands = []
+        return True
 
     def install_mode(self, raw: Mapping[str, TomlValue], where: str) -> str | None:
         """How tox would install the project for an env, as vrun's ``install_project``: tox's default

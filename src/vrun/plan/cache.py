@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from vrun._types import Plan
 
 #: The shape of a stored plan (:mod:`vrun.plan.planner` builds it); a new shape never reads an old plan.
-PLAN_SCHEMA = 12
+PLAN_SCHEMA = 13
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 #: The directory of the vrun package running (the one :func:`vrun.plan.planner.record_code_identity` records).
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,12 +44,14 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse(argv: Sequence[str]) -> tuple[list[str], list[str] | None] | None:
     """``(session names, posargs)`` when ``argv`` is in the allow-list, ``NAME... [-- POSARGS]``
-    with valid session names (subcommands can never be session names), else ``None``."""
+    with valid session names (subcommands can never be session names) or a script's path
+    (``vrun SCRIPT.py``: a name ending in ``.py``), else ``None``."""
     cut = argv.index("--") if "--" in argv else len(argv)
     names = list(argv[:cut])
     posargs = list(argv[cut + 1 :]) if cut < len(argv) else None
     for name in names:
-        if not name or name[0] in "-+._" or not set(name) <= _NAME_CHARS:
+        script = name.endswith(".py") and name[0] != "-"
+        if not script and (not name or name[0] in "-+._" or not set(name) <= _NAME_CHARS):
             return None
     return names, posargs
 

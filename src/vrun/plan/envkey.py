@@ -18,6 +18,9 @@ which one changed:
 - ``installer``: the installer settings that change what gets installed (index and constraint
   variables, the installer's config files, :func:`installer_settings`);
 - ``build_env``: the variables the session sets for the builds of its install, when it sets any;
+- ``script``: a script session's PEP 723 block, besides its dependencies (which are in
+  ``requirements``): its ``requires-python`` and a digest of its ``[tool]`` table; the rest of the
+  script is not an input, so an edit below the block reuses the env;
 - ``system_site_packages``, ``backend`` and :data:`vrun.env.layout.SCHEMA_VERSION`;
 - ``lock``: the contents of the session's lock file, only when it installs from one
   (:func:`with_lock`; a session without a current lock keeps the key it always had).
@@ -340,6 +343,8 @@ def compute_key(
     }
     if session.build_env:  # only when set: the keys of envs without it stay as they were
         components["build_env"] = dict(session.build_env)
+    if session.script is not None:  # its dependencies are in requirements
+        components["script"] = session.script.component()
     return EnvKey(_digest(components), components)
 
 

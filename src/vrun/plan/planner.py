@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import vrun
@@ -175,10 +176,11 @@ def plan_session(
     """
     root = str(config.root)
     chosen = backend_name(session, environ, backend)
+    spec = python_spec(session)
     base: SessionPlanBase = {
         "name": session.name,
         "description": session.description,
-        "python": session.python,
+        "python": spec,
         "error_hint": None,
         "missing_interpreter": False,
         "backend": chosen,
@@ -206,22 +208,43 @@ def plan_session(
     }
     try:
         interp = find_or_install(
-            session.python, session=session.name, environ=environ, downloads=downloads, probe=probe
+            spec, session=session.name, environ=environ, downloads=downloads, probe=probe
         )
     except NotProbedError:
         raise
     except InterpreterNotFoundError as exc:
         base.update({"error_hint": exc.hint, "missing_interpreter": True})
-        reason = f"no interpreter for {session.python!r}"
+        reason = f"no interpreter for {spec!r}"
         if exc.failure:
             reason += f" (uv could not install it: {exc.failure})"
         return _unrunnable(base, exc.message, reason)
     except UsageError as exc:
+        if session.python is None and session.script is not None:  # requires-python, which packaging took
+            raise ConfigError(
+                Path(session.script.path), None, exc.message, exc.hint, line=session.script.line
+            ) from exc
         own = session.python is not None and session.python != config.python
         where = f"sessions.{session.base_name}.python" if own else "python"
         if config.path.name == "pyproject.toml":
             where = f"tool.vrun.{where}"
         raise ConfigError(config.path, where, exc.message, exc.hint) from exc
+    script = session.script
+    if script is not None and script.requires_python is not None:
+        shown = reqfiles.display(script.path, root)
+        if session.python is None:
+            base["notes"].append(
+                f"python {interp.version}, picked by the requires-python {script.requires_python!r} of "
+                f"{shown} (the session names no python)"
+            )
+        elif not _satisfies(script.requires_python, interp.version):
+            base["error_hint"] = (
+                "give the session a python that satisfies it, or none: requires-python then picks one"
+            )
+            problem = (
+                f"python {interp.version} ({session.python!r}) of session {session.name} does not satisfy "
+                f"the requires-python {script.requires_python!r} of {shown}"
+            )
+            return _unrunnable(base, problem, f"python {interp.version} does not satisfy requires-python")
     from vrun.env.choice import select_backend
     from vrun.plan.envkey import compute_key, with_lock
     from vrun.plan.uvlock import uv_lock_state
@@ -276,6 +299,24 @@ def plan_session(
         "lock": lock,
         "uv_lock": uv_lock,
     }
+
+
+def python_spec(session: Session) -> str | None:
+    """The spec that finds ``session``'s interpreter: its ``python`` (its own, else the top level's),
+    else the ``requires-python`` of its script's PEP 723 block (which must hold for any other spec
+    too, :func:`plan_session`), else ``None`` (the interpreter running vrun). The specification of
+    inline script metadata: a runner SHOULD error when no Python satisfies ``requires-python``."""
+    if session.python is None and session.script is not None:
+        return session.script.requires_python
+    return session.python
+
+
+def _satisfies(requires_python: str, version: str) -> bool:
+    """Whether the interpreter version ``version`` (``3.12.1``, ``3.13.0rc1``) is in the PEP 440
+    specifier set ``requires-python``, pre-releases included (tox's PEP 723 runner's check)."""
+    from packaging.specifiers import SpecifierSet
+
+    return SpecifierSet(requires_python).contains(version, prereleases=True)
 
 
 def planned_commands(commands: Sequence[Command]) -> list[PlannedCommand]:
