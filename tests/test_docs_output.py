@@ -247,6 +247,25 @@ def main():
     print("\\n".join(problems) + f"\\nFound {len(problems)} errors." if problems else "All checks passed!")
     return 1 if problems else 0
 '''
+TABULATE = '''
+"""A stand-in for tabulate: its default ("simple") table of rows under headers."""
+
+
+def tabulate(rows, headers=()):
+    rows = [list(row) for row in rows]
+    columns = list(zip(headers, *rows))
+    numeric = [all(isinstance(cell, (int, float)) for cell in column[1:]) for column in columns]
+    widths = [max(len(column[0]) + 2, *(len(str(cell)) for cell in column[1:])) for column in columns]
+
+    def line(cells):
+        return "  ".join(
+            str(cell).rjust(width) if right else str(cell).ljust(width)
+            for cell, width, right in zip(cells, widths, numeric)
+        ).rstrip()
+
+    return "\\n".join([line(headers), "  ".join("-" * width for width in widths)] + [line(row) for row in rows])
+'''
+
 STAND_INS = (
     ("pytest", "8.3.4", {"pytest/__init__.py": PYTEST}, {"pytest": "pytest:console_main"}),
     # a release to move to (docs/lock.md's `vrun lock test -P pytest`)
@@ -254,6 +273,7 @@ STAND_INS = (
     ("ruff", "0.8.4", {"ruff/__init__.py": RUFF}, {"ruff": "ruff:main"}),
     ("pytest-randomly", "3.16.0", {"pytest_randomly.py": ""}, {}),
     ("pytest-xdist", "3.6.1", {"xdist/__init__.py": ""}, {}),
+    ("tabulate", "0.10.0", {"tabulate.py": TABULATE}, {}),  # docs/scripts.md's script
 )
 
 
@@ -699,6 +719,28 @@ SCENARIOS: list[Scenario] = [
         within=("## uv.lock", "## `vrun lock` and `vrun freeze`"),
     ),
 ]
+
+
+#: The tutorial's project with docs/scripts.md's script and its session.
+_WITH_SCRIPT = _both(
+    tutorial_files(),
+    write("tools/report.py", page_block("scripts.md", "# tools/report.py")),
+    lambda root: (root / "vrun.toml").write_text(
+        (root / "vrun.toml").read_text(encoding="utf-8") + "\n" + page_block("scripts.md", "# vrun.toml"),
+        encoding="utf-8",
+    ),
+)
+SCENARIOS.append(
+    Scenario(
+        "scripts.md",
+        {
+            "$ vrun report -- src": [],
+            "$ vrun report": [edit("tools/report.py", '"tabulate>=0.9"', '"tabulate>=0.10"')],
+        },
+        project=_WITH_SCRIPT,
+        pythons=(),
+    )
+)
 
 
 def _run_scenario(scenario: Scenario, shell: Shell) -> None:
