@@ -238,6 +238,8 @@ def report(pairs: Sequence[Pair], versions: Mapping[str, str], runs: int, took: 
         "ratio of medians",
         "median ratio",
         "worst ratio",
+        "vrun's pytest",
+        "tox's pytest",
     ]
     projects = "\n".join(
         f"- **{p.name} {p.version}**: `tox run -e {p.tox_env}`; {p.note}."
