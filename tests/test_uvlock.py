@@ -111,6 +111,7 @@ def test_a_session_installs_the_lock_versions_and_its_deps_on_top(project: Path,
         "from uv.lock (uv export --locked --format requirements-txt --no-hashes --no-header "
         "--no-annotate --no-emit-project --no-default-groups --group test: 2 pins)"
     )
+    assert item["versions"]["text"].endswith("; deps on top, constrained by them")  # its deps
     assert list(item["components"]["lock"]) == ["uv.lock"]  # the lock's digest is in the env key
     assert item["reused"] is True
     text = locked("explain", "test", check=0).stdout
@@ -122,7 +123,9 @@ def test_what_a_session_selects_from_the_lock(locked: Vrun) -> None:
     # install_project = false: only the group, none of the project's dependencies
     tools = locked("tools", check=0)
     assert versions(tools.stdout) == {"alpha": None, "beta": None, "greet": "1.0", "demo": None}
-    assert explained(locked, "tools")["versions"]["pins"] == ["greet==1.0"]
+    tools_item = explained(locked, "tools")
+    assert tools_item["versions"]["pins"] == ["greet==1.0"]
+    assert tools_item["versions"]["text"].endswith("--only-group tools: 1 pin)")  # nothing on top
     # neither the project nor a group: nothing to take from the lock, a fresh resolve
     lint = explained(locked, "lint")
     assert lint["versions"] == {

@@ -182,7 +182,10 @@ def versions(session_plan: RunnableSessionPlan) -> Versions:
     if uv_lock is not None and uv_lock["status"] == "current":
         count = len(uv_lock["pins"])
         command = " ".join(uv_lock["command"])
-        text = f"from uv.lock ({command}: {count} pin{'s' * (count != 1)}); deps on top, constrained by them"
+        text = f"from uv.lock ({command}: {output.plural(count, 'pin')})"
+        components = session_plan["components"]
+        if components["requirements"] or components["requirement_files"]:
+            text += "; deps on top, constrained by them"
         return {"lock": "uv.lock", "text": text, "pins": list(uv_lock["pins"])}
     problem = (
         uv_lock["problem"]
