@@ -305,6 +305,34 @@ def test_gc_removes_the_temp_dir_of_the_envs_it_removes(project: Path, vrun: Vru
     assert new.is_dir() and (tmp / new.name).is_dir()
 
 
+def test_gc_removes_the_temp_dirs_of_envs_removed_by_hand(project: Path, vrun: Vrun, tmp_path: Path) -> None:
+    """An env deleted with ``rm -rf`` leaves its temp dir: ``vrun gc`` removes it (``--dry-run``
+    only says so), keeps the current env's, and lists nothing through a symlinked ``.venvs/.tmp``."""
+    write_project(
+        project,
+        {"vrun.toml": '[sessions.s]\ninstall_project = false\ncommands = ["python -c pass {env_tmp_dir}"]\n'},
+    )
+    vrun("s", check=0)
+    current = env_of(project, "s")
+    tmp = project / ".venvs" / ".tmp"
+    (tmp / "gone-0123456789" / "sub").mkdir(parents=True)
+    (tmp / "gone-0123456789" / "sub" / "f").write_text("left by a test")
+    dry = vrun("gc", "--dry-run", check=0)
+    assert "would remove .tmp/gone-0123456789 (the temp dir of an env that no longer exists)" in dry.stdout
+    assert (tmp / "gone-0123456789").is_dir()
+    removed = vrun("gc", check=0)
+    assert "removed .tmp/gone-0123456789 (the temp dir of an env that no longer exists)" in removed.stdout
+    assert not (tmp / "gone-0123456789").exists() and (tmp / current.name).is_dir()
+    assert current.is_dir()
+
+    outside = tmp_path / "outside"
+    (outside / "gone-0123456789").mkdir(parents=True)
+    shutil.rmtree(tmp)
+    tmp.symlink_to(outside)  # vrun never deletes through a symlink out of .venvs/
+    vrun("gc", check=0)
+    assert (outside / "gone-0123456789").is_dir()
+
+
 def test_the_cache_keeps_the_last_builds_of_a_project(tmp_path: Path) -> None:
     """Each source gets its own build; the 3 most recently used of a key stay, others of the key
     go, and other keys' builds are left alone."""

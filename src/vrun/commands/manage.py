@@ -31,8 +31,10 @@ from vrun.env.inventory import (
     dir_size,
     iter_envs,
     orphan_locks,
+    orphan_tmp_dirs,
     remove_env,
     remove_orphan_lock,
+    remove_orphan_tmp_dir,
 )
 from vrun.env.layout import check_venvs_dir, marker_problem, split_env_name, venvs_dir
 from vrun.errors import EnvDirError, EnvInUseError, UsageError, VrunError
@@ -278,7 +280,8 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
     Per session (by the name in the env's marker, whether or not the config still has it):
     its current env (:func:`env_state`) is never removed; of its stale envs the ``keep``
     most recently used (by last-used time) are kept and the rest removed. Incomplete builds
-    are removed unless another process is building them. A session whose current key cannot
+    are removed unless another process is building them, and so are the lock files and temp dirs
+    (``.venvs/.tmp/<env>``) of envs that no longer exist. A session whose current key cannot
     be computed (its interpreter is missing) keeps all its complete envs, with a warning:
     gc cannot tell which one is current; so does one whose ``python`` is a path vrun has never
     run (gc runs no program the config names).
@@ -310,12 +313,16 @@ def collect_garbage(config: Config, backend: str | None, *, keep: int, dry_run: 
             output.info(f"keeping {info.path.name} (last used {_short_time(info.last_used)}; --keep {keep})")
         doomed += infos[keep:]
     locks = orphan_locks(config.root)
+    verb = "would remove" if dry_run else "removed"
     for lock in locks:
-        verb = "would remove" if dry_run else "removed"
         if dry_run or remove_orphan_lock(lock):
             print(f"{verb} {lock.name} (the lock of an env that no longer exists)")
+    temps = orphan_tmp_dirs(config.root)
+    for temp in temps:
+        if dry_run or remove_orphan_tmp_dir(temp):
+            print(f"{verb} {temp.parent.name}/{temp.name} (the temp dir of an env that no longer exists)")
     if not doomed:
-        if not locks:
+        if not locks and not temps:
             print("nothing to remove")
         return 0
     doomed.sort(key=by_session)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from vrun.env.flock import EnvLock, lock_for
 from vrun.env.layout import (
     MARKER,
+    TMP,
     USED,
     check_venvs_dir,
     read_marker,
@@ -190,6 +191,30 @@ def orphan_locks(root: Path) -> list[Path]:
         and not (venvs / name[: -len(".lock")]).exists()
         and not (venvs / name).is_symlink()
     ]
+
+
+def orphan_tmp_dirs(root: Path) -> list[Path]:
+    """The ``{env_tmp_dir}`` folders (``.venvs/.tmp/<env name>``) whose env is gone: removed by
+    hand, or by a vrun older than the temp dirs' move out of the env. None when ``.venvs/.tmp`` is
+    a symlink: vrun never lists, nor deletes, through one."""
+    tmp = Path(venvs_dir(str(root))) / TMP
+    if tmp.is_symlink():
+        return []
+    try:
+        names = sorted(os.listdir(tmp))
+    except OSError:
+        return []
+    return [tmp / name for name in names if split_env_name(name) and not os.path.lexists(tmp.parent / name)]
+
+
+def remove_orphan_tmp_dir(path: Path) -> bool:
+    """Delete an orphan temp dir (:func:`orphan_tmp_dirs`), never through a symlink; False when its
+    env exists again (a build of the same name started meanwhile: its commands will use it)."""
+    if os.path.lexists(path.parent.parent / path.name):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        remove_tmp_dir(str(path.parent.parent / path.name))
+    return True
 
 
 def remove_orphan_lock(path: Path) -> bool:
