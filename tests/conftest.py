@@ -30,6 +30,11 @@ from pathlib import Path
 
 import pytest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vrun.config.load import Config
+    from vrun.errors import ConfigError
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -341,6 +346,27 @@ def screen(term: str) -> list[str]:
             shown = text if text != part else text + shown[len(text) :]
         lines.append(shown)
     return lines
+
+
+#: The interpreter running the tests, as a ``python`` spec (``"3.11"``).
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def load_vrun_toml(tmp_path: Path, text: str) -> Config:
+    """The config of a ``vrun.toml`` holding ``text`` (dedented), written in ``tmp_path``."""
+    from vrun.config.load import load_config
+
+    (tmp_path / "vrun.toml").write_text(textwrap.dedent(text))
+    return load_config(tmp_path / "vrun.toml")
+
+
+def vrun_toml_error(tmp_path: Path, text: str) -> ConfigError:
+    """The :class:`~vrun.errors.ConfigError` that loading such a ``vrun.toml`` raises."""
+    from vrun.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_vrun_toml(tmp_path, text)
+    return info.value
 
 
 def write_project(root: Path, files: Mapping[str, str]) -> Path:

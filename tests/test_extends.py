@@ -10,22 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Vrun, other_python, write_project
-from vrun.config.load import Config, Session, load_config
-from vrun.errors import ConfigError
+from tests.conftest import RUNNING, Vrun, load_vrun_toml, other_python, vrun_toml_error, write_project
+from vrun.config.load import Session
 
-RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def config(tmp_path: Path, text: str) -> Config:
-    (tmp_path / "vrun.toml").write_text(textwrap.dedent(text))
-    return load_config(tmp_path / "vrun.toml")
-
-
-def error(tmp_path: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        config(tmp_path, text)
-    return info.value
+config = load_vrun_toml
+error = vrun_toml_error
 
 
 BASE = """

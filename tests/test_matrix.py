@@ -9,32 +9,18 @@ import json
 import re
 import shutil
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Vrun, write_project
+from tests.conftest import REPO, RUNNING, Vrun, load_vrun_toml, vrun_toml_error, write_project
 from vrun._compat import tomllib
-from vrun.config.load import Config, load_config
 from vrun.config.matrix import entry_name, parse_condition
 from vrun.config.selection import select_sessions
-from vrun.errors import ConfigError
 from vrun.plan.lockfile import file_name
 
-RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def config(tmp_path: Path, text: str) -> Config:
-    (tmp_path / "vrun.toml").write_text(textwrap.dedent(text))
-    return load_config(tmp_path / "vrun.toml")
-
-
-def error(tmp_path: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        config(tmp_path, text)
-    return info.value
+config = load_vrun_toml
+error = vrun_toml_error
 
 
 # --- entries and names -----------------------------------------------------------------------------

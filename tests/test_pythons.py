@@ -26,12 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Vrun, write_project
+from tests.conftest import REPO, RUNNING, Vrun, write_project
 from vrun.env.choice import find_uv
 from vrun.plan import pythons
 from vrun.plan.pythons import downloadable, downloads_policy, missing_hint
 
-RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
 
 
